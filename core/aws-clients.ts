@@ -1,0 +1,42 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+
+export interface DynamoClientOptions {
+  region: string;
+  /** Local endpoint (dynalite); absent on AWS. */
+  endpoint?: string;
+  /** Per-attempt budget; the hook keeps the total under AWS's 5 s limit with room to spare. */
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  maxAttempts?: number;
+}
+
+const clients = new Map<string, DynamoDBClient>();
+
+/**
+ * One DynamoDB client per distinct configuration per process: clients keep their connections
+ * alive, and building one per call costs milliseconds on every request.
+ */
+export function getDynamoClient(options: DynamoClientOptions): DynamoDBClient {
+  const key = JSON.stringify(options);
+  const cached = clients.get(key);
+  if (cached) return cached;
+  const agentOptions = { keepAlive: true, maxSockets: 256 };
+  const client = new DynamoDBClient({
+    region: options.region,
+    maxAttempts: options.maxAttempts ?? 3,
+    ...(options.endpoint
+      ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: options.connectionTimeoutMs ?? 1_000,
+      requestTimeout: options.requestTimeoutMs ?? 2_000,
+      httpAgent: new Agent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    }),
+  });
+  clients.set(key, client);
+  return client;
+}

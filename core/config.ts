@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * The deployment's configuration: one schema for cdk.json / the config file (infra), the
+ * bootstrap and hook functions (passed to them as JSON) and the local cloud. Every number a user
+ * may want to change is here, with its default; see the README's settings table.
+ */
+const regionCode = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
+const countryCode = z.string().regex(/^[A-Z]{2}$/, 'country codes are ISO 3166-1 alpha-2, upper case');
+const templateName = z.string().regex(/^[0-9A-Za-z_-]{1,36}$/, 'template names are 1-36 characters of [0-9A-Za-z_-]');
+const hostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'not a host name');
+
+/** How the bootstrap learns the caller's real address. */
+export const trustedProxySchema = z.discriminatedUnion('type', [
+  /** The connection's source address as API Gateway reports it. */
+  z.object({ type: z.literal('none') }),
+  /** Behind N trusted proxies that each append to X-Forwarded-For: take the Nth entry from the right. */
+  z.object({ type: z.literal('x-forwarded-for'), hops: z.number().int().min(1).max(5).default(1) }),
+  /** Behind CloudFront: its viewer address and viewer latitude/longitude headers. */
+  z.object({ type: z.literal('cloudfront') }),
+]);
+export type TrustedProxy = z.infer<typeof trustedProxySchema>;
+
+export const geoProviderSchema = z.object({
+  /** ipstack-compatible HTTPS API: GET <url>/<ip>?access_key=<key>. The key comes from IPSTACK_API_KEY. */
+  url: z.string().url().refine((u) => u.startsWith('https://'), 'the geolocation provider must use HTTPS'),
+  timeoutMs: z.number().int().min(50).max(3000).default(300),
+});
+
+export const deploymentConfigSchema = z.object({
+  /** Region of the registry table, the bootstrap API and the ticket key. */
+  homeRegion: regionCode,
+  /** IoT regions that receive devices; one regional stack each. */
+  regions: z.array(regionCode).min(1, 'at least one region must be enabled'),
+  /** Where devices go when their location is unknown (private addresses, geolocation failed). */
+  defaultRegion: regionCode,
+  /** Country (ISO alpha-2) to the regions its devices may use (data residency). */
+  residency: z.record(countryCode, z.array(regionCode).min(1)).default({}),
+  /** Regions that take no new devices (also settable at run time with `ops regions drain`). */
+  draining: z.array(regionCode).default([]),
+  /** How many next-best regions the answer carries for the device to fall back to. */
+  fallbackCount: z.number().int().min(0).max(10).default(2),
+  templateName: templateName.default('GlobalFleetProvisioning'),
+  tableName: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/).default('iot-device-registry'),
+  ticketTtlSeconds: z.number().int().min(60).max(3600).default(900),
+  /** Accepted difference between the device's clock and ours, either way. */
+  timestampSkewSeconds: z.number().int().min(10).max(3600).default(300),
+  /** Accept the original sample's signature over the bare thing name (replayable). */
+  legacySignatures: z.boolean().default(false),
+  trustedProxy: trustedProxySchema.default({ type: 'none' }),
+  /** Allowed hook calls per assignment chain: the first attempt plus retries. */
+  maxProvisionAttempts: z.number().int().min(1).max(20).default(3),
+  /** The hook refuses a RegisterThing whose MQTT client id is not the thing name. */
+  requireClientIdMatch: z.boolean().default(true),
+  /** Per-region endpoint host names (custom domains) instead of DescribeEndpoint's answer. */
+  endpointOverrides: z.record(regionCode, hostName).default({}),
+  geoProvider: geoProviderSchema.optional(),
+});
+export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+
+/** Cross-field rules zod's object schema cannot express alone. */
+function crossCheck(config: DeploymentConfig): string[] {
+  const problems: string[] = [];
+  const enabled = new Set(config.regions);
+  if (enabled.size !== config.regions.length) problems.push('regions: a region is listed twice');
+  if (!enabled.has(config.defaultRegion)) {
+    problems.push(`defaultRegion: ${config.defaultRegion} is not one of the enabled regions`);
+  }
+  for (const [country, allowed] of Object.entries(config.residency)) {
+    for (const region of allowed) {
+      if (!enabled.has(region)) problems.push(`residency.${country}: ${region} is not an enabled region`);
+    }
+  }
+  for (const region of config.draining) {
+    if (!enabled.has(region)) problems.push(`draining: ${region} is not an enabled region`);
+  }
+  for (const region of Object.keys(config.endpointOverrides)) {
+    if (!enabled.has(region)) problems.push(`endpointOverrides: ${region} is not an enabled region`);
+  }
+  return problems;
+}
+
+/**
+ * Validates a deployment configuration, with messages that name the setting. `extraChecks` lets
+ * a caller add rules that need more context (the region catalogue).
+ */
+export function parseDeploymentConfig(
+  input: unknown,
+  extraChecks: (config: DeploymentConfig) => string[] = () => [],
+): DeploymentConfig {
+  const parsed = deploymentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const problems = [...crossCheck(parsed.data), ...extraChecks(parsed.data)];
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return parsed.data;
+}

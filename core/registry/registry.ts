@@ -1,0 +1,448 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  ScanCommand,
+  type ScanCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConditionFailed, DependencyUnavailable, InvalidInput } from '../errors.js';
+import {
+  type DeviceRecord,
+  deviceRecordSchema,
+  type Enrollment,
+  enrollmentSchema,
+  type ProvStatus,
+  REGISTRY_KEY,
+} from './schema.js';
+
+export interface RegistryDeps {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Clock in ms since the epoch; injected so tests control time. */
+  now?: () => number;
+}
+
+export interface Assignment {
+  thingName: string;
+  /** The status the caller read; the write only lands if it is still the status. */
+  expectedStatus: 'unprovisioned' | 'assigned' | 'provisioning';
+  region: string;
+  /** Timestamp of the signed request; absent for legacy (unsigned-time) requests. */
+  requestTs?: number;
+  sourceIp?: string;
+  country?: string;
+  ticketId: string;
+  ticketExpiresAt: number;
+}
+
+export interface HookAttempt {
+  thingName: string;
+  region: string;
+  ticketId: string;
+  certificateId: string;
+  /** How many allowed hook calls a device gets in all (first attempt plus retries). */
+  maxAttempts: number;
+}
+
+export type HookOutcome =
+  | { allowed: true; record: DeviceRecord; repeated: boolean }
+  | { allowed: false; reason: string };
+
+const CONTROL_REGIONS_KEY = '#control:regions';
+
+/** Errors a caller can act on: the condition failed, or DynamoDB is not answering. */
+function translate(error: unknown): never {
+  if (error instanceof ConditionalCheckFailedException) {
+    throw new ConditionFailed('registry record is not in the required state', { cause: error });
+  }
+  if (error instanceof Error) {
+    const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
+    const status = meta?.httpStatusCode;
+    const throttled = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name);
+    if (status === undefined || status >= 500 || throttled) {
+      throw new DependencyUnavailable(`DynamoDB unavailable: ${error.name}`, { cause: error });
+    }
+  }
+  throw error;
+}
+
+function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
+  const parsed = deviceRecordSchema.safeParse(unmarshall(item));
+  if (!parsed.success) {
+    throw new InvalidInput(`registry record is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * The device registry. Every write is conditional: a transition only lands from the state the
+ * caller expects, so concurrent requests can never leave two live assignments or two allowed
+ * certificates.
+ */
+export class DeviceRegistry {
+  private readonly client: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly now: () => number;
+
+  constructor(deps: RegistryDeps) {
+    this.client = deps.client;
+    this.tableName = deps.tableName;
+    this.now = deps.now ?? Date.now;
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  private key(thingName: string): Record<string, AttributeValue> {
+    return { [REGISTRY_KEY]: { S: thingName } };
+  }
+
+  async get(thingName: string, consistent = true): Promise<DeviceRecord | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: this.key(thingName), ConsistentRead: consistent }),
+      );
+      return out.Item ? parseRecord(out.Item) : undefined;
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  /**
+   * Enrols a device as `unprovisioned`. Re-enrolling the same definition is a no-op
+   * ('unchanged'); a different definition for an existing thing is refused.
+   */
+  async enroll(input: Enrollment): Promise<'created' | 'unchanged'> {
+    const enrollment = enrollmentSchema.parse(input);
+    const record: DeviceRecord = {
+      thing_name: enrollment.thingName,
+      prov_status: 'unprovisioned',
+      ...(enrollment.publicKey ? { public_key: enrollment.publicKey } : {}),
+      ...(enrollment.pinnedRegion ? { pinned_region: enrollment.pinnedRegion } : {}),
+      ...(enrollment.attributes ? { attributes: enrollment.attributes } : {}),
+      enrolled_at: this.iso(),
+      updated_at: this.iso(),
+    };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(record, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(#k)',
+          ExpressionAttributeNames: { '#k': REGISTRY_KEY },
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+    }
+    const existing = await this.get(enrollment.thingName);
+    if (
+      existing &&
+      existing.public_key === record.public_key &&
+      existing.pinned_region === record.pinned_region &&
+      JSON.stringify(existing.attributes ?? {}) === JSON.stringify(record.attributes ?? {})
+    ) {
+      return 'unchanged';
+    }
+    throw new ConditionFailed(`thing ${enrollment.thingName} is already enrolled with a different definition`);
+  }
+
+  /**
+   * Records the bootstrap's region assignment and the ticket it issued, in one conditional
+   * update: the record must still have the status the caller read, and the request's timestamp
+   * must be newer than the last accepted one (replay protection without a nonce table).
+   * A device already `provisioning` stays in its region: the thing may already exist there.
+   */
+  async assign(a: Assignment): Promise<DeviceRecord> {
+    const names: Record<string, string> = { '#s': 'prov_status', '#k': REGISTRY_KEY };
+    const values: Record<string, AttributeValue> = {
+      ':expected': { S: a.expectedStatus },
+      ':next': { S: a.expectedStatus === 'provisioning' ? 'provisioning' : 'assigned' },
+      ':region': { S: a.region },
+      ':at': { S: this.iso() },
+      ':tid': { S: a.ticketId },
+      ':texp': { N: String(a.ticketExpiresAt) },
+      ':zero': { N: '0' },
+      ':one': { N: '1' },
+    };
+    const sets = [
+      '#s = :next',
+      'aws_region = :region',
+      'assigned_at = :at',
+      'updated_at = :at',
+      'ticket_id = :tid',
+      'ticket_expires_at = :texp',
+      'assign_attempts = if_not_exists(assign_attempts, :zero) + :one',
+    ];
+    const conditions = ['attribute_exists(#k)', '#s = :expected'];
+    if (a.expectedStatus === 'provisioning') conditions.push('aws_region = :region');
+    if (a.requestTs !== undefined) {
+      values[':ts'] = { N: String(a.requestTs) };
+      sets.push('last_request_ts = :ts');
+      conditions.push('(attribute_not_exists(last_request_ts) OR last_request_ts < :ts)');
+    }
+    if (a.sourceIp !== undefined) {
+      values[':ip'] = { S: a.sourceIp };
+      sets.push('source_ip = :ip');
+    }
+    if (a.country !== undefined) {
+      values[':country'] = { S: a.country };
+      sets.push('country = :country');
+    }
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(a.thingName),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (!out.Attributes) throw new ConditionFailed('assignment returned no record');
+      return parseRecord(out.Attributes);
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  /**
+   * The pre-provisioning hook's transition to `provisioning`, recording certificate, region and
+   * time in one conditional write. Allowed from `assigned` with the live ticket, or from
+   * `provisioning` in the same region with a newer ticket (a retry after a failed RegisterThing
+   * or lost credentials), up to `maxAttempts` in all. The same call repeated (same certificate
+   * and ticket) gets the same answer without another write.
+   */
+  async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
+    const record = await this.get(h.thingName);
+    if (!record) return { allowed: false, reason: 'unknown thing' };
+    if (
+      record.prov_status === 'provisioning' &&
+      record.certificate_id === h.certificateId &&
+      record.hook_ticket_id === h.ticketId &&
+      record.aws_region === h.region
+    ) {
+      return { allowed: true, record, repeated: true };
+    }
+    const refusal = this.hookRefusal(record, h);
+    if (refusal) return { allowed: false, reason: refusal };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(h.thingName),
+          UpdateExpression:
+            'SET #s = :provisioning, certificate_id = :cert, hook_ticket_id = :tid, provisioning_at = :at, ' +
+            'updated_at = :at, provision_attempts = if_not_exists(provision_attempts, :zero) + :one',
+          ConditionExpression:
+            'ticket_id = :tid AND aws_region = :region AND (#s = :assigned OR (#s = :provisioning AND ' +
+            '(attribute_not_exists(hook_ticket_id) OR hook_ticket_id <> :tid) AND ' +
+            '(attribute_not_exists(provision_attempts) OR provision_attempts < :max)))',
+          ExpressionAttributeNames: { '#s': 'prov_status' },
+          ExpressionAttributeValues: {
+            ':provisioning': { S: 'provisioning' },
+            ':assigned': { S: 'assigned' },
+            ':cert': { S: h.certificateId },
+            ':tid': { S: h.ticketId },
+            ':region': { S: h.region },
+            ':at': { S: this.iso() },
+            ':zero': { N: '0' },
+            ':one': { N: '1' },
+            ':max': { N: String(h.maxAttempts) },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (!out.Attributes) return { allowed: false, reason: 'no record returned' };
+      return { allowed: true, record: parseRecord(out.Attributes), repeated: false };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { allowed: false, reason: 'registry changed concurrently' };
+      }
+      return translate(error);
+    }
+  }
+
+  private hookRefusal(record: DeviceRecord, h: HookAttempt): string | undefined {
+    if (record.prov_status !== 'assigned' && record.prov_status !== 'provisioning') {
+      return `status is ${record.prov_status}`;
+    }
+    if (record.aws_region !== h.region) return 'assigned to another region';
+    if (record.ticket_id !== h.ticketId) return 'ticket is not the live assignment';
+    if (record.prov_status === 'provisioning') {
+      if (record.hook_ticket_id === h.ticketId) return 'ticket already used for another certificate';
+      if ((record.provision_attempts ?? 0) >= h.maxAttempts) return 'retry limit reached';
+    }
+    return undefined;
+  }
+
+  /**
+   * Marks the device provisioned when it first connects with the certificate the hook allowed.
+   * Returns false (and changes nothing) for any other certificate or state; repeating a
+   * confirmation that already landed returns true.
+   */
+  async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(thingName),
+          UpdateExpression: 'SET #s = :provisioned, prov_datetime = :at, updated_at = :at',
+          ConditionExpression: '#s = :provisioning AND certificate_id = :cert AND aws_region = :region',
+          ExpressionAttributeNames: { '#s': 'prov_status' },
+          ExpressionAttributeValues: {
+            ':provisioned': { S: 'provisioned' },
+            ':provisioning': { S: 'provisioning' },
+            ':cert': { S: certificateId },
+            ':region': { S: region },
+            ':at': { S: this.iso() },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+    }
+    const record = await this.get(thingName);
+    return (
+      record?.prov_status === 'provisioned' && record.certificate_id === certificateId && record.aws_region === region
+    );
+  }
+
+  /**
+   * Operator reset to `unprovisioned`, with the reason recorded. The assignment and certificate
+   * are cleared; `last_request_ts` is kept so that old captured requests stay refused.
+   */
+  async reset(thingName: string, reason: string): Promise<DeviceRecord> {
+    return this.setStatus(thingName, 'unprovisioned', reason, [
+      'aws_region',
+      'assigned_at',
+      'ticket_id',
+      'ticket_expires_at',
+      'certificate_id',
+      'hook_ticket_id',
+      'provision_attempts',
+      'provisioning_at',
+      'prov_datetime',
+      'assign_attempts',
+    ]);
+  }
+
+  async block(thingName: string, reason: string): Promise<DeviceRecord> {
+    return this.setStatus(thingName, 'blocked', reason, []);
+  }
+
+  /** Unblocking returns the device to `unprovisioned`: it must bootstrap again. */
+  async unblock(thingName: string, reason: string): Promise<DeviceRecord> {
+    return this.setStatus(thingName, 'unprovisioned', reason, [], 'blocked');
+  }
+
+  private async setStatus(
+    thingName: string,
+    status: ProvStatus,
+    reason: string,
+    remove: string[],
+    from?: ProvStatus,
+  ): Promise<DeviceRecord> {
+    const values: Record<string, AttributeValue> = {
+      ':status': { S: status },
+      ':reason': { S: reason },
+      ':at': { S: this.iso() },
+    };
+    let condition = 'attribute_exists(#k)';
+    if (from) {
+      values[':from'] = { S: from };
+      condition += ' AND #s = :from';
+    }
+    const removal = remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : '';
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(thingName),
+          UpdateExpression: `SET #s = :status, status_reason = :reason, updated_at = :at${removal}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#s': 'prov_status', '#k': REGISTRY_KEY },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (!out.Attributes) throw new ConditionFailed('status change returned no record');
+      return parseRecord(out.Attributes);
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  /** Pages through device records, optionally filtered by status and region. */
+  async *scan(filter: { status?: ProvStatus; region?: string; pageSize?: number } = {}): AsyncGenerator<DeviceRecord> {
+    // Control items share the table under keys no thing name can have (they start with '#').
+    const filters: string[] = ['NOT begins_with(#k, :control)'];
+    const names: Record<string, string> = { '#k': REGISTRY_KEY };
+    const values: Record<string, AttributeValue> = { ':control': { S: '#' } };
+    if (filter.status) {
+      names['#s'] = 'prov_status';
+      values[':status'] = { S: filter.status };
+      filters.push('#s = :status');
+    }
+    if (filter.region) {
+      values[':region'] = { S: filter.region };
+      filters.push('aws_region = :region');
+    }
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const input: ScanCommandInput = {
+        TableName: this.tableName,
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        Limit: filter.pageSize ?? 500,
+        ExclusiveStartKey: start,
+      };
+      let out;
+      try {
+        out = await this.client.send(new ScanCommand(input));
+      } catch (error) {
+        return translate(error);
+      }
+      for (const item of out.Items ?? []) yield parseRecord(item);
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Regions operators marked as draining; the bootstrap sends no new devices there. */
+  async getDrainingRegions(): Promise<string[]> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: this.key(CONTROL_REGIONS_KEY), ConsistentRead: true }),
+      );
+      const draining = out.Item?.['draining']?.SS;
+      return draining ? [...draining].sort() : [];
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  async setRegionDraining(region: string, draining: boolean): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(CONTROL_REGIONS_KEY),
+          UpdateExpression: `${draining ? 'ADD' : 'DELETE'} draining :r SET updated_at = :at`,
+          ExpressionAttributeValues: { ':r': { SS: [region] }, ':at': { S: this.iso() } },
+        }),
+      );
+    } catch (error) {
+      return translate(error);
+    }
+  }
+}

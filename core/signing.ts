@@ -1,0 +1,126 @@
+import { createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { InvalidInput } from './errors.js';
+
+/**
+ * The bootstrap request signature.
+ *
+ * Default (v1) format: the device signs the UTF-8 bytes of
+ *
+ *     "iot-bootstrap-v1" LF <thing-name> LF <timestamp>
+ *
+ * where LF is one 0x0A byte, <thing-name> is the thing name exactly as sent, and <timestamp> is
+ * the request's `timestamp` (ms since the epoch) in decimal ASCII without sign, leading zeros or
+ * exponent. Thing names cannot contain LF, so the bytes are unambiguous.
+ *
+ * Legacy format (the original sample, off unless a deployment enables it): the signature is over
+ * the raw thing-name bytes, with RSA PKCS#1 v1.5 / SHA-256. It carries no time, so a captured
+ * request replays forever.
+ */
+export const SIGNING_CONTEXT = 'iot-bootstrap-v1';
+
+export type SigningAlgorithm = 'rsa-pkcs1-sha256' | 'ecdsa-p256-sha256' | 'ed25519';
+
+export interface VerificationKey {
+  readonly key: KeyObject;
+  readonly algorithm: SigningAlgorithm;
+}
+
+export function canonicalRequestBytes(thingName: string, timestamp: number): Buffer {
+  return Buffer.from(`${SIGNING_CONTEXT}\n${thingName}\n${timestamp}`, 'utf8');
+}
+
+export function legacyRequestBytes(thingName: string): Buffer {
+  return Buffer.from(thingName, 'utf8');
+}
+
+export class UnsupportedKey extends InvalidInput {
+  override name = 'UnsupportedKey';
+}
+
+/** Chooses the algorithm from the key's type and refuses keys outside the supported set. */
+export function toVerificationKey(key: KeyObject): VerificationKey {
+  if (key.type !== 'public') throw new UnsupportedKey('a public key is required');
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa': {
+      const bits = details.modulusLength ?? 0;
+      if (bits < 2048 || bits > 4096) throw new UnsupportedKey(`RSA keys must be 2048 to 4096 bits, got ${bits}`);
+      return { key, algorithm: 'rsa-pkcs1-sha256' };
+    }
+    case 'ec':
+      if (details.namedCurve !== 'prime256v1') {
+        throw new UnsupportedKey(`EC keys must be on P-256, got ${details.namedCurve ?? 'unknown'}`);
+      }
+      return { key, algorithm: 'ecdsa-p256-sha256' };
+    case 'ed25519':
+      return { key, algorithm: 'ed25519' };
+    default:
+      throw new UnsupportedKey(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'}`);
+  }
+}
+
+const MAX_CACHED_KEYS = 10_000;
+const keyCache = new Map<string, VerificationKey>();
+
+/**
+ * Parses a PEM public key once and caches it: parsing costs far more than verifying, and the
+ * same fleet keys and per-device keys come back on every request. Bounded, oldest evicted.
+ */
+export function parsePublicKey(pem: string): VerificationKey {
+  const cached = keyCache.get(pem);
+  if (cached) return cached;
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new UnsupportedKey('public key is not a valid PEM public key', { cause });
+  }
+  const parsed = toVerificationKey(key);
+  if (keyCache.size >= MAX_CACHED_KEYS) {
+    const oldest = keyCache.keys().next();
+    if (!oldest.done) keyCache.delete(oldest.value);
+  }
+  keyCache.set(pem, parsed);
+  return parsed;
+}
+
+/** Verifies a signature; any malformed signature is simply `false`, never an exception. */
+export function verifySignature(vk: VerificationKey, data: Buffer, signature: Buffer): boolean {
+  try {
+    switch (vk.algorithm) {
+      case 'rsa-pkcs1-sha256':
+        return cryptoVerify('sha256', data, vk.key, signature);
+      case 'ecdsa-p256-sha256':
+        return cryptoVerify('sha256', data, { key: vk.key, dsaEncoding: 'der' }, signature);
+      case 'ed25519':
+        return cryptoVerify(null, data, vk.key, signature);
+    }
+  } catch {
+    // OpenSSL throws on some malformed DER/RSA inputs; to the caller that is a bad signature.
+    return false;
+  }
+}
+
+/** Signs bootstrap bytes the way a device does (device client, fleet simulator, tests). */
+export function signBytes(privateKey: KeyObject, data: Buffer): Buffer {
+  switch (privateKey.asymmetricKeyType) {
+    case 'rsa':
+      return cryptoSign('sha256', data, privateKey);
+    case 'ec':
+      return cryptoSign('sha256', data, { key: privateKey, dsaEncoding: 'der' });
+    case 'ed25519':
+      return cryptoSign(null, data, privateKey);
+    default:
+      throw new UnsupportedKey(`unsupported key type ${privateKey.asymmetricKeyType ?? 'unknown'}`);
+  }
+}
+
+/** The body a device sends to the bootstrap service (v1 format). */
+export function signedBootstrapRequest(
+  privateKey: KeyObject,
+  thingName: string,
+  timestamp: number,
+): { 'thing-name': string; 'thing-name-sig': string; timestamp: number } {
+  const sig = signBytes(privateKey, canonicalRequestBytes(thingName, timestamp));
+  return { 'thing-name': thingName, 'thing-name-sig': sig.toString('base64'), timestamp };
+}

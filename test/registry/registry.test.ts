@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConditionFailed } from '../../core/errors.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let t: TestRegistry;
+beforeAll(async () => {
+  t = await startTestRegistry();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+let counter = 0;
+async function enrolled(): Promise<string> {
+  const name = `reg-device-${++counter}`;
+  await t.registry.enroll({ thingName: name });
+  return name;
+}
+
+function assignment(thingName: string, overrides: Partial<Parameters<TestRegistry['registry']['assign']>[0]> = {}) {
+  return {
+    thingName,
+    expectedStatus: 'unprovisioned' as const,
+    region: 'eu-central-1',
+    requestTs: t.clock.now,
+    ticketId: `ticket-${thingName}-1`,
+    ticketExpiresAt: t.clock.now + 900_000,
+    ...overrides,
+  };
+}
+
+describe('enroll', () => {
+  it('creates an unprovisioned record with the sample attribute names', async () => {
+    // Act
+    const outcome = await t.registry.enroll({ thingName: 'enroll-1', attributes: { model: 'x' } });
+    // Assess
+    expect(outcome).toBe('created');
+    const record = await t.registry.get('enroll-1');
+    expect(record?.prov_status).toBe('unprovisioned');
+    expect(record?.thing_name).toBe('enroll-1');
+  });
+
+  it('is idempotent for the same definition and refuses a different one without changing it', async () => {
+    // Prepare
+    await t.registry.enroll({ thingName: 'enroll-2', pinnedRegion: 'eu-west-1' });
+    // Act / Assess
+    await expect(t.registry.enroll({ thingName: 'enroll-2', pinnedRegion: 'eu-west-1' })).resolves.toBe('unchanged');
+    await expect(t.registry.enroll({ thingName: 'enroll-2', pinnedRegion: 'us-east-1' })).rejects.toThrow(ConditionFailed);
+    expect((await t.registry.get('enroll-2'))?.pinned_region).toBe('eu-west-1');
+  });
+
+  it('refuses invalid thing names', async () => {
+    await expect(t.registry.enroll({ thingName: 'bad name!' })).rejects.toThrow(/thing name/);
+  });
+});
+
+describe('assign', () => {
+  it('moves unprovisioned to assigned and records region, ticket and time', async () => {
+    // Prepare
+    const name = await enrolled();
+    // Act
+    const record = await t.registry.assign(assignment(name, { sourceIp: '203.0.113.9', country: 'DE' }));
+    // Assess
+    expect(record).toMatchObject({
+      prov_status: 'assigned',
+      aws_region: 'eu-central-1',
+      ticket_id: `ticket-${name}-1`,
+      last_request_ts: t.clock.now,
+      source_ip: '203.0.113.9',
+      country: 'DE',
+      assign_attempts: 1,
+    });
+  });
+
+  it('refuses a timestamp that is not newer than the last accepted one', async () => {
+    // Prepare
+    const name = await enrolled();
+    await t.registry.assign(assignment(name));
+    // Act / Assess
+    await expect(t.registry.assign(assignment(name, { expectedStatus: 'assigned' }))).rejects.toThrow(ConditionFailed);
+    await expect(
+      t.registry.assign(assignment(name, { expectedStatus: 'assigned', requestTs: t.clock.now - 1 })),
+    ).rejects.toThrow(ConditionFailed);
+    const later = await t.registry.assign(
+      assignment(name, { expectedStatus: 'assigned', requestTs: t.clock.now + 1, ticketId: 'ticket-2-aaaaaaaaaa' }),
+    );
+    expect(later.ticket_id).toBe('ticket-2-aaaaaaaaaa');
+  });
+
+  it('refuses an unknown thing and a stale expected status', async () => {
+    await expect(t.registry.assign(assignment('never-enrolled'))).rejects.toThrow(ConditionFailed);
+    const name = await enrolled();
+    await expect(t.registry.assign(assignment(name, { expectedStatus: 'assigned' }))).rejects.toThrow(ConditionFailed);
+    expect((await t.registry.get(name))?.prov_status).toBe('unprovisioned');
+  });
+
+  it('leaves exactly one assignment when many race', async () => {
+    // Prepare
+    const name = await enrolled();
+    // Act
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        t.registry.assign(assignment(name, { requestTs: t.clock.now + i, ticketId: `race-ticket-${i}-xxxxxxxx` })),
+      ),
+    );
+    // Assess
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    const record = await t.registry.get(name);
+    expect(won[0]?.status === 'fulfilled' && won[0].value.ticket_id).toBe(record?.ticket_id);
+  });
+});
+
+describe('hook transition', () => {
+  async function assigned(): Promise<string> {
+    const name = await enrolled();
+    await t.registry.assign(assignment(name));
+    return name;
+  }
+  const attempt = (thingName: string, over: Partial<Parameters<TestRegistry['registry']['beginProvisioning']>[0]> = {}) => ({
+    thingName,
+    region: 'eu-central-1',
+    ticketId: `ticket-${thingName}-1`,
+    certificateId: 'a'.repeat(64),
+    maxAttempts: 2,
+    ...over,
+  });
+
+  it('allows the live ticket once per certificate and repeats the same answer', async () => {
+    const name = await assigned();
+    const first = await t.registry.beginProvisioning(attempt(name));
+    expect(first).toMatchObject({ allowed: true, repeated: false });
+    const again = await t.registry.beginProvisioning(attempt(name));
+    expect(again).toMatchObject({ allowed: true, repeated: true });
+    const other = await t.registry.beginProvisioning(attempt(name, { certificateId: 'b'.repeat(64) }));
+    expect(other.allowed).toBe(false);
+  });
+
+  it('denies another region, another ticket and an unknown thing', async () => {
+    const name = await assigned();
+    expect((await t.registry.beginProvisioning(attempt(name, { region: 'us-east-1' }))).allowed).toBe(false);
+    expect((await t.registry.beginProvisioning(attempt(name, { ticketId: 'old-ticket-xxxxxxxx' }))).allowed).toBe(false);
+    expect((await t.registry.beginProvisioning(attempt('nobody-here'))).allowed).toBe(false);
+    expect((await t.registry.get(name))?.prov_status).toBe('assigned');
+  });
+
+  it('lets exactly one of two racing certificates through', async () => {
+    const name = await assigned();
+    const results = await Promise.all([
+      t.registry.beginProvisioning(attempt(name, { certificateId: 'c'.repeat(64) })),
+      t.registry.beginProvisioning(attempt(name, { certificateId: 'd'.repeat(64) })),
+    ]);
+    expect(results.filter((r) => r.allowed)).toHaveLength(1);
+  });
+
+  it('allows a retry with a fresh ticket up to the limit, then denies', async () => {
+    const name = await assigned();
+    expect((await t.registry.beginProvisioning(attempt(name))).allowed).toBe(true);
+    // The device lost its credentials; it bootstraps again and gets a new ticket for the same region.
+    await t.registry.assign(
+      assignment(name, { expectedStatus: 'provisioning', requestTs: t.clock.now + 5, ticketId: `ticket-${name}-2` }),
+    );
+    const retry = await t.registry.beginProvisioning(attempt(name, { ticketId: `ticket-${name}-2`, certificateId: 'e'.repeat(64) }));
+    expect(retry.allowed).toBe(true);
+    await t.registry.assign(
+      assignment(name, { expectedStatus: 'provisioning', requestTs: t.clock.now + 6, ticketId: `ticket-${name}-3` }),
+    );
+    const third = await t.registry.beginProvisioning(attempt(name, { ticketId: `ticket-${name}-3`, certificateId: 'f'.repeat(64) }));
+    expect(third).toEqual({ allowed: false, reason: 'retry limit reached' });
+  });
+
+  it('confirms only the allowed certificate, then denies everything', async () => {
+    const name = await assigned();
+    await t.registry.beginProvisioning(attempt(name));
+    expect(await t.registry.confirm(name, 'z'.repeat(64), 'eu-central-1')).toBe(false);
+    expect(await t.registry.confirm(name, 'a'.repeat(64), 'eu-central-1')).toBe(true);
+    expect(await t.registry.confirm(name, 'a'.repeat(64), 'eu-central-1')).toBe(true);
+    const record = await t.registry.get(name);
+    expect(record?.prov_status).toBe('provisioned');
+    expect(record?.prov_datetime).toBeDefined();
+    expect((await t.registry.beginProvisioning(attempt(name))).allowed).toBe(false);
+  });
+});
+
+describe('operator transitions', () => {
+  it('reset clears the assignment but keeps replay protection', async () => {
+    const name = await enrolled();
+    await t.registry.assign(assignment(name));
+    const record = await t.registry.reset(name, 'device replaced');
+    expect(record.prov_status).toBe('unprovisioned');
+    expect(record.aws_region).toBeUndefined();
+    expect(record.last_request_ts).toBe(t.clock.now);
+    expect(record.status_reason).toBe('device replaced');
+  });
+
+  it('block and unblock', async () => {
+    const name = await enrolled();
+    expect((await t.registry.block(name, 'stolen')).prov_status).toBe('blocked');
+    await expect(t.registry.assign(assignment(name))).rejects.toThrow(ConditionFailed);
+    expect((await t.registry.unblock(name, 'recovered')).prov_status).toBe('unprovisioned');
+    await expect(t.registry.unblock(name, 'again')).rejects.toThrow(ConditionFailed);
+    await expect(t.registry.block('missing-device', 'x')).rejects.toThrow(ConditionFailed);
+  });
+
+  it('scan filters by status and skips control items; drain state round-trips', async () => {
+    await t.registry.setRegionDraining('ap-south-1', true);
+    await t.registry.setRegionDraining('eu-west-1', true);
+    await t.registry.setRegionDraining('eu-west-1', false);
+    expect(await t.registry.getDrainingRegions()).toEqual(['ap-south-1']);
+    const blocked: string[] = [];
+    for await (const r of t.registry.scan({ status: 'blocked', pageSize: 3 })) blocked.push(r.thing_name);
+    const all: string[] = [];
+    for await (const r of t.registry.scan({ pageSize: 7 })) all.push(r.thing_name);
+    expect(all.every((n) => !n.startsWith('#'))).toBe(true);
+    expect(all.length).toBeGreaterThan(10);
+    expect(blocked.every((n) => all.includes(n))).toBe(true);
+  });
+});
