@@ -33,6 +33,9 @@ export function getDynamoClient(options: DynamoClientOptions): DynamoDBClient {
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeoutMs ?? 1_000,
       requestTimeout: options.requestTimeoutMs ?? 2_000,
+      // Without this flag the handler only logs a warning when requestTimeout passes, and a
+      // request to an endpoint that never answers waits for the 300 s default socket timeout.
+      throwOnRequestTimeout: true,
       httpAgent: new Agent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),

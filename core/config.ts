@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { isIotRegion } from './regions.js';
 
 /**
  * The deployment's configuration: one schema for cdk.json / the config file (infra), the
@@ -65,6 +66,9 @@ export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 /** Cross-field rules zod's object schema cannot express alone. */
 function crossCheck(config: DeploymentConfig): string[] {
   const problems: string[] = [];
+  for (const region of new Set([config.homeRegion, ...config.regions])) {
+    if (!isIotRegion(region)) problems.push(`${region} is not a commercial AWS region with AWS IoT Core`);
+  }
   const enabled = new Set(config.regions);
   if (enabled.size !== config.regions.length) problems.push('regions: a region is listed twice');
   if (!enabled.has(config.defaultRegion)) {

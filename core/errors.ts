@@ -26,6 +26,11 @@ export class DependencyUnavailable extends ProvisioningError {
   override name = 'DependencyUnavailable';
 }
 
+/** A dependency refused the call for rate; retrying later will work. */
+export class DependencyThrottled extends DependencyUnavailable {
+  override name = 'DependencyThrottled';
+}
+
 /** Returns a short, loggable description of an unknown thrown value, without stack or secrets. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

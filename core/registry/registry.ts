@@ -9,7 +9,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionFailed, DependencyUnavailable, InvalidInput } from '../errors.js';
+import { ConditionFailed, DependencyThrottled, DependencyUnavailable, InvalidInput } from '../errors.js';
 import {
   type DeviceRecord,
   deviceRecordSchema,
@@ -63,11 +63,21 @@ function translate(error: unknown): never {
     const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
     const status = meta?.httpStatusCode;
     const throttled = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name);
-    if (status === undefined || status >= 500 || throttled) {
+    if (throttled) throw new DependencyThrottled(`DynamoDB throttled: ${error.name}`, { cause: error });
+    if (status === undefined || status >= 500) {
       throw new DependencyUnavailable(`DynamoDB unavailable: ${error.name}`, { cause: error });
     }
   }
   throw error;
+}
+
+function isSameHookAttempt(record: DeviceRecord, h: HookAttempt): boolean {
+  return (
+    record.prov_status === 'provisioning' &&
+    record.certificate_id === h.certificateId &&
+    record.hook_ticket_id === h.ticketId &&
+    record.aws_region === h.region
+  );
 }
 
 function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
@@ -224,14 +234,7 @@ export class DeviceRegistry {
   async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
     const record = await this.get(h.thingName);
     if (!record) return { allowed: false, reason: 'unknown thing' };
-    if (
-      record.prov_status === 'provisioning' &&
-      record.certificate_id === h.certificateId &&
-      record.hook_ticket_id === h.ticketId &&
-      record.aws_region === h.region
-    ) {
-      return { allowed: true, record, repeated: true };
-    }
+    if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
     const refusal = this.hookRefusal(record, h);
     if (refusal) return { allowed: false, reason: refusal };
     try {
@@ -265,6 +268,10 @@ export class DeviceRegistry {
       return { allowed: true, record: parseRecord(out.Attributes), repeated: false };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
+        // The write that beat this one may be the same call (an MQTT redelivery of RegisterThing,
+        // or an SDK retry of a write whose answer was lost): it must get the same answer.
+        const current = await this.get(h.thingName);
+        if (current && isSameHookAttempt(current, h)) return { allowed: true, record: current, repeated: true };
         return { allowed: false, reason: 'registry changed concurrently' };
       }
       return translate(error);

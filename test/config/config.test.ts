@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { parseDeploymentConfig } from '../../core/config.js';
+import { ConfigError } from '../../core/errors.js';
+
+const base = { homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1'], defaultRegion: 'us-east-1' };
+
+describe('deployment configuration', () => {
+  it('fills in the documented defaults', () => {
+    const config = parseDeploymentConfig(base);
+    expect(config).toMatchObject({
+      templateName: 'GlobalFleetProvisioning',
+      ticketTtlSeconds: 900,
+      timestampSkewSeconds: 300,
+      legacySignatures: false,
+      trustedProxy: { type: 'none' },
+      maxProvisionAttempts: 3,
+      requireClientIdMatch: true,
+      fallbackCount: 2,
+    });
+  });
+
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['an unknown region', { regions: ['us-east-1', 'eu-mars-1'] }, /eu-mars-1 is not a commercial AWS region/],
+    ['a malformed region', { regions: ['Frankfurt'] }, /regions\.0: not an AWS region code/],
+    ['an empty region list', { regions: [] }, /at least one region must be enabled/],
+    ['a default region that is not enabled', { defaultRegion: 'ap-south-1' }, /defaultRegion: ap-south-1 is not one of the enabled regions/],
+    ['a residency rule naming a disabled region', { residency: { DE: ['eu-west-1'] } }, /residency\.DE: eu-west-1 is not an enabled region/],
+    ['a lower-case country', { residency: { de: ['eu-central-1'] } }, /residency\.de/],
+    ['a duplicate region', { regions: ['us-east-1', 'us-east-1'] }, /listed twice/],
+    ['a bad template name', { templateName: 'has space' }, /template names/],
+    ['a too-short ticket lifetime', { ticketTtlSeconds: 5 }, /ticketTtlSeconds/],
+    ['a plain-HTTP geolocation provider', { geoProvider: { url: 'http://api.ipstack.com' } }, /must use HTTPS/],
+    ['an unknown trusted proxy', { trustedProxy: { type: 'anything' } }, /trustedProxy/],
+  ];
+  for (const [label, change, message] of bad) {
+    it(`refuses ${label} with a message naming the setting`, () => {
+      expect(() => parseDeploymentConfig({ ...base, ...change })).toThrow(ConfigError);
+      expect(() => parseDeploymentConfig({ ...base, ...change })).toThrow(message);
+    });
+  }
+});
