@@ -1,0 +1,290 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeGeoTable, GeoTableFormatError, readGeoTableHeader, type GeoTableContent } from '../../core/geo/format.js';
+import { GeoTable, GeoTableLoadError, loadGeoTable, resolveGeoTablePath, defaultGeoTablePath } from '../../core/geo/table.js';
+
+const A = { lat: 52.52, lon: 13.4, country: 'DE' };
+const B = { lat: -33.87, lon: 151.21, country: 'AU' };
+const C = { lat: 35.69, lon: 139.77, country: 'JP' };
+const D = { lat: -23.56, lon: -46.64, country: 'BR' };
+
+function ipv4(text: string): number {
+  return text.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+/** A small table: points 1-4 are A-D, point 0 is "no data". */
+function sampleContent(overrides: Partial<GeoTableContent> = {}): GeoTableContent {
+  const points = [undefined, A, B, C, D];
+  const countries = ['DE', 'AU', 'JP', 'BR'];
+  return {
+    source: 'fixture@1.0.0',
+    v4SourceEpoch: 1_700_000_000,
+    v6SourceEpoch: 1_700_000_001,
+    countries,
+    pointLat: Int16Array.from(points, (p) => (p === undefined ? 0 : Math.round(p.lat * 100))),
+    pointLon: Int16Array.from(points, (p) => (p === undefined ? 0 : Math.round(p.lon * 100))),
+    pointCountry: Uint8Array.from(points, (p) => (p === undefined ? 0 : countries.indexOf(p.country) + 1)),
+    v4Start: Uint32Array.from(['0.0.0.0', '1.0.0.0', '1.0.128.0', '1.2.0.0', '8.8.8.0', '255.255.255.255'].map(ipv4)),
+    v4Point: Uint32Array.from([0, 1, 2, 0, 3, 4]),
+    v6Hi: Uint32Array.from([0, 0x24000000, 0x24000000, 0x2a000000, 0x2a000000]),
+    v6Lo: Uint32Array.from([0, 0, 1, 0, 0xffffffff]),
+    v6Point: Uint32Array.from([0, 1, 2, 3, 4]),
+    ...overrides,
+  };
+}
+
+/** Rewrites the header checksum, to reach the checks that come after it. */
+function resign(buf: Buffer): Buffer {
+  const headerSize = buf.readUInt32LE(12);
+  const copy = Buffer.from(buf.subarray(0, headerSize));
+  copy.writeUInt32LE(0, 20);
+  buf.writeUInt32LE(crc32(copy), 20);
+  return buf;
+}
+
+describe('GeoTable over a small encoded table', () => {
+  const table = GeoTable.fromBuffer(encodeGeoTable(sampleContent()));
+
+  it.each([
+    ['0.255.255.255', undefined],
+    ['1.0.0.0', A],
+    ['1.0.127.255', A],
+    ['1.0.128.0', B],
+    ['1.1.255.255', B],
+    ['1.2.0.0', undefined],
+    ['8.8.7.255', undefined],
+    ['8.8.8.8', C],
+    ['200.1.2.3', C],
+    ['255.255.255.254', C],
+    ['255.255.255.255', D],
+    ['::', undefined],
+    ['23ff:ffff:ffff:ffff:ffff::', undefined],
+    ['2400::', A],
+    ['2400::ffff:ffff:ffff:ffff', A],
+    ['2400:0:0:1::', B],
+    ['2400:1::', B],
+    ['29ff:ffff::', B],
+    ['2a00::', C],
+    ['2a00:0:ffff:fffe::1', C],
+    ['2a00:0:ffff:ffff::', D],
+    ['ffff::', D],
+    ['::ffff:8.8.8.8', C],
+    ['64:ff9b::1.0.0.1', A],
+  ])('finds %s', (ip, expected) => {
+    // Act
+    const found = table.lookup(ip);
+
+    // Assess
+    expect(found).toEqual(expected);
+  });
+
+  it('exposes the header', () => {
+    // Act
+    const { header } = table;
+
+    // Assess
+    expect(header).toMatchObject({
+      formatVersion: 1,
+      source: 'fixture@1.0.0',
+      v4Count: 6,
+      v6Count: 5,
+      v6BucketCount: 3,
+      pointCount: 5,
+      countries: ['DE', 'AU', 'JP', 'BR'],
+      v4SourceEpoch: 1_700_000_000,
+      v6SourceEpoch: 1_700_000_001,
+    });
+  });
+
+  it('returns undefined for garbage instead of throwing', () => {
+    // Prepare
+    const garbage = ['', '1.2.3', '999.1.1.1', '::g', 'a'.repeat(1_000_000), '1.2.3.4\n', '\0'];
+
+    // Act
+    const found = garbage.map((ip) => table.lookup(ip));
+
+    // Assess
+    expect(found).toEqual(garbage.map(() => undefined));
+  });
+
+  it('reads a buffer that is not 8-byte aligned', () => {
+    // Prepare
+    const bytes = encodeGeoTable(sampleContent());
+    const shifted = Buffer.alloc(bytes.length + 1);
+    bytes.copy(shifted, 1);
+
+    // Act
+    const moved = GeoTable.fromBuffer(shifted.subarray(1));
+
+    // Assess
+    expect(moved.lookup('8.8.8.8')).toEqual(C);
+  });
+});
+
+describe('GeoTable.fromBuffer refusals', () => {
+  const good = encodeGeoTable(sampleContent());
+
+  it.each<{ name: string; damage: (b: Buffer) => Buffer; message: RegExp }>([
+    { name: 'an empty file', damage: () => Buffer.alloc(0), message: /shorter than a header/ },
+    { name: 'another file type', damage: (b) => Buffer.concat([Buffer.from('PK\x03\x04zipfile!'), b.subarray(16)]), message: /bad magic/ },
+    { name: 'a newer format version', damage: (b) => (b.writeUInt32LE(2, 8), b), message: /format version 2, this reader supports 1/ },
+    { name: 'a truncated file', damage: (b) => b.subarray(0, b.length - 8), message: /header says \d+ bytes but the file has \d+ \(truncated\?\)/ },
+    { name: 'a padded file', damage: (b) => Buffer.concat([b, Buffer.alloc(8)]), message: /header says/ },
+    { name: 'a damaged header', damage: (b) => (b.writeUInt8(b.readUInt8(66) ^ 1, 66), b), message: /header checksum mismatch/ },
+    { name: 'counts that do not fit the file', damage: (b) => resign((b.writeUInt32LE(100, 32), b)), message: /section sizes do not add up/ },
+    { name: 'a range count one too high', damage: (b) => resign((b.writeUInt32LE(7, 32), b)), message: /IPv4 bucket index/ },
+    { name: 'an odd header size', damage: (b) => resign((b.writeUInt32LE(70, 12), b)), message: /header size 70/ },
+    { name: 'a different coordinate scale', damage: (b) => resign((b.writeUInt32LE(10, 48), b)), message: /coordinate scale 10/ },
+    { name: 'a lower-case country code', damage: (b) => resign((b.write('de', b.indexOf('DEAUJPBR'), 'latin1'), b)), message: /bad country code "de"/ },
+    // With 5 points, the sections after the header are: lat (16 bytes), lon (16), country (8), v4 buckets.
+    { name: 'a broken IPv4 bucket index', damage: (b) => (b.writeUInt32LE(1, b.readUInt32LE(12) + 40), b), message: /IPv4 bucket index/ },
+    { name: 'data at point 0', damage: (b) => (b.writeUInt8(1, b.readUInt32LE(12) + 32), b), message: /point 0 must mean "no data"/ },
+  ])('refuses $name', ({ damage, message }) => {
+    // Prepare
+    const bad = damage(Buffer.from(good));
+
+    // Act
+    const act = (): unknown => GeoTable.fromBuffer(bad);
+
+    // Assess
+    expect(act).toThrow(GeoTableFormatError);
+    expect(act).toThrow(message);
+    expect(act).toThrow(/rebuild it with `npm run geo:build`/);
+  });
+
+  it('refuses a damaged body when asked to verify the checksum', () => {
+    // Prepare
+    const bad = Buffer.from(good);
+    const at = bad.length - 3;
+    bad.writeUInt8(bad.readUInt8(at) ^ 0x10, at);
+
+    // Act
+    const act = (): unknown => GeoTable.fromBuffer(bad, { verifyChecksum: true });
+
+    // Assess
+    expect(act).toThrow(/body checksum mismatch/);
+    expect(GeoTable.fromBuffer(good, { verifyChecksum: true }).lookup('1.0.0.1')).toEqual(A);
+  });
+
+  it('never throws from a lookup, however the unchecked body is damaged', () => {
+    const headerSize = good.readUInt32LE(12);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: headerSize, max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.oneof(fc.ipV4(), fc.ipV6()), { minLength: 1, maxLength: 20 }),
+        (flips, ips) => {
+          // Prepare
+          const bad = Buffer.from(good);
+          for (const [at, value] of flips) bad.writeUInt8(value, at);
+          let table: GeoTable;
+          try {
+            table = GeoTable.fromBuffer(bad);
+          } catch (error) {
+            // Refusing the file is fine too, as long as it is the format error.
+            expect(error).toBeInstanceOf(GeoTableFormatError);
+            return;
+          }
+
+          // Act
+          const found = ips.map((ip) => table.lookup(ip));
+
+          // Assess
+          for (const point of found) {
+            if (point !== undefined) expect(point.country).toMatch(/^[A-Z]{2}$/);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('encodeGeoTable refusals', () => {
+  it.each<{ name: string; content: GeoTableContent; message: RegExp }>([
+    { name: 'IPv4 ranges not starting at 0.0.0.0', content: sampleContent({ v4Start: Uint32Array.from([1, 2, 3, 4, 5, 6]) }), message: /start at 0\.0\.0\.0/ },
+    { name: 'IPv6 ranges not starting at ::', content: sampleContent({ v6Hi: Uint32Array.from([1, 2, 3, 4, 5]) }), message: /start at ::/ },
+    { name: 'a bad country code', content: sampleContent({ countries: ['DE', 'AU', 'Japan', 'BR'] }), message: /bad country code "Japan"/ },
+    { name: 'too many countries', content: sampleContent({ countries: Array.from({ length: 256 }, () => 'ZZ') }), message: /256 countries/ },
+    { name: 'points of different lengths', content: sampleContent({ pointLon: new Int16Array(2) }), message: /differ in length/ },
+  ])('refuses $name', ({ content, message }) => {
+    // Act
+    const act = (): unknown => encodeGeoTable(content);
+
+    // Assess
+    expect(act).toThrow(GeoTableFormatError);
+    expect(act).toThrow(message);
+  });
+});
+
+describe('loadGeoTable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'geo-format-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads a table once per path', () => {
+    // Prepare
+    const path = join(dir, 'sample.geotable');
+    writeFileSync(path, encodeGeoTable(sampleContent()));
+    let reads = 0;
+    const readFile = (p: string): Uint8Array => {
+      reads++;
+      return encodeGeoTable(sampleContent({ source: p }));
+    };
+
+    // Act
+    const first = loadGeoTable(path, { readFile });
+    const second = loadGeoTable(path, { readFile });
+
+    // Assess
+    expect(second).toBe(first);
+    expect(reads).toBe(1);
+    expect(first.lookup('8.8.8.8')).toEqual(C);
+  });
+
+  it('names the path and the fix when the file is missing', () => {
+    // Prepare
+    const path = join(dir, 'missing.geotable');
+
+    // Act
+    const act = (): unknown => loadGeoTable(path);
+
+    // Assess
+    expect(act).toThrow(GeoTableLoadError);
+    expect(act).toThrow(`cannot read the geo table at ${path}: build it with \`npm run geo:build\` or set GEO_DB_PATH`);
+  });
+
+  it('refuses a file that is not a table', () => {
+    // Prepare
+    const path = join(dir, 'not-a-table.geotable');
+    writeFileSync(path, 'hello');
+
+    // Act
+    const act = (): unknown => loadGeoTable(path);
+
+    // Assess
+    expect(act).toThrow(GeoTableFormatError);
+  });
+
+  it('takes the path from GEO_DB_PATH, else the repository cache', () => {
+    // Act
+    const fromEnv = resolveGeoTablePath({ GEO_DB_PATH: '/opt/geo/dbip-city.geotable' });
+    const blank = resolveGeoTablePath({ GEO_DB_PATH: '  ' });
+    const unset = resolveGeoTablePath({});
+
+    // Assess
+    expect(fromEnv).toBe('/opt/geo/dbip-city.geotable');
+    expect(blank).toBe(defaultGeoTablePath());
+    expect(unset).toMatch(/\/\.cache\/geo\/dbip-city\.geotable$/);
+  });
+
+  it('reads the header alone', () => {
+    // Act
+    const header = readGeoTableHeader(encodeGeoTable(sampleContent()));
+
+    // Assess
+    expect(header.source).toBe('fixture@1.0.0');
+  });
+});
