@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, InvalidInput, ProvisioningError } from './errors.js';
 import { getRegion, isIotRegion } from './regions.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** AWS IoT's rule for thing names: 1 to 128 characters of [a-zA-Z0-9:_-]. */
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, InvalidInput } from './errors.js';
 import { thingNameSchema } from './thing-name.js';
 

@@ -1,0 +1,115 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { TrustedProxy } from '../core/config.js';
+import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '../core/errors.js';
+import { createEndpointResolver } from '../core/endpoints.js';
+import { parsePublicKey } from '../core/signing.js';
+import { bootstrap, type BootstrapDeps, type BootstrapTrace, cachedValue, regionSelector } from './bootstrap.js';
+import { BadRequest, BootstrapError, ServiceUnavailable, Throttled } from './errors.js';
+import { fromApiGatewayEvent } from './event.js';
+
+export type LogSink = (entry: Record<string, unknown>) => void;
+
+export const jsonLogSink: LogSink = (entry) => {
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
+};
+
+export interface BootstrapHandlerDeps extends BootstrapDeps {
+  log: LogSink;
+}
+
+function respond(status: number, body: unknown, retryAfterSeconds?: number): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      ...(retryAfterSeconds !== undefined ? { 'retry-after': String(retryAfterSeconds) } : {}),
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The one place where failures become HTTP answers. Unknown errors never leak details. */
+function toBootstrapError(error: unknown): BootstrapError | undefined {
+  if (error instanceof BootstrapError) return error;
+  if (error instanceof DependencyThrottled) return new Throttled('too many requests; retry later');
+  if (error instanceof DependencyUnavailable) return new ServiceUnavailable('the device registry is unavailable; retry later', 5);
+  if (error instanceof InvalidInput) return new BadRequest(error.message);
+  return undefined;
+}
+
+/**
+ * The API Gateway adapter: event in, one decision, response out, one JSON log line. Takes its
+ * dependencies so the same code runs in Lambda and in the local cloud.
+ */
+export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
+  const trustedProxy: TrustedProxy = deps.config.trustedProxy;
+  return async (event: unknown): Promise<APIGatewayProxyStructuredResultV2> => {
+    const started = performance.now();
+    const trace: BootstrapTrace = {};
+    let requestId: string | undefined;
+    let result: APIGatewayProxyStructuredResultV2;
+    let outcome: string;
+    try {
+      const inbound = fromApiGatewayEvent(event, trustedProxy);
+      requestId = inbound.requestId;
+      const answer = await bootstrap(inbound, deps, trace);
+      result = respond(200, answer);
+      outcome = 'SUCCESS';
+    } catch (error) {
+      const mapped = toBootstrapError(error);
+      if (mapped) {
+        result = respond(mapped.status, { status: 'error', code: mapped.code, message: mapped.message }, mapped.retryAfterSeconds);
+        outcome = mapped.code;
+        if (mapped.status >= 500) trace.reason = describeError(error instanceof ServiceUnavailable ? (error.cause ?? error) : error);
+      } else {
+        result = respond(500, { status: 'error', code: 'INTERNAL_ERROR', message: 'internal error' });
+        outcome = 'INTERNAL_ERROR';
+        trace.reason = describeError(error);
+      }
+    }
+    deps.log({
+      msg: 'bootstrap',
+      requestId,
+      thing: trace.thing,
+      outcome,
+      status: result.statusCode,
+      region: trace.region,
+      reason: trace.reason,
+      geo: trace.geoSource,
+      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+    return result;
+  };
+}
+
+/** The parts that differ between Lambda and the local cloud; the wiring between them is shared. */
+export interface BootstrapParts {
+  config: BootstrapDeps['config'];
+  registry: BootstrapDeps['registry'];
+  fleetPublicKeys: readonly string[];
+  signer: BootstrapDeps['signer'];
+  describeEndpoint: (region: string) => Promise<string>;
+  geo: BootstrapDeps['geo'];
+  log?: LogSink;
+  now?: () => number;
+  /** How long the drained-regions list is cached. */
+  drainingCacheMs?: number;
+}
+
+export function createBootstrapDeps(parts: BootstrapParts): BootstrapHandlerDeps {
+  const now = parts.now ?? Date.now;
+  const fleetKeys = parts.fleetPublicKeys.map((pem) => parsePublicKey(pem));
+  return {
+    config: parts.config,
+    registry: parts.registry,
+    fleetKeys,
+    signer: parts.signer,
+    resolveEndpoint: createEndpointResolver({ describe: parts.describeEndpoint, overrides: parts.config.endpointOverrides }),
+    geo: parts.geo,
+    drainingRegions: cachedValue(() => parts.registry.getDrainingRegions(), [], parts.drainingCacheMs ?? 10_000, now),
+    chooser: regionSelector(parts.config),
+    now,
+    log: parts.log ?? jsonLogSink,
+  };
+}

@@ -1,0 +1,257 @@
+import type { DeploymentConfig } from '../core/config.js';
+import { ConditionFailed } from '../core/errors.js';
+import { compileRegionPolicy, NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '../core/region-choice.js';
+import { greatCircleKm, getRegion } from '../core/regions.js';
+import type { DeviceRecord, DeviceRegistry } from '../core/registry/index.js';
+import {
+  canonicalRequestBytes,
+  legacyRequestBytes,
+  parsePublicKey,
+  type VerificationKey,
+  verifySignature,
+} from '../core/signing.js';
+import { issueTicket, type TicketSigner } from '../core/ticket.js';
+import {
+  AlreadyProvisioned,
+  Conflict,
+  DeviceBlocked,
+  LegacySignatureRefused,
+  MethodNotAllowed,
+  NoRegionAvailable,
+  ReplayedRequest,
+  RequestExpired,
+  ServiceUnavailable,
+  Unauthorized,
+} from './errors.js';
+import type { InboundRequest } from './event.js';
+import { geolocate, type GeolocateDeps, type Location } from './geolocate.js';
+import { type BootstrapRequest, parseBootstrapBody } from './request.js';
+
+export interface BootstrapDeps {
+  config: DeploymentConfig;
+  registry: DeviceRegistry;
+  /** Fleet public keys (several during a rotation); a per-device key on the record wins. */
+  fleetKeys: readonly VerificationKey[];
+  signer: TicketSigner;
+  resolveEndpoint: (region: string) => Promise<string>;
+  geo: GeolocateDeps;
+  /** Regions operators drained at run time (cached by the caller). */
+  drainingRegions: () => Promise<readonly string[]>;
+  /** Region choice for a set of draining regions; see `regionSelector`. */
+  chooser: (draining: readonly string[]) => RegionChooser;
+  now: () => number;
+}
+
+export interface BootstrapAnswer {
+  status: 'success';
+  endpointAddress: string;
+  region: string;
+  /** Great-circle km from the caller's location to the region; null when the location is unknown. */
+  distance: number | null;
+  templateName: string;
+  ticket: string;
+  ticketExpiresAt: string;
+  fallbacks: { region: string; endpointAddress: string }[];
+}
+
+/** What the request log line records about a decision (nothing secret). */
+export interface BootstrapTrace {
+  thing?: string;
+  region?: string;
+  reason?: string;
+  geoSource?: Location['source'] | 'none';
+}
+
+/**
+ * Compiles the region policy once per distinct set of drained regions: the static part comes
+ * from the deployment config, the dynamic part from `ops regions drain`.
+ */
+export function regionSelector(config: DeploymentConfig): (draining: readonly string[]) => RegionChooser {
+  const compiled = new Map<string, RegionChooser>();
+  return (draining) => {
+    const all = [...new Set([...config.draining, ...draining.filter((r) => config.regions.includes(r))])].sort();
+    const key = all.join(',');
+    let chooser = compiled.get(key);
+    if (!chooser) {
+      chooser = compileRegionPolicy({
+        enabled: config.regions,
+        defaultRegion: config.defaultRegion,
+        draining: all,
+        residency: config.residency,
+        fallbackCount: config.fallbackCount,
+      });
+      compiled.set(key, chooser);
+    }
+    return chooser;
+  };
+}
+
+/** Caches a slow-changing async value for `ttlMs`; a failed refresh keeps the last value. */
+export function cachedValue<T>(load: () => Promise<T>, initial: T, ttlMs: number, now: () => number): () => Promise<T> {
+  let value = initial;
+  let loadedAt = -Infinity;
+  let pending: Promise<T> | undefined;
+  return async () => {
+    if (now() - loadedAt < ttlMs) return value;
+    pending ??= load()
+      .then((fresh) => {
+        value = fresh;
+        loadedAt = now();
+        return fresh;
+      })
+      .catch(() => value)
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+}
+
+function verifyAgainst(keys: readonly VerificationKey[], data: Buffer, signature: Buffer): boolean {
+  return keys.some((key) => verifySignature(key, data, signature));
+}
+
+function deviceKeys(record: DeviceRecord, fleetKeys: readonly VerificationKey[]): readonly VerificationKey[] {
+  if (!record.public_key) return fleetKeys;
+  try {
+    return [parsePublicKey(record.public_key)];
+  } catch {
+    // A record with an unusable key cannot authenticate; the operator sees it in `ops status`.
+    return [];
+  }
+}
+
+/**
+ * Authenticates the request. Every failure up to and including the signature check is the same
+ * 401, and an unknown device still costs one verification, so neither the answer nor its
+ * timing tells a caller which thing names exist.
+ */
+async function authenticate(
+  request: BootstrapRequest,
+  deps: BootstrapDeps,
+): Promise<DeviceRecord> {
+  const thingName = request['thing-name'];
+  const timestamp = request.timestamp;
+  if (timestamp === undefined && !deps.config.legacySignatures) {
+    throw new LegacySignatureRefused('this deployment requires signed timestamps (see the request format in the README)');
+  }
+  if (timestamp !== undefined && Math.abs(deps.now() - timestamp) > deps.config.timestampSkewSeconds * 1000) {
+    throw new RequestExpired(`timestamp is outside the accepted window of ${deps.config.timestampSkewSeconds} s`);
+  }
+  const signedBytes = timestamp === undefined ? legacyRequestBytes(thingName) : canonicalRequestBytes(thingName, timestamp);
+  const signature = Buffer.from(request['thing-name-sig'], 'base64');
+  const record = await deps.registry.get(thingName);
+  if (!record) {
+    verifyAgainst(deps.fleetKeys.slice(0, 1), signedBytes, signature);
+    throw new Unauthorized();
+  }
+  if (!verifyAgainst(deviceKeys(record, deps.fleetKeys), signedBytes, signature)) throw new Unauthorized();
+  return record;
+}
+
+function chooseRegion(
+  record: DeviceRecord,
+  request: BootstrapRequest,
+  location: Location | undefined,
+  chooser: RegionChooser,
+): { region: string; distance: number | null; reason: string; fallbacks: string[] } {
+  const distanceTo = (region: string): number | null =>
+    location ? Math.round(greatCircleKm(location, getRegion(region))) : null;
+  // A device the hook already let through stays in its region: its thing and certificate may
+  // exist there, and moving it would leave them orphaned.
+  if (record.prov_status === 'provisioning' && record.aws_region) {
+    return { region: record.aws_region, distance: distanceTo(record.aws_region), reason: 'resume', fallbacks: [] };
+  }
+  try {
+    const choice = chooser.choose({
+      ...(location ? { location } : {}),
+      ...(record.pinned_region ? { pinnedRegion: record.pinned_region } : {}),
+      ...(request['preferred-region'] ? { preferredRegion: request['preferred-region'] } : {}),
+    });
+    return { region: choice.region, distance: choice.distanceKm ?? distanceTo(choice.region), reason: choice.reason, fallbacks: choice.fallbacks };
+  } catch (error) {
+    if (error instanceof NoEligibleRegion || error instanceof PinnedRegionNotEnabled) {
+      throw new NoRegionAvailable(`no region can take this device now: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The bootstrap decision: authenticate, check the registry state, locate the caller, choose the
+ * region, issue the ticket and record the assignment in one conditional write.
+ */
+export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, trace: BootstrapTrace = {}): Promise<BootstrapAnswer> {
+  if (inbound.method !== 'POST') throw new MethodNotAllowed('use POST');
+  const request = parseBootstrapBody(inbound.body, inbound.isBase64Encoded);
+  trace.thing = request['thing-name'];
+  const record = await authenticate(request, deps);
+
+  if (record.prov_status === 'provisioned') throw new AlreadyProvisioned('this device is already provisioned');
+  if (record.prov_status === 'blocked') throw new DeviceBlocked('this device is blocked by an operator');
+  const timestamp = request.timestamp;
+  if (timestamp !== undefined && record.last_request_ts !== undefined && timestamp <= record.last_request_ts) {
+    throw new ReplayedRequest('timestamp is not newer than the last accepted request');
+  }
+
+  const location = await geolocate(inbound, deps.geo);
+  trace.geoSource = location?.source ?? 'none';
+  const chooser = deps.chooser(await deps.drainingRegions());
+  const choice = chooseRegion(record, request, location, chooser);
+  trace.region = choice.region;
+  trace.reason = choice.reason;
+
+  let issued;
+  try {
+    issued = await issueTicket(deps.signer, {
+      thingName: record.thing_name,
+      region: choice.region,
+      ttlSeconds: deps.config.ticketTtlSeconds,
+      nowMs: deps.now(),
+    });
+  } catch (cause) {
+    throw new ServiceUnavailable('the ticket signer is unavailable', 5, { cause });
+  }
+
+  try {
+    await deps.registry.assign({
+      thingName: record.thing_name,
+      expectedStatus: record.prov_status,
+      region: choice.region,
+      ...(timestamp !== undefined ? { requestTs: timestamp } : {}),
+      sourceIp: inbound.sourceIp,
+      ...(location?.country ? { country: location.country } : {}),
+      ticketId: issued.claims.jti,
+      ticketExpiresAt: issued.claims.exp * 1000,
+    });
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+    const now = await deps.registry.get(record.thing_name);
+    if (timestamp !== undefined && now?.last_request_ts !== undefined && now.last_request_ts >= timestamp) {
+      throw new ReplayedRequest('timestamp is not newer than the last accepted request');
+    }
+    throw new Conflict('another request for this device changed its record; retry');
+  }
+
+  // The chosen region's endpoint is required; a fallback whose endpoint cannot be resolved now
+  // is left out rather than failing the whole answer.
+  const [endpointAddress, fallbackEndpoints] = await Promise.all([
+    deps.resolveEndpoint(choice.region),
+    Promise.allSettled(choice.fallbacks.map((region) => deps.resolveEndpoint(region))),
+  ]);
+  const fallbacks: BootstrapAnswer['fallbacks'] = [];
+  fallbackEndpoints.forEach((result, i) => {
+    const region = choice.fallbacks[i];
+    if (result.status === 'fulfilled' && region) fallbacks.push({ region, endpointAddress: result.value });
+  });
+  return {
+    status: 'success',
+    endpointAddress,
+    region: choice.region,
+    distance: choice.distance,
+    templateName: deps.config.templateName,
+    ticket: issued.ticket,
+    ticketExpiresAt: new Date(issued.claims.exp * 1000).toISOString(),
+    fallbacks,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * AWS Lambda entry point of the bootstrap service (API Gateway HTTP API). Settings are read once
+ * per cold start and fail loudly; everything else lives in app.ts and bootstrap.ts.
+ *
+ * Environment:
+ *   BOOTSTRAP_CONFIG            deployment configuration (JSON, core/config.ts)
+ *   REGISTRY_TABLE              registry table name (default: the config's tableName)
+ *   FLEET_PUBLIC_KEYS           JSON array of PEM public keys devices may sign with
+ *   TICKET_SIGNING_SECRET_ARN   Secrets Manager secret {"kid", "privateKeyPem"} (Ed25519)
+ *   GEO_DB_PATH                 geolocation table shipped in the bundle
+ *   IPSTACK_API_KEY             key for the optional geolocation provider (config.geoProvider)
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import * as z from 'zod';
+import { getDynamoClient } from '../core/aws-clients.js';
+import { parseDeploymentConfig } from '../core/config.js';
+import { describeEndpointViaIot } from '../core/endpoints.js';
+import { getJsonFromEnv, getOptionalStringFromEnv, getStringFromEnv } from '../core/env.js';
+import { ConfigError } from '../core/errors.js';
+import { loadGeoTable } from '../core/geo/table.js';
+import { DeviceRegistry } from '../core/registry/index.js';
+import { ed25519Signer } from '../core/ticket.js';
+import { createBootstrapDeps, createBootstrapHandler } from './app.js';
+import { ipstackProvider } from './geolocate.js';
+
+const config = getJsonFromEnv({
+  key: 'BOOTSTRAP_CONFIG',
+  parse: (value) => parseDeploymentConfig(value),
+});
+const homeRegion = getStringFromEnv({ key: 'AWS_REGION' });
+const tableName = getStringFromEnv({ key: 'REGISTRY_TABLE', defaultValue: config.tableName });
+const fleetPublicKeys = getJsonFromEnv({ key: 'FLEET_PUBLIC_KEYS', parse: (v) => z.array(z.string()).parse(v), defaultValue: [] });
+const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT');
+
+const secretSchema = z.object({ kid: z.string().min(1), privateKeyPem: z.string().min(1) });
+
+async function loadSigner() {
+  const secretArn = getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' });
+  const out = await new SecretsManagerClient({ region: homeRegion }).send(new GetSecretValueCommand({ SecretId: secretArn }));
+  const parsed = secretSchema.safeParse(JSON.parse(out.SecretString ?? '{}'));
+  if (!parsed.success) throw new ConfigError('the ticket signing secret must be JSON {"kid", "privateKeyPem"}');
+  return ed25519Signer(parsed.data.kid, parsed.data.privateKeyPem);
+}
+
+// Top-level await: the key is fetched once per cold start, before the first request.
+const signer = await loadSigner();
+const geoTable = loadGeoTable();
+const apiKey = getOptionalStringFromEnv('IPSTACK_API_KEY');
+
+export const handler = createBootstrapHandler(
+  createBootstrapDeps({
+    config,
+    registry: new DeviceRegistry({
+      client: getDynamoClient({ region: homeRegion, ...(dynamoEndpoint ? { endpoint: dynamoEndpoint } : {}) }),
+      tableName,
+    }),
+    fleetPublicKeys,
+    signer,
+    describeEndpoint: describeEndpointViaIot(),
+    geo: {
+      lookup: (ip) => geoTable.lookup(ip),
+      ...(config.geoProvider && apiKey
+        ? { provider: ipstackProvider({ url: config.geoProvider.url, apiKey, timeoutMs: config.geoProvider.timeoutMs }) }
+        : {}),
+    },
+  }),
+);
