@@ -1,0 +1,75 @@
+import { performance } from 'node:perf_hooks';
+import { describeError } from '../core/errors.js';
+import { certificateIdSchema, type HookResponse, presenceConnectedEventSchema } from '../core/provisioning-params.js';
+import type { DeviceRegistry } from '../core/registry/index.js';
+import { isValidThingName } from '../core/thing-name.js';
+import { decideProvisioning, elapsedMs, type HookDeps } from './hook.js';
+
+/**
+ * Handler factories. The AWS entry points (handler.ts, confirm-handler.ts) build their
+ * dependencies from the environment; the local cloud builds one set per emulated region and
+ * calls these directly. Nothing here reads the environment.
+ */
+
+export type Logger = (entry: Record<string, unknown>) => void;
+
+/** One JSON object per line: what CloudWatch Logs Insights and the local cloud's log view parse. */
+export const logJsonLine: Logger = (entry) => {
+  console.log(JSON.stringify(entry));
+};
+
+/** The pre-provisioning hook, as AWS IoT invokes it on RegisterThing. */
+export function createHookHandler(deps: HookDeps): (event: unknown) => Promise<HookResponse> {
+  return (event) => decideProvisioning(event, deps);
+}
+
+export interface ConfirmDeps {
+  registry: DeviceRegistry;
+  /** The region this handler serves: a device is confirmed only where it was provisioned. */
+  region: string;
+  log: Logger;
+}
+
+/**
+ * Marks a device provisioned when it first connects with the certificate the hook allowed. Fed
+ * with the presence `connected` events of its region (deployed: an IoT rule on
+ * `$aws/events/presence/connected/+`; locally: the emulated broker raises the same event).
+ *
+ * Returns `{ confirmed: false }` for events that are not a provisioned device's first connection
+ * (claim certificate, another certificate, a console client, duplicates of unrelated events).
+ * Throws when the registry is unavailable, so that the asynchronous invocation is retried: AWS
+ * publishes lifecycle events at most a few times, possibly out of order, and a lost confirmation
+ * would leave the device `provisioning` (still safe: the hook keeps refusing other certificates).
+ */
+export function createConfirmHandler(deps: ConfirmDeps): (event: unknown) => Promise<{ confirmed: boolean }> {
+  return async (event) => {
+    const started = performance.now();
+    const finish = (confirmed: boolean, reason: string, fields: Record<string, unknown> = {}): { confirmed: boolean } => {
+      deps.log({
+        event: 'provisioning-confirmation',
+        region: deps.region,
+        ...fields,
+        confirmed,
+        reason,
+        latencyMs: elapsedMs(started),
+      });
+      return { confirmed };
+    };
+
+    const parsed = presenceConnectedEventSchema.safeParse(event);
+    if (!parsed.success) return finish(false, 'malformed presence event');
+    const { clientId: thing, principalIdentifier: certificateId } = parsed.data;
+    if (!isValidThingName(thing)) return finish(false, 'client id is not a thing name');
+    if (!certificateIdSchema.safeParse(certificateId).success) {
+      return finish(false, 'principal is not a certificate', { thing });
+    }
+    let confirmed: boolean;
+    try {
+      confirmed = await deps.registry.confirm(thing, certificateId, deps.region);
+    } catch (error) {
+      finish(false, 'registry error', { thing, certificateId, error: describeError(error) });
+      throw error;
+    }
+    return finish(confirmed, confirmed ? 'confirmed' : 'not the certificate the hook allowed here', { thing, certificateId });
+  };
+}

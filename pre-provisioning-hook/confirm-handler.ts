@@ -1,0 +1,21 @@
+import { getDynamoClient } from '../core/aws-clients.js';
+import { DeviceRegistry } from '../core/registry/index.js';
+import { createConfirmHandler, logJsonLine } from './app.js';
+import { readConfirmSettings } from './settings.js';
+
+/**
+ * AWS Lambda entry point of the confirmation, one per IoT region, invoked asynchronously by the
+ * IoT rule on that region's presence `connected` events. It has no 5 s limit to meet, so it keeps
+ * the client's default timeouts and retries.
+ */
+const settings = readConfirmSettings(process.env);
+
+const registry = new DeviceRegistry({
+  client: getDynamoClient({
+    region: settings.registryRegion,
+    ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}),
+  }),
+  tableName: settings.tableName,
+});
+
+export const handler = createConfirmHandler({ registry, region: settings.region, log: logJsonLine });

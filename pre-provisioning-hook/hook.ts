@@ -1,0 +1,157 @@
+import { performance } from 'node:perf_hooks';
+import { DependencyUnavailable, describeError } from '../core/errors.js';
+import {
+  ASSIGNED_AT_PARAM,
+  hookEventSchema,
+  type HookResponse,
+  REGION_PARAM,
+  regionFromTemplateArn,
+  THING_NAME_PARAM,
+  TICKET_PARAM,
+} from '../core/provisioning-params.js';
+import type { DeviceRegistry } from '../core/registry/index.js';
+import { isValidThingName } from '../core/thing-name.js';
+import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '../core/ticket.js';
+
+/**
+ * The pre-provisioning hook's decision. AWS IoT calls the hook on RegisterThing in the region a
+ * device was assigned to; the hook lets exactly one certificate per assignment through, and
+ * denies everything it cannot prove is that certificate's first (or repeated) request.
+ */
+
+/**
+ * AWS gives the hook 5 s; answering by 2.5 s leaves room for a cold start and for IoT's own
+ * invocation overhead, and keeps the answer under the 3 s this project promises.
+ */
+export const DEFAULT_HOOK_DEADLINE_MS = 2_500;
+
+export interface HookSettings {
+  /** Allowed hook calls per assignment chain: the first attempt plus retries. */
+  maxProvisionAttempts: number;
+  /** Refuse a RegisterThing whose MQTT client id is not the thing name. */
+  requireClientIdMatch: boolean;
+}
+
+export interface HookDeps {
+  registry: DeviceRegistry;
+  ticketKeys: TicketVerificationKeys;
+  /** Clock in ms since the epoch, for ticket expiry. */
+  now: () => number;
+  settings: HookSettings;
+  /** Receives one structured entry per decision; never the ticket. */
+  log: (entry: Record<string, unknown>) => void;
+  /** Answer deny if no decision is reached within this many ms. */
+  deadlineMs?: number;
+}
+
+type Decision = { allow: true; reason: string; overrides: Record<string, string> } | { allow: false; reason: string };
+
+/** What the decision has learnt about the request so far, for the log line. */
+interface DecisionContext {
+  thing?: string;
+  region?: string;
+  certificateId?: string;
+  ticketId?: string;
+  error?: string;
+}
+
+const deny = (reason: string): Decision => ({ allow: false, reason });
+
+/** Milliseconds since `started` (a `performance.now()` reading), to 0.01 ms, for log lines. */
+export function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): Promise<Decision> {
+  const parsed = hookEventSchema.safeParse(event);
+  if (!parsed.success) return deny('malformed event');
+  const { certificateId, templateArn, clientId, parameters } = parsed.data;
+  ctx.certificateId = certificateId;
+  const region = regionFromTemplateArn(templateArn);
+  ctx.region = region;
+
+  const thingName = parameters[THING_NAME_PARAM];
+  if (thingName === undefined) return deny('missing thing name parameter');
+  if (!isValidThingName(thingName)) return deny('invalid thing name parameter');
+  ctx.thing = thingName;
+  if (deps.settings.requireClientIdMatch && clientId !== thingName) return deny('client id is not the thing name');
+
+  const ticket = parameters[TICKET_PARAM];
+  if (ticket === undefined) return deny('missing ticket parameter');
+  let claims: TicketClaims;
+  try {
+    claims = verifyTicket(ticket, deps.ticketKeys, deps.now());
+  } catch (error) {
+    if (error instanceof InvalidTicket) return deny(`invalid ticket: ${error.message}`);
+    throw error;
+  }
+  ctx.ticketId = claims.jti;
+  if (claims.sub !== thingName) return deny('ticket names another thing');
+  if (claims.rgn !== region) return deny('ticket names another region');
+
+  const outcome = await deps.registry.beginProvisioning({
+    thingName,
+    region,
+    ticketId: claims.jti,
+    certificateId,
+    maxAttempts: deps.settings.maxProvisionAttempts,
+  });
+  if (!outcome.allowed) return deny(`registry: ${outcome.reason}`);
+  return {
+    allow: true,
+    reason: outcome.repeated ? 'repeated' : 'allowed',
+    overrides: {
+      [REGION_PARAM]: region,
+      // The bootstrap always records assigned_at with the ticket; the ticket's issue time is the
+      // same moment, should a record written by an older bootstrap lack it.
+      [ASSIGNED_AT_PARAM]: outcome.record.assigned_at ?? new Date(claims.iat * 1000).toISOString(),
+    },
+  };
+}
+
+/** Turns any failure into a deny: the hook fails closed. */
+async function evaluateClosed(event: unknown, deps: HookDeps, ctx: DecisionContext): Promise<Decision> {
+  try {
+    return await evaluate(event, deps, ctx);
+  } catch (error) {
+    ctx.error = describeError(error);
+    return deny(error instanceof DependencyUnavailable ? 'registry unavailable' : 'internal error');
+  }
+}
+
+/**
+ * Decides one RegisterThing. Never throws and never takes longer than the deadline: any error,
+ * and any dependency that does not answer in time, is a deny. Logs one line per decision.
+ *
+ * A registry call still running at the deadline is left to finish: if its write lands after the
+ * deny, the device's retry (with a fresh ticket) spends one attempt, and the certificate that
+ * was denied is never activated.
+ */
+export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<HookResponse> {
+  const started = performance.now();
+  const ctx: DecisionContext = {};
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Decision>((resolve) => {
+    timer = setTimeout(() => resolve(deny('deadline exceeded')), deps.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS);
+  });
+  let decision: Decision;
+  try {
+    decision = await Promise.race([evaluateClosed(event, deps, ctx), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+  deps.log({
+    event: 'provisioning-decision',
+    thing: ctx.thing,
+    region: ctx.region,
+    certificateId: ctx.certificateId,
+    ticketId: ctx.ticketId,
+    allow: decision.allow,
+    reason: decision.reason,
+    ...(ctx.error ? { error: ctx.error } : {}),
+    latencyMs: elapsedMs(started),
+  });
+  return decision.allow
+    ? { allowProvisioning: true, parameterOverrides: decision.overrides }
+    : { allowProvisioning: false, parameterOverrides: {} };
+}

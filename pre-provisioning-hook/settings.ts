@@ -1,0 +1,98 @@
+import * as z from 'zod';
+import type { DynamoClientOptions } from '../core/aws-clients.js';
+import { deploymentConfigSchema } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import {
+  getBoolFromEnv,
+  getIntFromEnv,
+  getJsonFromEnv,
+  getOptionalStringFromEnv,
+  getStringFromEnv,
+} from '../core/env.js';
+import { parseTicketPublicKeys, type TicketVerificationKeys } from '../core/ticket.js';
+import type { HookSettings } from './hook.js';
+
+/**
+ * Settings of the two Lambda functions, read from their environment. Functions of `env` so that
+ * the entry points read `process.env` once, at module load, and tests pass their own.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * DynamoDB client settings for the hook, which reaches the table in the home region from every
+ * region. `requestTimeoutMs` bounds a whole attempt (connect, TLS, request, answer): a cold
+ * connection costs about 3 round trips and the slowest region pairs are about 330 ms apart.
+ * Two attempts of 1.2 s plus the SDK's retry back-off (at most 200 ms before the second attempt)
+ * end by 2.6 s when DynamoDB hangs; the hook's 2.5 s deadline answers first either way.
+ */
+export const HOOK_DYNAMO_CLIENT_OPTIONS = {
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 1_200,
+  maxAttempts: 2,
+} as const satisfies Omit<DynamoClientOptions, 'region'>;
+
+export interface RegistryLocation {
+  tableName: string;
+  /** The home region, where the one registry table lives. */
+  registryRegion: string;
+  /** A local DynamoDB (dynalite); absent on AWS. */
+  dynamoEndpoint?: string;
+}
+
+export interface HookEnvSettings extends RegistryLocation {
+  ticketKeys: TicketVerificationKeys;
+  hook: HookSettings;
+}
+
+export interface ConfirmEnvSettings extends RegistryLocation {
+  /** The region the confirmation function runs in (AWS_REGION, set by Lambda). */
+  region: string;
+}
+
+const ticketKeysJson = z.record(z.string(), z.string());
+
+function getRegionFromEnv(key: string, env: Env): string {
+  const value = getStringFromEnv({ key, env });
+  if (!deploymentConfigSchema.shape.homeRegion.safeParse(value).success) {
+    throw new ConfigError(`${key} must be an AWS region code, got '${value}'`);
+  }
+  return value;
+}
+
+function readRegistryLocation(env: Env): RegistryLocation {
+  const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT', env);
+  return {
+    tableName: getStringFromEnv({ key: 'REGISTRY_TABLE', env }),
+    registryRegion: getRegionFromEnv('REGISTRY_REGION', env),
+    ...(dynamoEndpoint ? { dynamoEndpoint } : {}),
+  };
+}
+
+export function readHookSettings(env: Env): HookEnvSettings {
+  // Defaults and bounds come from the deployment configuration's schema, the one place they live.
+  const attempts = deploymentConfigSchema.shape.maxProvisionAttempts;
+  const clientIdMatch = deploymentConfigSchema.shape.requireClientIdMatch;
+  return {
+    ...readRegistryLocation(env),
+    ticketKeys: getJsonFromEnv({
+      key: 'TICKET_PUBLIC_KEYS',
+      parse: (value) => parseTicketPublicKeys(ticketKeysJson.parse(value)),
+      env,
+    }),
+    hook: {
+      maxProvisionAttempts: getIntFromEnv({
+        key: 'MAX_PROVISION_ATTEMPTS',
+        defaultValue: attempts.parse(undefined),
+        min: attempts.unwrap().minValue ?? 1,
+        max: attempts.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER,
+        env,
+      }),
+      requireClientIdMatch: getBoolFromEnv({ key: 'REQUIRE_CLIENT_ID_MATCH', defaultValue: clientIdMatch.parse(undefined), env }),
+    },
+  };
+}
+
+export function readConfirmSettings(env: Env): ConfirmEnvSettings {
+  return { ...readRegistryLocation(env), region: getRegionFromEnv('AWS_REGION', env) };
+}

@@ -1,0 +1,143 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DependencyUnavailable } from '../../core/errors.js';
+import { DeviceRegistry } from '../../core/registry/index.js';
+import { createConfirmHandler, createHookHandler } from '../../pre-provisioning-hook/app.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { certificateId, closedPort, hookEvent, HookWorld, readFixture } from './helpers.js';
+
+const REGION = 'ap-southeast-2';
+
+let t: TestRegistry;
+let w: HookWorld;
+/** A registry whose DynamoDB refuses every connection: any call to it throws. */
+let unreachable: DeviceRegistry;
+let unreachableClient: DynamoDBClient;
+beforeAll(async () => {
+  t = await startTestRegistry();
+  w = new HookWorld(t);
+  unreachableClient = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${await closedPort()}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
+  unreachable = new DeviceRegistry({ client: unreachableClient, tableName: t.tableName });
+});
+afterAll(async () => {
+  unreachableClient.destroy();
+  await t.close();
+});
+
+/** A device the hook let through with `cert`, waiting for its first connection. */
+async function provisioningDevice(cert: string) {
+  const device = await w.assignedDevice(REGION);
+  const response = await createHookHandler(w.deps())(hookEvent({ ...device, region: REGION, certificateId: cert }));
+  expect(response.allowProvisioning).toBe(true);
+  return device;
+}
+
+function connected(clientId: string, principalIdentifier: string): Record<string, unknown> {
+  return {
+    clientId,
+    timestamp: Date.parse('2026-11-28T12:00:00Z'),
+    eventType: 'connected',
+    sessionIdentifier: '00000000-0000-0000-0000-000000000000',
+    principalIdentifier,
+    ipAddress: '198.51.100.7',
+    versionNumber: 0,
+  };
+}
+
+describe('confirmation', () => {
+  it('confirms the device that connects with the allowed certificate; the hook then denies everything', async () => {
+    // Prepare
+    const cert = certificateId();
+    const device = await provisioningDevice(cert);
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, log: (e) => w.logs.push(e) });
+    // Act
+    const result = await confirm(connected(device.thingName, cert));
+    // Assess
+    expect(result).toEqual({ confirmed: true });
+    expect(w.lastLog()).toMatchObject({ event: 'provisioning-confirmation', thing: device.thingName, confirmed: true });
+    const record = await w.record(device.thingName);
+    expect(record).toMatchObject({ prov_status: 'provisioned', certificate_id: cert, prov_datetime: new Date(t.clock.now).toISOString() });
+    const hook = createHookHandler(w.deps());
+    const attempts = [
+      hookEvent({ ...device, region: REGION, certificateId: cert }),
+      hookEvent({ ...device, region: REGION, certificateId: certificateId() }),
+    ];
+    for (const event of attempts) {
+      expect((await hook(event)).allowProvisioning).toBe(false);
+      expect(w.lastLog()?.reason).toBe('registry: status is provisioned');
+    }
+    expect(await w.record(device.thingName)).toEqual(record);
+  });
+
+  it('confirms from an event shaped exactly like AWS documents it, and again when it is repeated', async () => {
+    // Prepare: the fixture's device, provisioned with the fixture's certificate.
+    const fixture = readFixture('aws-presence-connected-event.json') as { clientId: string; principalIdentifier: string };
+    await t.registry.enroll({ thingName: fixture.clientId });
+    const { ticket } = await w.assign(fixture.clientId, REGION);
+    await createHookHandler(w.deps())(
+      hookEvent({ thingName: fixture.clientId, ticket, region: REGION, certificateId: fixture.principalIdentifier }),
+    );
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, log: () => {} });
+    // Act
+    const first = await confirm(fixture);
+    const duplicate = await confirm(fixture);
+    // Assess
+    expect(first).toEqual({ confirmed: true });
+    expect(duplicate).toEqual({ confirmed: true });
+    expect((await w.record(fixture.clientId))?.prov_status).toBe('provisioned');
+  });
+
+  it('does not confirm another certificate, another region, or a device the hook has not allowed', async () => {
+    // Prepare
+    const cert = certificateId();
+    const device = await provisioningDevice(cert);
+    const assignedOnly = await w.assignedDevice(REGION);
+    const here = createConfirmHandler({ registry: t.registry, region: REGION, log: (e) => w.logs.push(e) });
+    const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', log: () => {} });
+    // Act
+    const results = [
+      await here(connected(device.thingName, certificateId())),
+      await elsewhere(connected(device.thingName, cert)),
+      await here(connected(assignedOnly.thingName, cert)),
+    ];
+    // Assess
+    expect(results).toEqual([{ confirmed: false }, { confirmed: false }, { confirmed: false }]);
+    expect(w.lastLog()?.reason).toBe('not the certificate the hook allowed here');
+    expect((await w.record(device.thingName))?.prov_status).toBe('provisioning');
+    expect((await w.record(assignedOnly.thingName))?.prov_status).toBe('assigned');
+  });
+
+  const malformed: [string, unknown, string][] = [
+    ['null', null, 'malformed presence event'],
+    ['an empty object', {}, 'malformed presence event'],
+    ['a disconnected event', { ...connected('dev-1', 'a'.repeat(64)), eventType: 'disconnected' }, 'malformed presence event'],
+    ['no principal', { ...connected('dev-1', 'a'.repeat(64)), principalIdentifier: undefined }, 'malformed presence event'],
+    ['a string timestamp', { ...connected('dev-1', 'a'.repeat(64)), timestamp: 'now' }, 'malformed presence event'],
+    ['a client id that is no thing name', connected('iotconsole-1 #', 'a'.repeat(64)), 'client id is not a thing name'],
+    ['an IAM principal', connected('dev-1', 'AROAEXAMPLE:operator@example.com'), 'principal is not a certificate'],
+  ];
+  it.each(malformed)('refuses %s without touching the registry', async (_name, event, reason) => {
+    // Prepare
+    const logs: Record<string, unknown>[] = [];
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, log: (e) => logs.push(e) });
+    // Act
+    const result = await confirm(event);
+    // Assess
+    expect(result).toEqual({ confirmed: false });
+    expect(logs).toEqual([expect.objectContaining({ confirmed: false, reason })]);
+  });
+
+  it('throws when the registry is unavailable, so that the asynchronous invocation is retried', async () => {
+    // Prepare
+    const logs: Record<string, unknown>[] = [];
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, log: (e) => logs.push(e) });
+    // Act / Assess
+    await expect(confirm(connected('dev-1', 'a'.repeat(64)))).rejects.toThrow(DependencyUnavailable);
+    expect(logs).toEqual([expect.objectContaining({ confirmed: false, reason: 'registry error' })]);
+  });
+});
