@@ -8,7 +8,8 @@
  *   FLEET_PUBLIC_KEYS           JSON array of PEM public keys devices may sign with
  *   TICKET_SIGNING_SECRET_ARN   Secrets Manager secret {"kid", "privateKeyPem"} (Ed25519)
  *   GEO_DB_PATH                 geolocation table shipped in the bundle
- *   IPSTACK_API_KEY             key for the optional geolocation provider (config.geoProvider)
+ *   IPSTACK_API_KEY_SECRET_ARN  secret holding the key of the optional geolocation provider
+ *   IPSTACK_API_KEY             the same key in plain text (local runs only)
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
@@ -34,10 +35,23 @@ const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT');
 
 const secretSchema = z.object({ kid: z.string().min(1), privateKeyPem: z.string().min(1) });
 
+const secrets = new SecretsManagerClient({ region: homeRegion });
+
+async function readSecret(secretArn: string): Promise<string> {
+  const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  if (!out.SecretString) throw new ConfigError(`secret ${secretArn} has no string value`);
+  return out.SecretString;
+}
+
 async function loadSigner() {
-  const secretArn = getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' });
-  const out = await new SecretsManagerClient({ region: homeRegion }).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const parsed = secretSchema.safeParse(JSON.parse(out.SecretString ?? '{}'));
+  const raw = await readSecret(getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' }));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('the ticket signing secret is not JSON');
+  }
+  const parsed = secretSchema.safeParse(json);
   if (!parsed.success) throw new ConfigError('the ticket signing secret must be JSON {"kid", "privateKeyPem"}');
   return ed25519Signer(parsed.data.kid, parsed.data.privateKeyPem);
 }
@@ -45,7 +59,8 @@ async function loadSigner() {
 // Top-level await: the key is fetched once per cold start, before the first request.
 const signer = await loadSigner();
 const geoTable = loadGeoTable();
-const apiKey = getOptionalStringFromEnv('IPSTACK_API_KEY');
+const apiKeySecretArn = getOptionalStringFromEnv('IPSTACK_API_KEY_SECRET_ARN');
+const apiKey = apiKeySecretArn ? (await readSecret(apiKeySecretArn)).trim() : getOptionalStringFromEnv('IPSTACK_API_KEY');
 
 export const handler = createBootstrapHandler(
   createBootstrapDeps({

@@ -1,0 +1,168 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { REGISTRY_KEY } from '../../core/registry/schema.js';
+import type { InfraConfig } from '../config.js';
+import { ProvisioningFunction } from '../constructs/provisioning-function.js';
+import { GEO_TABLE_RUNTIME_PATH, type GeoTableAsset } from '../geo.js';
+import type { HandlerEntries } from '../handlers.js';
+
+/** The path devices POST their bootstrap request to; the stack outputs the full URL. */
+export const BOOTSTRAP_PATH = '/bootstrap';
+
+/**
+ * One line per request, request metadata only. HTTP APIs offer no variable for request or response
+ * bodies, and none may be added: bodies carry tickets.
+ */
+export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  method: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  responseLatencyMs: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatencyMs: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+};
+
+export interface HomeStackProps extends StackProps {
+  readonly config: InfraConfig;
+  readonly entries: HandlerEntries;
+  /** Absent only when synth skips the table (tests); such a stack must not be deployed. */
+  readonly geoTable?: GeoTableAsset;
+}
+
+/**
+ * The home region: the device registry, the bootstrap HTTPS API and its function, and the secret
+ * holding the ticket-signing key. Deployed first; the regional stacks use the table by name.
+ */
+export class HomeStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly signingSecret: secretsmanager.Secret;
+  readonly bootstrapFunction: ProvisioningFunction;
+
+  constructor(scope: Construct, id: string, props: HomeStackProps) {
+    super(scope, id, props);
+    const { deployment, settings } = props.config;
+    const retention = settings.logRetentionDays as logs.RetentionDays;
+
+    this.table = new dynamodb.Table(this, 'Registry', {
+      tableName: deployment.tableName,
+      partitionKey: { name: REGISTRY_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      // The AWS managed key (not a customer key) lets the hooks in other regions read the table
+      // with IAM alone; its ARN is not known at synth, so a customer key could not be granted.
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.signingSecret = new secretsmanager.Secret(this, 'TicketSigningKey', {
+      secretName: `${settings.stackPrefix}/ticket-signing-key`,
+      description:
+        'Ed25519 ticket-signing key as JSON {"kid","privateKeyPem"}. Created with a random placeholder; write the real key with infra/scripts/ticket-key.ts (see infra/README.md).',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.signingSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The ticket key is rotated by the operator procedure in infra/README.md: the new public key must reach every regional stack (ticketPublicKeys) before the secret changes, which a Secrets Manager rotation function cannot do.',
+    });
+
+    const environment: Record<string, string> = {
+      REGISTRY_TABLE: deployment.tableName,
+      BOOTSTRAP_CONFIG: JSON.stringify(deployment),
+      TICKET_SIGNING_SECRET_ARN: this.signingSecret.secretArn,
+      GEO_DB_PATH: GEO_TABLE_RUNTIME_PATH,
+    };
+    if (props.config.fleetPublicKeys.length > 0) environment.FLEET_PUBLIC_KEYS = JSON.stringify(props.config.fleetPublicKeys);
+    // The geolocation provider's key never enters the template or the function's settings: the
+    // operator writes it into this secret, and the bootstrap reads it once per cold start.
+    const geoKeySecret =
+      deployment.geoProvider === undefined
+        ? undefined
+        : new secretsmanager.Secret(this, 'GeoProviderApiKey', {
+            secretName: `${settings.stackPrefix}/geo-provider-api-key`,
+            description: 'API key of the ipstack-compatible geolocation provider (plain string); write it with aws secretsmanager put-secret-value.',
+            removalPolicy: RemovalPolicy.RETAIN,
+          });
+    if (geoKeySecret) {
+      environment.IPSTACK_API_KEY_SECRET_ARN = geoKeySecret.secretArn;
+      Validations.of(geoKeySecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'A third-party API key cannot be rotated by a Secrets Manager rotation function; the operator replaces it when the provider issues a new one.',
+      });
+    }
+
+    this.bootstrapFunction = new ProvisioningFunction(this, 'Bootstrap', {
+      entry: props.entries.bootstrap,
+      description: 'Bootstrap API: verifies the device, picks its region, issues a provisioning ticket',
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      logRetention: retention,
+      environment,
+      bundledFiles: props.geoTable === undefined ? [] : [props.geoTable.file],
+      unscopedActions: {
+        actions: ['iot:DescribeEndpoint'],
+        reason: 'the bootstrap looks up the iot:Data-ATS endpoint of every enabled region; DescribeEndpoint supports no resource-level permissions',
+      },
+    });
+    this.table.grant(this.bootstrapFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.signingSecret.grantRead(this.bootstrapFunction);
+    geoKeySecret?.grantRead(this.bootstrapFunction);
+
+    this.api = new HttpApi(this, 'BootstrapApi', {
+      apiName: `${settings.stackPrefix}-bootstrap`,
+      description: 'Device bootstrap: region assignment and provisioning tickets',
+      createDefaultStage: false,
+    });
+    const routes = this.api.addRoutes({
+      path: BOOTSTRAP_PATH,
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('BootstrapIntegration', this.bootstrapFunction),
+    });
+    for (const route of routes) {
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Devices have no AWS identity before they are provisioned; the bootstrap function authenticates each request by its signature over thing name and timestamp, and the stage is throttled.',
+      });
+    }
+
+    const accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
+    this.stage = new HttpStage(this, 'BootstrapApiStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    new CfnOutput(this, 'BootstrapUrl', {
+      value: `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`,
+      description: 'The URL devices POST their bootstrap request to',
+    });
+    new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName });
+    new CfnOutput(this, 'TicketSigningSecretArn', {
+      value: this.signingSecret.secretArn,
+      description: 'Write the Ed25519 ticket key here: npx tsx infra/scripts/ticket-key.ts',
+    });
+  }
+}

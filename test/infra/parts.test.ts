@@ -1,0 +1,165 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { App, Stack } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { EnvironmentTooLargeError, ProvisioningFunction } from '../../infra/constructs/provisioning-function.js';
+import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '../../infra/geo.js';
+import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '../../infra/handlers.js';
+import { devicePolicyDocument, provisioningRoleGrants } from '../../infra/iot-policies.js';
+import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '../../infra/scripts/ticket-key.js';
+import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '../../core/ticket.js';
+
+const file = (size: number) => ({ size, isFile: () => true });
+
+describe('locateGeoTable', () => {
+  it('tells the operator to run geo:build when the table is missing', () => {
+    // Prepare
+    const stat = () => {
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    };
+
+    // Act
+    const act = () => locateGeoTable('/nowhere/table', stat);
+
+    // Assess
+    expect(act).toThrow(GeoTableAssetError);
+    expect(act).toThrow(/\/nowhere\/table is missing: run `npm run geo:build`/);
+  });
+
+  it('refuses a table that would not fit in a Lambda function', () => {
+    // Act
+    const act = () => locateGeoTable('/big', () => file(MAX_GEO_TABLE_BYTES + 1));
+
+    // Assess
+    expect(act).toThrow(/at most 209715200 fit in a Lambda function/);
+  });
+
+  it('refuses a folder in place of the table', () => {
+    // Act
+    const act = () => locateGeoTable('/dir', () => ({ size: 1, isFile: () => false }));
+
+    // Assess
+    expect(act).toThrow(/is not a file/);
+  });
+
+  it('ships a table of a fitting size under geo/ in the bundle', () => {
+    // Act
+    const asset = locateGeoTable('/ok', () => file(30_000_000));
+
+    // Assess
+    expect(asset).toEqual({ file: { source: '/ok', destination: GEO_TABLE_BUNDLE_PATH }, bytes: 30_000_000 });
+  });
+});
+
+describe('checkHandlerEntries', () => {
+  it('names every missing handler module', () => {
+    // Act
+    const act = () => checkHandlerEntries(DEFAULT_HANDLER_ENTRIES, (path) => path.endsWith('bootstrap-service/handler.ts'));
+
+    // Assess
+    expect(act).toThrow(HandlerEntryError);
+    expect(act).toThrow(/handler modules missing: hook \(.*pre-provisioning-hook\/handler\.ts\), confirm \(.*confirm-handler\.ts\)/);
+  });
+
+  it('passes when all exist', () => {
+    // Act + Assess
+    expect(() => checkHandlerEntries(DEFAULT_HANDLER_ENTRIES, () => true)).not.toThrow();
+  });
+});
+
+describe('ProvisioningFunction', () => {
+  it("refuses an environment larger than Lambda's 4 KB, before bundling", () => {
+    // Prepare
+    const stack = new Stack(new App(), 'S');
+
+    // Act
+    const act = () =>
+      new ProvisioningFunction(stack, 'Big', {
+        entry: DEFAULT_HANDLER_ENTRIES.confirm,
+        description: 'too much',
+        environment: { FLEET_PUBLIC_KEYS: 'k'.repeat(4000), OTHER: 'v'.repeat(100) },
+      });
+
+    // Assess
+    expect(act).toThrow(EnvironmentTooLargeError);
+    expect(act).toThrow(/Big: the environment takes about \d+ bytes, more than Lambda's 4096; largest: FLEET_PUBLIC_KEYS/);
+  });
+});
+
+describe('provisioningRoleGrants and devicePolicyDocument', () => {
+  const where = { region: 'eu-central-1', account: '123456789012' };
+
+  it('adds thing-group, thing-type and billing-group access only when the template uses them', () => {
+    // Act
+    const plain = provisioningRoleGrants(where, { devicePolicyName: 'P', thingGroups: false, thingType: false, billingGroup: false });
+    const full = provisioningRoleGrants(where, { devicePolicyName: 'P', thingGroups: true, thingType: true, billingGroup: true });
+
+    // Assess
+    const resources = (grants: typeof plain) => grants.flatMap((g) => g.resources);
+    expect(resources(plain).some((r) => /thinggroup|thingtype|billinggroup/.test(r))).toBe(false);
+    expect(resources(full)).toEqual(
+      expect.arrayContaining([
+        'arn:aws:iot:eu-central-1:123456789012:thinggroup/*',
+        'arn:aws:iot:eu-central-1:123456789012:thingtype/*',
+        'arn:aws:iot:eu-central-1:123456789012:billinggroup/*',
+      ]),
+    );
+    expect(resources(full)).toContain('arn:aws:iot:eu-central-1:123456789012:policy/P');
+    expect(resources(full).every((r) => r.startsWith('arn:aws:iot:eu-central-1:123456789012:'))).toBe(true);
+  });
+
+  it('lets a device connect only with a certificate attached to its thing', () => {
+    // Act
+    const document = devicePolicyDocument(where);
+
+    // Assess
+    expect(document.Statement[0]).toEqual({
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: 'arn:aws:iot:eu-central-1:123456789012:client/${iot:Connection.Thing.ThingName}',
+      Condition: { Bool: { 'iot:Connection.Thing.IsAttached': true } },
+    });
+  });
+});
+
+describe('ticket-key script', () => {
+  it('makes a key whose stored form signs tickets the printed public key verifies', async () => {
+    // Prepare
+    const key = generateTicketKey('2026-11');
+    const stored = JSON.parse(key.secretString) as { kid: string; privateKeyPem: string };
+
+    // Act
+    const { ticket } = await issueTicket(ed25519Signer(stored.kid, stored.privateKeyPem), {
+      thingName: 'dev-1',
+      region: 'eu-central-1',
+      ttlSeconds: 60,
+      nowMs: 1_000_000,
+    });
+    const claims = verifyTicket(ticket, parseTicketPublicKeys({ [key.kid]: key.publicKeyPem }), 1_000_000);
+
+    // Assess
+    expect(stored.kid).toBe('2026-11');
+    expect(key.publicKeyPem).not.toContain('PRIVATE');
+    expect(claims.sub).toBe('dev-1');
+    expect(publicKeyFromSecret(key.secretString)).toEqual({ kid: '2026-11', publicKeyPem: key.publicKeyPem });
+  });
+
+  it('refuses a bad key id and a secret that holds no ticket key', () => {
+    // Prepare
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+    // Act + Assess
+    expect(() => generateTicketKey('no spaces')).toThrow(TicketKeyError);
+    expect(() => publicKeyFromSecret('random-placeholder')).toThrow(/does not hold JSON/);
+    expect(() => publicKeyFromSecret('{"kid":"a"}')).toThrow(/not a ticket key/);
+    expect(() => publicKeyFromSecret(JSON.stringify({ kid: 'a', privateKeyPem: rsa }))).toThrow(/not Ed25519/);
+  });
+
+  it('finds the current and pending versions', () => {
+    // Act
+    const staged = stagedVersions({ v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'], v3: ['AWSPENDING'] });
+
+    // Assess
+    expect(staged).toEqual({ current: 'v2', pending: 'v3' });
+    expect(stagedVersions({ v2: ['AWSCURRENT'] })).toEqual({ current: 'v2' });
+  });
+});
