@@ -1,3 +1,4 @@
 export * from './schema.js';
 export * from './registry.js';
 export * from './table.js';
+export * from './bulk.js';

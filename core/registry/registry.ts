@@ -17,6 +17,7 @@ import {
   enrollmentSchema,
   type ProvStatus,
   REGISTRY_KEY,
+  sameDefinition,
 } from './schema.js';
 
 export interface RegistryDeps {
@@ -152,14 +153,7 @@ export class DeviceRegistry {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
     }
     const existing = await this.get(enrollment.thingName);
-    if (
-      existing &&
-      existing.public_key === record.public_key &&
-      existing.pinned_region === record.pinned_region &&
-      JSON.stringify(existing.attributes ?? {}) === JSON.stringify(record.attributes ?? {})
-    ) {
-      return 'unchanged';
-    }
+    if (existing && sameDefinition(existing, enrollment)) return 'unchanged';
     throw new ConditionFailed(`thing ${enrollment.thingName} is already enrolled with a different definition`);
   }
 
@@ -331,7 +325,8 @@ export class DeviceRegistry {
 
   /**
    * Operator reset to `unprovisioned`, with the reason recorded. The assignment and certificate
-   * are cleared; `last_request_ts` is kept so that old captured requests stay refused.
+   * are cleared; `last_request_ts` is kept so that old captured requests stay refused. A blocked
+   * device is refused (unblock it instead), so a block that races a reset is never undone.
    */
   async reset(thingName: string, reason: string): Promise<DeviceRecord> {
     return this.setStatus(thingName, 'unprovisioned', reason, [
@@ -345,7 +340,7 @@ export class DeviceRegistry {
       'provisioning_at',
       'prov_datetime',
       'assign_attempts',
-    ]);
+    ], { notFrom: 'blocked' });
   }
 
   async block(thingName: string, reason: string): Promise<DeviceRecord> {
@@ -354,7 +349,7 @@ export class DeviceRegistry {
 
   /** Unblocking returns the device to `unprovisioned`: it must bootstrap again. */
   async unblock(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'unprovisioned', reason, [], 'blocked');
+    return this.setStatus(thingName, 'unprovisioned', reason, [], { from: 'blocked' });
   }
 
   private async setStatus(
@@ -362,7 +357,7 @@ export class DeviceRegistry {
     status: ProvStatus,
     reason: string,
     remove: string[],
-    from?: ProvStatus,
+    guard: { from?: ProvStatus; notFrom?: ProvStatus } = {},
   ): Promise<DeviceRecord> {
     const values: Record<string, AttributeValue> = {
       ':status': { S: status },
@@ -370,9 +365,13 @@ export class DeviceRegistry {
       ':at': { S: this.iso() },
     };
     let condition = 'attribute_exists(#k)';
-    if (from) {
-      values[':from'] = { S: from };
+    if (guard.from) {
+      values[':from'] = { S: guard.from };
       condition += ' AND #s = :from';
+    }
+    if (guard.notFrom) {
+      values[':notFrom'] = { S: guard.notFrom };
+      condition += ' AND #s <> :notFrom';
     }
     const removal = remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : '';
     try {

@@ -57,3 +57,18 @@ export const enrollmentSchema = z.object({
   attributes: z.record(z.string().max(128), z.string().max(800)).optional(),
 });
 export type Enrollment = z.infer<typeof enrollmentSchema>;
+
+/** Attributes in a canonical order, for comparing definitions. */
+export function sortedEntries(attributes: Record<string, string> | undefined): string {
+  return JSON.stringify(Object.entries(attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The definition an operator controls; status and history do not count. */
+export function sameDefinition(record: Pick<DeviceRecord, 'public_key' | 'pinned_region' | 'attributes'>, enrollment: Enrollment): boolean {
+  return (
+    (record.public_key ?? '') === (enrollment.publicKey ?? '') &&
+    (record.pinned_region ?? '') === (enrollment.pinnedRegion ?? '') &&
+    sortedEntries(record.attributes) === sortedEntries(enrollment.attributes)
+  );
+}
+

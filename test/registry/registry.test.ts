@@ -49,6 +49,11 @@ describe('enroll', () => {
     expect((await t.registry.get('enroll-2'))?.pinned_region).toBe('eu-west-1');
   });
 
+  it('treats the same attributes in another order as the same definition', async () => {
+    await t.registry.enroll({ thingName: 'enroll-3', attributes: { a: '1', b: '2' } });
+    await expect(t.registry.enroll({ thingName: 'enroll-3', attributes: { b: '2', a: '1' } })).resolves.toBe('unchanged');
+  });
+
   it('refuses invalid thing names', async () => {
     await expect(t.registry.enroll({ thingName: 'bad name!' })).rejects.toThrow(/thing name/);
   });
@@ -191,6 +196,13 @@ describe('operator transitions', () => {
     expect(record.aws_region).toBeUndefined();
     expect(record.last_request_ts).toBe(t.clock.now);
     expect(record.status_reason).toBe('device replaced');
+  });
+
+  it('refuses to reset a blocked device, leaving the block in place', async () => {
+    const name = await enrolled();
+    await t.registry.block(name, 'stolen');
+    await expect(t.registry.reset(name, 'oops')).rejects.toThrow(ConditionFailed);
+    expect((await t.registry.get(name))?.prov_status).toBe('blocked');
   });
 
   it('block and unblock', async () => {
