@@ -1,0 +1,469 @@
+import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { describeError } from '../core/errors.js';
+import { isIotRegion } from '../core/regions.js';
+import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
+import { type LocalDynamo, startDynalite } from './dynamodb.js';
+import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
+import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
+import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
+import { claimPolicyDocument, claimTemplatePolicyDocument, devicePolicyDocument } from './iot/policy.js';
+import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
+import { createTemplate } from './iot/templates.js';
+import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
+import { createLogger, type Logger } from './log.js';
+import type { BrokerSettings } from './mqtt/broker.js';
+import { type DeviceKeyAlgorithm, type LocalPki, loadOrCreatePki, type PkiPaths } from './pki.js';
+
+/**
+ * The local multi-region cloud: dynalite, a Lambda Invoke endpoint, an IoT control plane, and per
+ * region an MQTT endpoint with fleet provisioning, plus the bootstrap API over HTTPS. Everything
+ * listens on loopback addresses; nothing reaches the network.
+ */
+
+/** Four continents and Oceania, so region choice has something to choose between. */
+export const DEFAULT_REGIONS = ['us-east-1', 'eu-central-1', 'ap-northeast-1', 'sa-east-1', 'ap-southeast-2'] as const;
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+/** The template name the deployment config uses by default. */
+export const DEFAULT_TEMPLATE_NAME = 'GlobalFleetProvisioning';
+/** The example template attaches this policy by name; every region has it. */
+export const DEVICE_POLICY_NAME = 'GlobalFleetDevicePolicy';
+export const CLAIM_POLICY_NAME = 'GlobalFleetClaimPolicy';
+/** AWS's port for MQTT over TLS, used by every region in loopback-ips mode. */
+export const MQTT_TLS_PORT = 8883;
+export const DEFAULT_HOOK_TIMEOUT_MS = 5_000;
+
+export type HostMode = 'localhost' | 'loopback-ips';
+
+export interface RegionEndpointOptions {
+  readonly region: string;
+  /** Host name devices use (DescribeEndpoint's answer); the TLS certificate names it. */
+  readonly host?: string;
+  /** Loopback address to listen on. */
+  readonly address?: string;
+  readonly port?: number;
+}
+
+export interface RegionEndpoint {
+  readonly region: string;
+  readonly host: string;
+  readonly address: string;
+  readonly port: number;
+  /** What DescribeEndpoint(iot:Data-ATS) answers. */
+  readonly endpoint: string;
+  readonly deviceCaPath: string;
+}
+
+export interface TemplateSetup {
+  readonly templateName: string;
+  readonly templateBody: string;
+  /** A function registered in the same region, used as the pre-provisioning hook. */
+  readonly hookFunctionName?: string;
+  /** Default true here (AWS's own default is false). */
+  readonly enabled?: boolean;
+  readonly description?: string;
+}
+
+/** What runs on the local cloud: functions, templates, the presence rule, the bootstrap API. */
+export interface CloudWiring {
+  readonly functions?: readonly LocalFunction[];
+  /** Created in every region where no template of that name exists yet. */
+  readonly templates?: readonly TemplateSetup[];
+  /**
+   * A function (by name, registered in each region) that receives that region's presence
+   * `connected` events asynchronously, as an IoT rule on `$aws/events/presence/connected/+` would.
+   */
+  readonly presenceFunctionName?: string;
+  readonly bootstrapHandler?: HttpApiHandler;
+  /** Releases what the wiring holds (clients), when the cloud stops. */
+  readonly dispose?: () => void | Promise<void>;
+}
+
+/** What `wire` gets to build the product's handlers against the running pieces. */
+export interface CloudContext {
+  readonly accountId: string;
+  /** The MQTT endpoints are not listening yet: a port of 0 becomes a free port later (see LocalCloud.regions). */
+  readonly regions: readonly RegionEndpoint[];
+  readonly dynamo: LocalDynamo | undefined;
+  readonly iotControlEndpoint: string;
+  readonly lambdaEndpoint: string;
+  readonly paths: PkiPaths;
+  readonly now: () => number;
+  readonly log: Logger;
+  functionArn(region: string, name: string): string;
+}
+
+export interface LocalCloudOptions extends CloudWiring {
+  regions?: readonly (string | RegionEndpointOptions)[];
+  hostMode?: HostMode;
+  /** Things, certificates, templates, DynamoDB and the PKI persist here; in memory without it. */
+  dataDir?: string;
+  /** Default: <dataDir>/pki, or .local-cloud/ in the working directory. */
+  pkiDir?: string;
+  accountId?: string;
+  /** Demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator's simulated address). */
+  demo?: boolean;
+  /** CreateKeysAndCertificate's key type; AWS generates RSA 2048. */
+  deviceKeyAlgorithm?: DeviceKeyAlgorithm;
+  hookTimeoutMs?: number;
+  /** Templates the claim certificate may use; default: the wired templates, or the default name. */
+  claimTemplateNames?: readonly string[];
+  brokerSettings?: Partial<BrokerSettings>;
+  /** Start dynalite (default true). */
+  dynamo?: boolean;
+  dynamoPort?: number;
+  controlPlanePort?: number;
+  lambdaPort?: number;
+  bootstrapPort?: number;
+  bootstrapHost?: string;
+  /** Builds more wiring once the infrastructure is up (the product's real handlers). */
+  wire?: (context: CloudContext) => Promise<CloudWiring>;
+  log?: Logger;
+  now?: () => number;
+  persistDebounceMs?: number;
+  /** How often expired tokens and unregistered certificates are swept. */
+  sweepIntervalMs?: number;
+}
+
+export interface RegionRuntime {
+  readonly endpoint: RegionEndpoint;
+  readonly state: RegionState;
+  readonly dataPlane: DataPlane;
+}
+
+export interface LocalCloud {
+  readonly accountId: string;
+  readonly regions: readonly RegionEndpoint[];
+  readonly bootstrapUrl: string | undefined;
+  readonly dynamo: LocalDynamo | undefined;
+  readonly iotControlEndpoint: string;
+  readonly lambdaEndpoint: string;
+  readonly paths: PkiPaths & { readonly dataDir: string | undefined };
+  readonly pki: LocalPki;
+  region(code: string): RegionRuntime;
+  functionArn(region: string, name: string): string;
+  stop(): Promise<void>;
+}
+
+export class LocalCloudConfigError extends Error {
+  override name = 'LocalCloudConfigError';
+}
+
+export type ResolvedRegionEndpoint = Required<RegionEndpointOptions>;
+
+/** Region i of loopback-ips mode listens on 127.0.0.(i+2): 127.0.0.1 stays for the shared services. */
+export function resolveRegionEndpoints(
+  regions: readonly (string | RegionEndpointOptions)[],
+  hostMode: HostMode,
+): ResolvedRegionEndpoint[] {
+  const resolved = regions.map((entry, index) => {
+    const options = typeof entry === 'string' ? { region: entry } : entry;
+    if (!isIotRegion(options.region)) throw new LocalCloudConfigError(`${options.region} is not an AWS region with AWS IoT Core`);
+    if (options.address !== undefined && isIP(options.address) === 0) {
+      throw new LocalCloudConfigError(`${options.region}: address ${options.address} is not an IP address`);
+    }
+    if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)) {
+      throw new LocalCloudConfigError(`${options.region}: port ${options.port} is out of range`);
+    }
+    const loopback = hostMode === 'loopback-ips';
+    return {
+      region: options.region,
+      host: options.host ?? (loopback ? `${options.region}.iot.local-cloud.test` : 'localhost'),
+      address: options.address ?? (loopback ? `127.0.0.${index + 2}` : '127.0.0.1'),
+      port: options.port ?? (loopback ? MQTT_TLS_PORT : 0),
+    };
+  });
+  const codes = new Set(resolved.map((r) => r.region));
+  if (codes.size !== resolved.length) throw new LocalCloudConfigError('a region is listed twice');
+  if (resolved.length === 0) throw new LocalCloudConfigError('at least one region is needed');
+  return resolved;
+}
+
+/** One Lambda client per region for IoT's own calls (hooks, rule actions), as AWS's are per region. */
+function lambdaClients(lambdaUrl: string): { get(region: string): LambdaClient; destroy(): void } {
+  const clients = new Map<string, LambdaClient>();
+  return {
+    get(region) {
+      let client = clients.get(region);
+      if (!client) {
+        client = new LambdaClient({
+          region,
+          endpoint: lambdaUrl,
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          // IoT does not retry a hook: one failed or late answer is a denial.
+          maxAttempts: 1,
+        });
+        clients.set(region, client);
+      }
+      return client;
+    },
+    destroy() {
+      for (const client of clients.values()) client.destroy();
+      clients.clear();
+    },
+  };
+}
+
+function hookInvoker(clients: ReturnType<typeof lambdaClients>): HookInvoker {
+  return async (targetArn, event, timeoutMs) => {
+    const region = targetArn.split(':')[3] ?? '';
+    const out = await clients.get(region).send(
+      new InvokeCommand({ FunctionName: targetArn, Payload: Buffer.from(JSON.stringify(event)) }),
+      { abortSignal: AbortSignal.timeout(timeoutMs) },
+    );
+    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : 'null';
+    if (out.FunctionError) throw new Error(`the hook function failed: ${text.slice(0, 200)}`);
+    return JSON.parse(text) as unknown;
+  };
+}
+
+/** An IoT rule's Lambda action: an asynchronous (Event) invocation. */
+function ruleAction(client: LambdaClient, functionArn: string): (event: unknown) => Promise<void> {
+  return async (event) => {
+    await client.send(new InvokeCommand({ FunctionName: functionArn, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(event)) }));
+  };
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? createLogger('info');
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+  if (!/^\d{12}$/.test(accountId)) throw new LocalCloudConfigError('the account id must be 12 digits');
+  const hostMode = options.hostMode ?? 'localhost';
+  const endpoints = resolveRegionEndpoints(options.regions ?? DEFAULT_REGIONS, hostMode);
+  const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
+  const pkiDir = resolve(options.pkiDir ?? (dataDir ? join(dataDir, 'pki') : join(process.cwd(), '.local-cloud')));
+  const bootstrapHost = options.bootstrapHost ?? 'localhost';
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'the local cloud did not stop cleanly');
+  };
+
+  try {
+    const pki = await loadOrCreatePki({
+      dir: pkiDir,
+      regions: endpoints.map((e) => e.region),
+      serverNames: [...endpoints.map((e) => e.host), bootstrapHost],
+      serverAddresses: endpoints.map((e) => e.address),
+      now,
+    });
+
+    let dynamo: LocalDynamo | undefined;
+    if (options.dynamo ?? true) {
+      const dynamoDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
+      if (dynamoDir) await mkdir(dynamoDir, { recursive: true });
+      dynamo = await startDynalite({ ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}), ...(dynamoDir ? { dataDir: dynamoDir } : {}) });
+      const started = dynamo;
+      stops.push(() => started.close());
+    }
+
+    const lambda: LambdaEndpoint = await startLambdaEndpoint({ accountId, log, ...(options.lambdaPort !== undefined ? { port: options.lambdaPort } : {}) });
+    stops.push(() => lambda.close());
+
+    // Region states, with their snapshots, claim certificate and policies.
+    const regionStates = new Map<string, { state: RegionState; persister?: Persister; dataPlane?: DataPlane }>();
+    for (const endpoint of endpoints) {
+      const entry: { state: RegionState; persister?: Persister; dataPlane?: DataPlane } = {
+        state: new RegionState({
+          region: endpoint.region,
+          accountId,
+          now,
+          onChange: () => entry.persister?.schedule(),
+          onCertificateStatus: (certificate) => entry.dataPlane?.certificateChanged(certificate.certificateId),
+        }),
+      };
+      if (dataDir) {
+        const path = join(dataDir, 'iot', `${endpoint.region}.json`);
+        if (await loadRegionState(entry.state, path)) log.info('region state restored', { region: endpoint.region, path });
+        const persister = createPersister({
+          path,
+          snapshot: () => entry.state.snapshot(),
+          ...(options.persistDebounceMs !== undefined ? { debounceMs: options.persistDebounceMs } : {}),
+          log,
+        });
+        entry.persister = persister;
+        stops.push(() => persister.flush());
+      }
+      regionStates.set(endpoint.region, entry);
+    }
+
+    const controlRegions = new Map<string, ControlPlaneRegion>();
+    for (const endpoint of endpoints) {
+      const entry = regionStates.get(endpoint.region);
+      if (entry) controlRegions.set(endpoint.region, { state: entry.state, endpointHost: endpoint.host });
+    }
+    const controlPlane: ControlPlane = await startControlPlane({
+      regions: controlRegions,
+      now,
+      log,
+      ...(options.controlPlanePort !== undefined ? { port: options.controlPlanePort } : {}),
+    });
+    stops.push(() => controlPlane.close());
+
+    const regionInfo = (port: (e: ResolvedRegionEndpoint) => number): RegionEndpoint[] =>
+      endpoints.map((e) => ({
+        region: e.region,
+        host: e.host,
+        address: e.address,
+        port: port(e),
+        endpoint: e.host,
+        deviceCaPath: pki.paths.deviceCa[e.region] ?? '',
+      }));
+    const context: CloudContext = {
+      accountId,
+      regions: regionInfo((e) => e.port),
+      dynamo,
+      iotControlEndpoint: controlPlane.url,
+      lambdaEndpoint: lambda.url,
+      paths: pki.paths,
+      now,
+      log,
+      functionArn: lambda.functionArn,
+    };
+    const extra = options.wire ? await options.wire(context) : {};
+    const { dispose } = extra;
+    if (dispose) stops.push(async () => dispose());
+    const functions = [...(options.functions ?? []), ...(extra.functions ?? [])];
+    const templates = [...(options.templates ?? []), ...(extra.templates ?? [])];
+    const presenceFunctionName = extra.presenceFunctionName ?? options.presenceFunctionName;
+    const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
+    for (const fn of functions) lambda.register(fn);
+    const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
+
+    const clients = lambdaClients(lambda.url);
+    stops.push(async () => clients.destroy());
+    const invokeHook = hookInvoker(clients);
+    const runtimes = new Map<string, RegionRuntime>();
+    for (const endpoint of endpoints) {
+      const entry = regionStates.get(endpoint.region);
+      if (!entry) continue;
+      const { state } = entry;
+      const region = endpoint.region;
+      if (!state.getCertificate(pki.claim.certificateId)) {
+        state.addCertificate({
+          certificateId: pki.claim.certificateId,
+          certificatePem: pki.claim.certificatePem,
+          status: 'ACTIVE',
+          certificateMode: 'DEFAULT',
+          caCertificateId: pki.claimCa.certificateId,
+        });
+      }
+      state.putPolicy(CLAIM_POLICY_NAME, claimPolicyDocument(region, accountId));
+      state.attachPolicy(pki.claim.certificateId, CLAIM_POLICY_NAME);
+      // A restored state may carry the template policies of an earlier run's template list.
+      for (const name of state.policyNamesOf(pki.claim.certificateId)) {
+        if (name.startsWith(`${CLAIM_POLICY_NAME}-`)) state.detachPolicy(pki.claim.certificateId, name);
+      }
+      for (const templateName of claimTemplates) {
+        const name = `${CLAIM_POLICY_NAME}-${templateName}`;
+        state.putPolicy(name, claimTemplatePolicyDocument(region, accountId, templateName));
+        state.attachPolicy(pki.claim.certificateId, name);
+      }
+      if (!state.getPolicy(DEVICE_POLICY_NAME)) state.putPolicy(DEVICE_POLICY_NAME, devicePolicyDocument(region, accountId));
+      for (const template of templates) {
+        if (state.getTemplate(template.templateName)) continue;
+        createTemplate(
+          state,
+          {
+            templateName: template.templateName,
+            templateBody: template.templateBody,
+            enabled: template.enabled ?? true,
+            provisioningRoleArn: `arn:aws:iam::${accountId}:role/LocalIotProvisioningRole`,
+            ...(template.description !== undefined ? { description: template.description } : {}),
+            ...(template.hookFunctionName ? { preProvisioningHook: { targetArn: lambda.functionArn(region, template.hookFunctionName) } } : {}),
+          },
+          now(),
+        );
+      }
+
+      const rules: TopicRule[] = [];
+      if (presenceFunctionName) {
+        const invoke = ruleAction(clients.get(region), lambda.functionArn(region, presenceFunctionName));
+        rules.push({ topicFilter: '$aws/events/presence/connected/+', action: (message) => invoke(message) });
+      }
+      const dataPlane = createDataPlane({
+        state,
+        tls: { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.claimCa.certificatePem, pki.deviceCa(region).certificatePem] },
+        fleetProvisioning: createFleetProvisioning({
+          state,
+          deviceCa: pki.deviceCa(region),
+          deviceKeyAlgorithm: options.deviceKeyAlgorithm ?? 'rsa-2048',
+          invokeHook,
+          hookTimeoutMs: options.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+          now,
+          log,
+        }),
+        rules,
+        ...(options.brokerSettings ? { brokerSettings: options.brokerSettings } : {}),
+        now,
+        log,
+      });
+      entry.dataPlane = dataPlane;
+      const address = await dataPlane.listen(endpoint.port, endpoint.address);
+      stops.push(() => dataPlane.close());
+      const [info] = regionInfo(() => address.port).filter((r) => r.region === region);
+      if (info) runtimes.set(region, { endpoint: info, state, dataPlane });
+    }
+
+    const sweeper = setInterval(() => {
+      for (const { state } of runtimes.values()) {
+        try {
+          state.sweep();
+        } catch (error) {
+          log.error('sweep failed', { region: state.region, error: describeError(error) });
+        }
+      }
+    }, options.sweepIntervalMs ?? 60_000);
+    sweeper.unref();
+    stops.push(async () => clearInterval(sweeper));
+
+    let bootstrap: BootstrapServer | undefined;
+    if (bootstrapHandler) {
+      bootstrap = await startBootstrapServer({
+        handler: bootstrapHandler,
+        tls: { key: pki.server.privateKeyPem, cert: pki.server.certificatePem },
+        hostName: bootstrapHost,
+        ...(options.bootstrapPort !== undefined ? { port: options.bootstrapPort } : {}),
+        demo: options.demo ?? false,
+        accountId,
+        now,
+        log,
+      });
+      const started = bootstrap;
+      stops.push(() => started.close());
+    }
+
+    const regions = [...runtimes.values()].map((r) => r.endpoint);
+    return {
+      accountId,
+      regions,
+      bootstrapUrl: bootstrap?.url,
+      dynamo,
+      iotControlEndpoint: controlPlane.url,
+      lambdaEndpoint: lambda.url,
+      paths: { ...pki.paths, dataDir },
+      pki,
+      region(code) {
+        const runtime = runtimes.get(code);
+        if (!runtime) throw new LocalCloudConfigError(`region ${code} is not emulated`);
+        return runtime;
+      },
+      functionArn: lambda.functionArn,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch((stopError: unknown) => log.error('cleanup after a failed start failed', { error: describeError(stopError) }));
+    throw error;
+  }
+}

@@ -1,0 +1,151 @@
+import type { AddressInfo } from 'node:net';
+import { describeError } from '../../core/errors.js';
+import type { Logger } from '../log.js';
+import { type BrokerConnection, type BrokerSettings, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
+import { topicMatches } from '../mqtt/topics.js';
+import { certificateIdOf } from '../pki.js';
+import type { FleetProvisioning, IotPrincipal } from './fleet-provisioning.js';
+import { type IotAction, isAllowed, type PolicyContext, resourceArn } from './policy.js';
+import type { RegionState } from './region-state.js';
+
+/**
+ * One region's device endpoint (iot:Data-ATS): the MQTT broker on mutual TLS, authenticated by
+ * the region's certificate registry, authorized by the policies attached to each certificate,
+ * serving fleet provisioning and raising presence events.
+ */
+
+/** A topic rule: messages on matching topics go to a function (IoT rules' Lambda action). */
+export interface TopicRule {
+  readonly topicFilter: string;
+  readonly action: (message: unknown, topic: string) => Promise<void>;
+}
+
+export interface DataPlaneOptions {
+  state: RegionState;
+  tls: { key: string; cert: string; ca: readonly string[] };
+  fleetProvisioning: FleetProvisioning;
+  rules?: readonly TopicRule[];
+  brokerSettings?: Partial<BrokerSettings>;
+  now: () => number;
+  log: Logger;
+}
+
+export interface DataPlane {
+  readonly broker: MqttBroker<IotPrincipal>;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Drops every connection of a certificate that may no longer connect. */
+  certificateChanged(certificateId: string): void;
+  close(): Promise<void>;
+}
+
+export function createDataPlane(options: DataPlaneOptions): DataPlane {
+  const { state, log, now } = options;
+  const versions = new Map<string, number>();
+
+  function context(principal: IotPrincipal, clientId: string): PolicyContext {
+    const attached = state.thingsOfCertificate(principal.certificateId).has(clientId);
+    const thing = attached ? state.getThing(clientId) : undefined;
+    return {
+      region: state.region,
+      accountId: state.accountId,
+      clientId,
+      ...(thing
+        ? {
+            thing: {
+              thingName: thing.thingName,
+              ...(thing.thingTypeName !== undefined ? { thingTypeName: thing.thingTypeName } : {}),
+              attributes: thing.attributes,
+            },
+          }
+        : {}),
+    };
+  }
+
+  function allowed(principal: IotPrincipal, clientId: string, action: IotAction, kind: 'client' | 'topic' | 'topicfilter', name: string): boolean {
+    const ctx = context(principal, clientId);
+    return isAllowed(state.policiesOf(principal.certificateId), action, resourceArn(ctx, kind, name), ctx);
+  }
+
+  function runRules(topic: string, payload: Buffer): void {
+    for (const rule of options.rules ?? []) {
+      if (!topicMatches(rule.topicFilter, topic)) continue;
+      let message: unknown;
+      try {
+        message = JSON.parse(payload.toString('utf8'));
+      } catch {
+        // IoT rules on non-JSON payloads see them base64-encoded; no local rule needs that.
+        continue;
+      }
+      rule.action(message, topic).catch((error: unknown) => {
+        log.error('topic rule action failed', { topic, error: describeError(error) });
+      });
+    }
+  }
+
+  /** AWS publishes lifecycle events for every client id without MQTT wildcards in it. */
+  function presence(connection: BrokerConnection<IotPrincipal>, eventType: 'connected' | 'disconnected', reason?: DisconnectReason): void {
+    const clientId = connection.clientId;
+    if (clientId.includes('#') || clientId.includes('+')) return;
+    const versionNumber = eventType === 'connected' ? (versions.get(clientId) ?? -1) + 1 : (versions.get(clientId) ?? 0);
+    versions.set(clientId, versionNumber);
+    const event = {
+      clientId,
+      timestamp: now(),
+      eventType,
+      sessionIdentifier: connection.sessionId,
+      principalIdentifier: connection.principal.certificateId,
+      ipAddress: connection.remoteAddress,
+      versionNumber,
+      ...(eventType === 'disconnected'
+        ? { clientInitiatedDisconnect: reason === 'CLIENT_INITIATED_DISCONNECT', disconnectReason: reason }
+        : {}),
+    };
+    const topic = `$aws/events/presence/${eventType}/${clientId}`;
+    const payload = Buffer.from(JSON.stringify(event));
+    broker.publish(topic, payload, { qos: 1 });
+    runRules(topic, payload);
+  }
+
+  const broker = createMqttBroker<IotPrincipal>({
+    tls: { key: options.tls.key, cert: options.tls.cert, ca: [...options.tls.ca] },
+    settings: options.brokerSettings ?? {},
+    log,
+    hooks: {
+      authenticate(peer) {
+        const certificateId = certificateIdOf(peer.certificateDer);
+        const record = state.getCertificate(certificateId);
+        if (!record || record.status !== 'ACTIVE') return undefined;
+        if (!peer.chainVerified) {
+          // Registered without a CA (multi-account registration): trusted by registration alone.
+          const at = now();
+          if (record.certificateMode !== 'SNI_ONLY' || at < record.notBefore || at > record.notAfter) return undefined;
+        }
+        return { certificateId };
+      },
+      canConnect: (p, clientId) => allowed(p, clientId, 'iot:Connect', 'client', clientId),
+      canSubscribe: (p, clientId, filter) => allowed(p, clientId, 'iot:Subscribe', 'topicfilter', filter),
+      canPublish: (p, clientId, topic) => allowed(p, clientId, 'iot:Publish', 'topic', topic),
+      canRetain: (p, clientId, topic) => allowed(p, clientId, 'iot:RetainPublish', 'topic', topic),
+      canReceive: (p, clientId, topic) => allowed(p, clientId, 'iot:Receive', 'topic', topic),
+      handlePublish(connection, topic, payload) {
+        if (options.fleetProvisioning.handle(connection, topic, payload)) return true;
+        runRules(topic, payload);
+        return false;
+      },
+      onConnected: (connection) => presence(connection, 'connected'),
+      onDisconnected: (connection, reason) => presence(connection, 'disconnected', reason),
+    },
+  });
+
+  return {
+    broker,
+    listen: (port, host) => broker.listen(port, host),
+    certificateChanged(certificateId) {
+      const record = state.getCertificate(certificateId);
+      if (record?.status === 'ACTIVE') return;
+      const dropped = broker.disconnectWhere((c) => c.principal.certificateId === certificateId, 'AUTH_ERROR');
+      if (dropped > 0) log.info('disconnected clients of a certificate that is no longer active', { certificateId, dropped });
+    },
+    close: () => broker.close(),
+  };
+}

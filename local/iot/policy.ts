@@ -1,0 +1,260 @@
+import * as z from 'zod';
+import { InvalidInput } from '../../core/errors.js';
+
+/**
+ * AWS IoT Core policy evaluation for the actions the broker checks: iot:Connect, iot:Publish,
+ * iot:Subscribe, iot:Receive (and iot:RetainPublish). As in AWS: an explicit Deny wins, otherwise
+ * an Allow is needed; resources are ARNs matched with IAM's `*` and `?` wildcards (MQTT's `+` and
+ * `#` are plain characters in a policy); policy variables are substituted literally, and a
+ * statement whose variable cannot be resolved does not match.
+ */
+
+export class InvalidPolicy extends InvalidInput {
+  override name = 'InvalidPolicy';
+}
+
+export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive' | 'iot:RetainPublish';
+
+const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const statementSchema = z.object({
+  Sid: z.string().optional(),
+  Effect: z.enum(['Allow', 'Deny']),
+  Action: stringOrList,
+  Resource: stringOrList,
+  Condition: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string())]))).optional(),
+});
+
+const policyDocumentSchema = z.object({
+  Version: z.string().optional(),
+  Statement: z.union([statementSchema, z.array(statementSchema).min(1)]),
+});
+
+/** AWS IoT: a policy document is at most 2,048 characters without whitespace. */
+export const MAX_POLICY_CHARS = 2048;
+
+export interface PolicyContext {
+  readonly region: string;
+  readonly accountId: string;
+  readonly clientId: string;
+  /**
+   * iot:Connection.Thing.* resolve only when the client id is the name of a thing attached to
+   * the connection's certificate, as in AWS (without the exclusive-thing feature).
+   */
+  readonly thing?: {
+    readonly thingName: string;
+    readonly thingTypeName?: string;
+    readonly attributes: Readonly<Record<string, string>>;
+  };
+}
+
+interface CompiledStatement {
+  readonly allow: boolean;
+  readonly actions: readonly RegExp[];
+  readonly resources: readonly string[];
+  readonly condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+}
+
+export interface CompiledPolicy {
+  readonly statements: readonly CompiledStatement[];
+}
+
+function wildcardRegExp(pattern: string): RegExp {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`, 'i');
+}
+
+/** Parses and validates a policy document (JSON text), ready for evaluation. */
+export function compilePolicy(documentJson: string): CompiledPolicy {
+  if (documentJson.replace(/\s+/g, '').length > MAX_POLICY_CHARS) {
+    throw new InvalidPolicy(`the policy document is longer than ${MAX_POLICY_CHARS} characters`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(documentJson);
+  } catch (cause) {
+    throw new InvalidPolicy('the policy document is not valid JSON', { cause });
+  }
+  const parsed = policyDocumentSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidPolicy(`the policy document is invalid: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`);
+  }
+  const list = Array.isArray(parsed.data.Statement) ? parsed.data.Statement : [parsed.data.Statement];
+  const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+  return {
+    statements: list.map((s) => ({
+      allow: s.Effect === 'Allow',
+      actions: asList(s.Action).map(wildcardRegExp),
+      resources: asList(s.Resource),
+      ...(s.Condition ? { condition: s.Condition } : {}),
+    })),
+  };
+}
+
+function variableValue(name: string, ctx: PolicyContext): string | undefined {
+  switch (name) {
+    case 'iot:ClientId':
+      return ctx.clientId;
+    case 'iot:Connection.Thing.ThingName':
+      return ctx.thing?.thingName;
+    case 'iot:Connection.Thing.ThingTypeName':
+      return ctx.thing?.thingTypeName;
+    case 'iot:Connection.Thing.IsAttached':
+      return ctx.thing ? 'true' : 'false';
+    case '*':
+      return '*';
+    case '?':
+      return '?';
+    case '$':
+      return '$';
+    default: {
+      const attribute = /^iot:Connection\.Thing\.Attributes\[(.+)\]$/.exec(name);
+      if (attribute?.[1] !== undefined && ctx.thing) return ctx.thing.attributes[attribute[1]];
+      return undefined;
+    }
+  }
+}
+
+/** Every message routed checks Receive per subscriber: compile each substituted pattern once. */
+const compiledResources = new Map<string, RegExp>();
+const MAX_COMPILED_RESOURCES = 10_000;
+
+/**
+ * Turns a resource pattern into a regular expression for one connection: wildcards stay
+ * wildcards, substituted values are literal. Undefined when a variable has no value.
+ */
+function resourceRegExp(pattern: string, ctx: PolicyContext): RegExp | undefined {
+  let source = '';
+  for (let i = 0; i < pattern.length; ) {
+    const ch = pattern[i] ?? '';
+    if (ch === '$' && pattern[i + 1] === '{') {
+      const end = pattern.indexOf('}', i + 2);
+      if (end < 0) return undefined;
+      const name = pattern.slice(i + 2, end);
+      const value = variableValue(name, ctx);
+      if (value === undefined) return undefined;
+      source += value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      i = end + 1;
+      continue;
+    }
+    source += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    i++;
+  }
+  let compiled = compiledResources.get(source);
+  if (!compiled) {
+    if (compiledResources.size >= MAX_COMPILED_RESOURCES) compiledResources.clear();
+    compiled = new RegExp(`^${source}$`);
+    compiledResources.set(source, compiled);
+  }
+  return compiled;
+}
+
+/** True, false, or undefined when the condition uses something this emulator does not model. */
+function conditionHolds(condition: CompiledStatement['condition'], ctx: PolicyContext): boolean | undefined {
+  if (!condition) return true;
+  for (const [operator, entries] of Object.entries(condition)) {
+    for (const [key, expected] of Object.entries(entries)) {
+      const actual = variableValue(key, ctx);
+      const wanted = Array.isArray(expected) ? expected : [expected as string];
+      let holds: boolean;
+      switch (operator) {
+        case 'Bool':
+        case 'StringEquals':
+          holds = actual !== undefined && wanted.includes(actual);
+          break;
+        case 'StringNotEquals':
+          holds = actual !== undefined && !wanted.includes(actual);
+          break;
+        case 'StringLike':
+          holds = actual !== undefined && wanted.some((w) => wildcardRegExp(w).test(actual));
+          break;
+        default:
+          return undefined;
+      }
+      if (!holds) return false;
+    }
+  }
+  return true;
+}
+
+export function resourceArn(ctx: Pick<PolicyContext, 'region' | 'accountId'>, kind: 'client' | 'topic' | 'topicfilter', name: string): string {
+  return `arn:aws:iot:${ctx.region}:${ctx.accountId}:${kind}/${name}`;
+}
+
+/** Evaluates one request against every policy attached to the principal. */
+export function isAllowed(policies: readonly CompiledPolicy[], action: IotAction, resource: string, ctx: PolicyContext): boolean {
+  let allowed = false;
+  for (const policy of policies) {
+    for (const statement of policy.statements) {
+      if (!statement.actions.some((a) => a.test(action))) continue;
+      const holds = conditionHolds(statement.condition, ctx);
+      // An unmodelled condition never grants, and never lifts a Deny.
+      if (holds === false || (holds === undefined && statement.allow)) continue;
+      const matches = statement.resources.some((pattern) => resourceRegExp(pattern, ctx)?.test(resource) ?? false);
+      if (!matches) continue;
+      if (!statement.allow) return false;
+      allowed = true;
+    }
+  }
+  return allowed;
+}
+
+/**
+ * The claim policy AWS documents for fleet provisioning, for one region: connect, and the
+ * CreateKeysAndCertificate and CreateCertificateFromCsr topics. Note that `create/*` does not
+ * match `create-from-csr/...`. RegisterThing needs claimTemplatePolicyDocument per template.
+ */
+export function claimPolicyDocument(region: string, accountId: string): string {
+  const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*'];
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+      ...topicStatements(region, accountId, topics),
+    ],
+  });
+}
+
+/**
+ * The claim's RegisterThing permission for one template. One policy per template keeps each
+ * document under AWS's 2,048-character limit however many templates the claim may use.
+ */
+export function claimTemplatePolicyDocument(region: string, accountId: string, templateName: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: topicStatements(region, accountId, [`$aws/provisioning-templates/${templateName}/provision/*`]),
+  });
+}
+
+function topicStatements(region: string, accountId: string, topics: readonly string[]): object[] {
+  const arn = (kind: string, name: string) => `arn:aws:iot:${region}:${accountId}:${kind}/${name}`;
+  return [
+    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => arn('topic', t)) },
+    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn('topicfilter', t)) },
+  ];
+}
+
+/**
+ * The device policy the local cloud creates in every region (the example template attaches it
+ * by name): a device connects only with its thing name as client id and only while its
+ * certificate is attached to that thing, and uses only its own topics: `$aws/things/<thing>/...`
+ * (shadow, jobs) and `things/<thing>/...` for application messages.
+ */
+export function devicePolicyDocument(region: string, accountId: string): string {
+  const arn = (kind: string, name: string) => `arn:aws:iot:${region}:${accountId}:${kind}/${name}`;
+  const thing = '${iot:Connection.Thing.ThingName}';
+  const topics = [`$aws/things/${thing}/*`, `things/${thing}/*`];
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: arn('client', thing),
+        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+      },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'], Resource: topics.map((t) => arn('topic', t)) },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn('topicfilter', t)) },
+    ],
+  });
+}

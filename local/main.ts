@@ -1,0 +1,169 @@
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import * as z from 'zod';
+import { describeError } from '../core/errors.js';
+import { isIotRegion } from '../core/regions.js';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
+import { createLogger, type LogLevel } from './log.js';
+import { productKeyPaths, productWiring } from './product.js';
+
+/**
+ * `npm start`: the local multi-region cloud running the product's real handlers, until Ctrl-C.
+ * It prints how to point a device at it.
+ */
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const mainOptionsSchema = z.object({
+  regions: z
+    .string()
+    .transform((value) => value.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(z.string())
+        .min(1, 'at least one region is needed')
+        .superRefine((list, ctx) => {
+          for (const region of list) {
+            if (!isIotRegion(region)) ctx.addIssue({ code: 'custom', message: `${region} is not an AWS region with AWS IoT Core` });
+          }
+          if (new Set(list).size !== list.length) ctx.addIssue({ code: 'custom', message: 'a region is listed twice' });
+        }),
+    ),
+  dataDir: z.string().min(1).optional(),
+  pkiDir: z.string().min(1).optional(),
+  demo: z.boolean().default(false),
+  hostMode: z.enum(['localhost', 'loopback-ips']).default('localhost'),
+  accountId: z.string().regex(/^\d{12}$/, 'the account id is 12 digits').default(DEFAULT_ACCOUNT_ID),
+  deviceKey: z.enum(['rsa-2048', 'ec-p256']).default('rsa-2048'),
+  bootstrapPort: port.optional(),
+  controlPlanePort: port.optional(),
+  lambdaPort: port.optional(),
+  dynamoPort: port.optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+export type MainOptions = z.infer<typeof mainOptionsSchema>;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** --help was asked for and printed: not an error, nothing to start. */
+export class HelpShown extends Error {
+  override name = 'HelpShown';
+}
+
+/** Parses and validates the command line (argv without node and the script). */
+export function parseMainOptions(argv: readonly string[], write: (text: string) => void = (text) => process.stdout.write(text)): MainOptions {
+  const program = new Command()
+    .name('npm start --')
+    .description('The local multi-region AWS IoT cloud, running the real bootstrap and hook handlers.')
+    .option('--regions <list>', 'comma-separated regions to emulate', DEFAULT_REGIONS.join(','))
+    .option('--data-dir <dir>', 'keep things, certificates, templates, DynamoDB and keys here across restarts')
+    .option('--pki-dir <dir>', 'where CAs, the claim certificate and keys are written (default: <data-dir>/pki or .local-cloud/)')
+    .option('--demo', 'demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator)', false)
+    .addOption(new Option('--host-mode <mode>', 'localhost: 127.0.0.1 and free ports; loopback-ips: 127.0.0.x:8883 per region').choices(['localhost', 'loopback-ips']).default('localhost'))
+    .option('--account-id <id>', 'the emulated AWS account', DEFAULT_ACCOUNT_ID)
+    .addOption(new Option('--device-key <type>', 'key type of CreateKeysAndCertificate (AWS: rsa-2048)').choices(['rsa-2048', 'ec-p256']).default('rsa-2048'))
+    .option('--bootstrap-port <port>', 'bootstrap HTTPS port (default: a free port)')
+    .option('--control-plane-port <port>', 'IoT control plane HTTP port (default: a free port)')
+    .option('--lambda-port <port>', 'Lambda Invoke HTTP port (default: a free port)')
+    .option('--dynamo-port <port>', 'DynamoDB (dynalite) port (default: a free port)')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: write })
+    .allowExcessArguments(false);
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') throw new HelpShown('help shown', { cause: error });
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const parsed = mainOptionsSchema.safeParse(program.opts());
+  if (!parsed.success) {
+    throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+export function cloudOptions(options: MainOptions): LocalCloudOptions {
+  const log = createLogger(options.logLevel as LogLevel);
+  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+  return {
+    regions: options.regions,
+    hostMode: options.hostMode,
+    demo: options.demo,
+    accountId: options.accountId,
+    deviceKeyAlgorithm: options.deviceKey,
+    log,
+    wire: productWiring({ keysDir, log }),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.pkiDir ? { pkiDir: options.pkiDir } : {}),
+    ...(options.bootstrapPort !== undefined ? { bootstrapPort: options.bootstrapPort } : {}),
+    ...(options.controlPlanePort !== undefined ? { controlPlanePort: options.controlPlanePort } : {}),
+    ...(options.lambdaPort !== undefined ? { lambdaPort: options.lambdaPort } : {}),
+    ...(options.dynamoPort !== undefined ? { dynamoPort: options.dynamoPort } : {}),
+  };
+}
+
+/** What a firmware team needs to point a device (or the AWS SDK) at the local cloud. Nothing secret. */
+export function instructions(cloud: LocalCloud, keysDir: string): string {
+  const keys = productKeyPaths(keysDir);
+  const lines = [
+    'Local AWS IoT cloud is running. Point a device at it:',
+    '',
+    `  bootstrap URL        ${cloud.bootstrapUrl ?? '(none)'}`,
+    `  root CA (server)     ${cloud.paths.rootCa}    (use where AWS uses AmazonRootCA1.pem)`,
+    `  claim certificate    ${cloud.paths.claimCert}`,
+    `  claim private key    ${cloud.paths.claimKey}`,
+    `  fleet signing key    ${keys.fleetSigningKeyPath}    (signs bootstrap requests)`,
+    '',
+    '  region           MQTT endpoint (mutual TLS, MQTT 3.1.1 and 5)',
+    ...cloud.regions.map((r) => `  ${r.region.padEnd(16)} ${r.host}:${r.port}${r.address !== '127.0.0.1' ? `  (listening on ${r.address})` : ''}`),
+    '',
+    `  IoT control plane    ${cloud.iotControlEndpoint}    (@aws-sdk/client-iot endpoint; any credentials)`,
+    `  Lambda               ${cloud.lambdaEndpoint}`,
+    `  DynamoDB             ${cloud.dynamo?.endpoint ?? '(none)'}`,
+    `  account              ${cloud.accountId}`,
+  ];
+  const named = cloud.regions.filter((r) => r.host !== 'localhost');
+  if (named.length > 0) {
+    lines.push('', 'Region host names must resolve to their addresses; add to /etc/hosts:');
+    for (const r of named) lines.push(`  ${r.address} ${r.host}`);
+  }
+  lines.push('', 'Ctrl-C stops it.');
+  return `${lines.join('\n')}\n`;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: MainOptions;
+  try {
+    options = parseMainOptions(argv);
+  } catch (error) {
+    if (error instanceof HelpShown) return 0;
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const settings = cloudOptions(options);
+  const cloud = await startLocalCloud(settings);
+  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+  process.stdout.write(instructions(cloud, keysDir));
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGINT', () => resolveStop());
+    process.once('SIGTERM', () => resolveStop());
+  });
+  await cloud.stop();
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`the local cloud failed: ${describeError(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,146 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createBootstrapDeps, createBootstrapHandler } from '../bootstrap-service/app.js';
+import type { GeolocateDeps } from '../bootstrap-service/geolocate.js';
+import { parseDeploymentConfig, type DeploymentConfig } from '../core/config.js';
+import { describeEndpointViaIot } from '../core/endpoints.js';
+import { describeError } from '../core/errors.js';
+import { loadGeoTable } from '../core/geo/index.js';
+import { DeviceRegistry, ensureRegistryTable } from '../core/registry/index.js';
+import { readExampleTemplate } from '../core/template/index.js';
+import { ed25519Signer, parseTicketPublicKeys } from '../core/ticket.js';
+import { createConfirmHandler, createHookHandler } from '../pre-provisioning-hook/app.js';
+import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
+import type { Logger } from './log.js';
+
+/**
+ * The product on the local cloud: the real bootstrap handler behind the local API, the real
+ * pre-provisioning hook and confirmation handler in every region, the project's fleet template,
+ * and the registry table in dynalite. Keys the devices need (the fleet signing key) and keys the
+ * services share (the ticket key) are created once in `keysDir` and reused.
+ */
+
+export const HOOK_FUNCTION_NAME = 'pre-provisioning-hook';
+export const CONFIRM_FUNCTION_NAME = 'provisioning-confirmation';
+export const TICKET_KEY_ID = 'local-1';
+
+export interface ProductOptions {
+  /** Where the fleet signing key and the ticket key are kept. */
+  keysDir: string;
+  templateName?: string;
+  tableName?: string;
+  /** Use the offline geolocation table (built by `npm run geo:build`) when present. */
+  geolocation?: boolean;
+  log: Logger;
+}
+
+export interface ProductKeys {
+  /** PKCS#8 PEM of the fleet's bootstrap signing key: devices sign their requests with it. */
+  readonly fleetSigningKeyPath: string;
+  readonly fleetPublicKeyPath: string;
+}
+
+async function loadOrCreateKey(path: string, create: () => KeyObject): Promise<KeyObject> {
+  try {
+    return createPrivateKey(await readFile(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = create();
+  await writeFile(path, key.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  return key;
+}
+
+export function productKeyPaths(keysDir: string): ProductKeys {
+  return { fleetSigningKeyPath: join(keysDir, 'fleet-signing.key'), fleetPublicKeyPath: join(keysDir, 'fleet-signing.pub.pem') };
+}
+
+function geolocation(enabled: boolean, log: Logger): GeolocateDeps {
+  if (!enabled) return {};
+  try {
+    const table = loadGeoTable();
+    return { lookup: (ip) => table.lookup(ip) };
+  } catch (error) {
+    log.warn('no geolocation table: every device goes to the default region (run npm run geo:build)', { error: describeError(error) });
+    return {};
+  }
+}
+
+/** The `wire` function for startLocalCloud. */
+export function productWiring(options: ProductOptions): (context: CloudContext) => Promise<CloudWiring> {
+  return async (context) => {
+    const { log } = options;
+    const dynamo = context.dynamo;
+    if (!dynamo) throw new Error('the product needs the local DynamoDB');
+    const regions = context.regions.map((r) => r.region);
+    const [homeRegion] = regions;
+    if (!homeRegion) throw new Error('the product needs at least one region');
+    const config: DeploymentConfig = parseDeploymentConfig({
+      homeRegion,
+      regions,
+      defaultRegion: homeRegion,
+      templateName: options.templateName ?? DEFAULT_TEMPLATE_NAME,
+      ...(options.tableName ? { tableName: options.tableName } : {}),
+    });
+
+    await mkdir(options.keysDir, { recursive: true, mode: 0o700 });
+    const paths = productKeyPaths(options.keysDir);
+    const fleetKey = await loadOrCreateKey(paths.fleetSigningKeyPath, () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+    const fleetPublicPem = createPublicKey(fleetKey).export({ type: 'spki', format: 'pem' }).toString();
+    await writeFile(paths.fleetPublicKeyPath, fleetPublicPem);
+    const ticketKey = await loadOrCreateKey(join(options.keysDir, 'ticket-signing.key'), () => generateKeyPairSync('ed25519').privateKey);
+    const ticketKeys = parseTicketPublicKeys({ [TICKET_KEY_ID]: createPublicKey(ticketKey).export({ type: 'spki', format: 'pem' }).toString() });
+
+    const client = new DynamoDBClient({
+      region: homeRegion,
+      endpoint: dynamo.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await ensureRegistryTable(client, config.tableName);
+    const registry = new DeviceRegistry({ client, tableName: config.tableName, now: context.now });
+    const sink = (name: string) => (entry: Record<string, unknown>) => log.info(name, entry);
+
+    const functions = regions.flatMap((region) => [
+      {
+        region,
+        name: HOOK_FUNCTION_NAME,
+        timeoutSeconds: 5,
+        handler: createHookHandler({
+          registry,
+          ticketKeys,
+          now: context.now,
+          settings: { maxProvisionAttempts: config.maxProvisionAttempts, requireClientIdMatch: config.requireClientIdMatch },
+          log: sink('pre-provisioning hook'),
+        }),
+      },
+      {
+        region,
+        name: CONFIRM_FUNCTION_NAME,
+        handler: createConfirmHandler({ registry, region, log: sink('provisioning confirmation') }),
+      },
+    ]);
+
+    const bootstrapHandler = createBootstrapHandler(
+      createBootstrapDeps({
+        config,
+        registry,
+        fleetPublicKeys: [fleetPublicPem],
+        signer: ed25519Signer(TICKET_KEY_ID, ticketKey),
+        describeEndpoint: describeEndpointViaIot({ endpoint: context.iotControlEndpoint }),
+        geo: geolocation(options.geolocation ?? true, log),
+        log: sink('bootstrap'),
+        now: context.now,
+      }),
+    );
+
+    return {
+      functions,
+      templates: [{ templateName: config.templateName, templateBody: readExampleTemplate('globalFleet'), hookFunctionName: HOOK_FUNCTION_NAME }],
+      presenceFunctionName: CONFIRM_FUNCTION_NAME,
+      bootstrapHandler,
+      dispose: () => client.destroy(),
+    };
+  };
+}

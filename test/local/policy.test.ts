@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, devicePolicyDocument, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '../../local/iot/policy.js';
+
+/** AWS IoT policy evaluation, on its own. */
+
+const ctx = (clientId: string, thing?: PolicyContext['thing']): PolicyContext => ({ region: 'us-east-1', accountId: '123456789012', clientId, ...(thing ? { thing } : {}) });
+const topic = (c: PolicyContext, name: string) => resourceArn(c, 'topic', name);
+const policy = (statements: object[]) => compilePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }));
+
+describe('isAllowed', () => {
+  it('needs an Allow, and an explicit Deny wins over it', () => {
+    // Prepare
+    const c = ctx('dev');
+    const allow = policy([{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:us-east-1:123456789012:topic/a/*' }]);
+    const deny = policy([{ Effect: 'Deny', Action: 'iot:*', Resource: 'arn:aws:iot:us-east-1:123456789012:topic/a/secret' }]);
+
+    // Act
+    const results = [
+      isAllowed([allow], 'iot:Publish', topic(c, 'a/b'), c),
+      isAllowed([allow, deny], 'iot:Publish', topic(c, 'a/secret'), c),
+      isAllowed([allow], 'iot:Receive', topic(c, 'a/b'), c),
+      isAllowed([], 'iot:Publish', topic(c, 'a/b'), c),
+    ];
+
+    // Assess
+    expect(results).toEqual([true, false, false, false]);
+  });
+
+  it('substitutes a policy variable literally: a client id with * is no wildcard', () => {
+    // Prepare
+    const p = policy([{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:us-east-1:123456789012:topic/clients/${iot:ClientId}' }]);
+    const sneaky = ctx('*');
+
+    // Act
+    const own = isAllowed([p], 'iot:Publish', topic(sneaky, 'clients/*'), sneaky);
+    const other = isAllowed([p], 'iot:Publish', topic(sneaky, 'clients/victim'), sneaky);
+
+    // Assess
+    expect(own).toBe(true);
+    expect(other).toBe(false);
+  });
+
+  it('leaves a statement unmatched when its variable has no value', () => {
+    // Prepare
+    const p = compilePolicy(devicePolicyDocument('us-east-1', '123456789012'));
+    const unattached = ctx('dev-1');
+    const attached = ctx('dev-1', { thingName: 'dev-1', attributes: {} });
+
+    // Act
+    const results = [
+      isAllowed([p], 'iot:Connect', resourceArn(unattached, 'client', 'dev-1'), unattached),
+      isAllowed([p], 'iot:Connect', resourceArn(attached, 'client', 'dev-1'), attached),
+      isAllowed([p], 'iot:Subscribe', resourceArn(attached, 'topicfilter', 'things/dev-1/#'), attached),
+      isAllowed([p], 'iot:Subscribe', resourceArn(attached, 'topicfilter', 'things/#'), attached),
+    ];
+
+    // Assess
+    expect(results).toEqual([false, true, true, false]);
+  });
+
+  it('never grants on a condition it does not model, and never lifts a Deny for one', () => {
+    // Prepare
+    const c = ctx('dev');
+    const odd = { DateGreaterThan: { 'aws:CurrentTime': '2020-01-01T00:00:00Z' } };
+    const allow = policy([{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*', Condition: odd }]);
+    const allowAll = policy([{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*' }]);
+    const deny = policy([{ Effect: 'Deny', Action: 'iot:Publish', Resource: '*', Condition: odd }]);
+
+    // Act
+    const granted = isAllowed([allow], 'iot:Publish', topic(c, 'x'), c);
+    const denied = isAllowed([allowAll, deny], 'iot:Publish', topic(c, 'x'), c);
+
+    // Assess
+    expect(granted).toBe(false);
+    expect(denied).toBe(false);
+  });
+});
+
+describe('compilePolicy', () => {
+  it.each([
+    ['text that is not JSON', '{'],
+    ['a statement without an effect', JSON.stringify({ Statement: [{ Action: 'iot:*', Resource: '*' }] })],
+    ['a document over 2,048 characters', JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: 'x'.repeat(2100) }] })],
+  ])('refuses %s', (_label, document) => {
+    // Act
+    const attempt = () => compilePolicy(document);
+
+    // Assess
+    expect(attempt).toThrow(InvalidPolicy);
+  });
+});
