@@ -1,0 +1,140 @@
+/**
+ * `ops`: the operator's command line. Run it as `npx tsx ops/cli.ts <command>` (or the `ops`
+ * package script). Commands: enroll, status, list, reset, block, unblock, export; templates
+ * list|diff|deploy|rollback; regions status|drain|undrain; claim register. See ops/README.md.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import * as z from 'zod';
+import { describeError } from '../core/errors.js';
+import { TemplateValidationError } from '../core/template/index.js';
+import { claimCommands } from './commands/claim.js';
+import { regionCommands } from './commands/regions.js';
+import { registryCommands } from './commands/registry.js';
+import { templateCommands } from './commands/templates.js';
+import type { Bind } from './lib/command.js';
+import { type CommandContext, createContext } from './lib/context.js';
+import { EXIT, type ExitCode, exitCodeOf } from './lib/errors.js';
+import { parseFlags } from './lib/options.js';
+import { type Io, toJson } from './lib/output.js';
+
+export interface CliEnvironment {
+  readonly io: Io;
+  /** Environment variables: OPS_CONFIG, OPS_ENDPOINT_DYNAMODB, OPS_ENDPOINT_IOT. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly now?: () => number;
+  readonly readFile?: (path: string) => string;
+  readonly writeFile?: (path: string, data: string) => void;
+  /** Standard input, for `enroll --file -`. */
+  readonly readStdin?: () => string;
+}
+
+const globalFlags = z.object({
+  config: z.string().min(1).optional(),
+  endpointDynamodb: z.string().optional(),
+  endpointIot: z.string().optional(),
+  json: z.boolean().optional(),
+  quiet: z.boolean().optional(),
+  timeout: z.coerce.number().int().min(100).max(60_000).default(5_000),
+});
+
+/** The error as the operator sees it: the message, and a template's every problem. */
+function printError(io: Io, json: boolean, error: unknown): void {
+  const issues = error instanceof TemplateValidationError ? error.issues : undefined;
+  if (json) {
+    const name = error instanceof Error ? error.name : 'Error';
+    io.stdout(toJson({ error: { name, message: error instanceof Error ? error.message : String(error), ...(issues ? { issues } : {}) } }));
+  }
+  io.stderr(`error: ${error instanceof Error ? error.message : describeError(error)}\n`);
+  if (issues && issues.length > 1) for (const issue of issues) io.stderr(`  ${issue.path}: ${issue.message}\n`);
+}
+
+/** Parses `argv` (the arguments after the program name), runs the command and returns its exit code. */
+export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<ExitCode> {
+  const { io, env, cwd } = environment;
+  let exitCode: ExitCode = EXIT.ok;
+  const program = new Command('ops')
+    .description('Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .showHelpAfterError('(ops --help lists the commands)')
+    .option('--config <file>', 'deployment configuration (JSON, or a cdk.json; default: ./cdk.json context.config; env OPS_CONFIG)')
+    .option('--endpoint-dynamodb <url>', 'local cloud DynamoDB endpoint (env OPS_ENDPOINT_DYNAMODB; default: AWS)')
+    .option('--endpoint-iot <url>', 'local cloud IoT control plane (env OPS_ENDPOINT_IOT; default: AWS)')
+    .option('--json', 'one JSON document on stdout, for scripts')
+    .option('--quiet', 'no progress on stderr')
+    .option('--timeout <ms>', 'per-region budget for IoT calls', '5000');
+
+  const contextOf = (command: Command): CommandContext => {
+    const flags = parseFlags(globalFlags, command.optsWithGlobals());
+    const configFile = flags.config ?? env['OPS_CONFIG'];
+    const endpointDynamodb = flags.endpointDynamodb ?? env['OPS_ENDPOINT_DYNAMODB'];
+    const endpointIot = flags.endpointIot ?? env['OPS_ENDPOINT_IOT'];
+    return createContext({
+      io,
+      json: flags.json ?? false,
+      quiet: flags.quiet ?? false,
+      now: environment.now ?? Date.now,
+      timeoutMs: flags.timeout,
+      ...(configFile !== undefined ? { configFile } : {}),
+      target: {
+        ...(endpointDynamodb !== undefined ? { endpointDynamodb } : {}),
+        ...(endpointIot !== undefined ? { endpointIot } : {}),
+      },
+      readFile: environment.readFile ?? ((path) => readFileSync(path, 'utf8')),
+      writeFile: environment.writeFile ?? ((path, data) => writeFileSync(path, data)),
+      readStdin: environment.readStdin ?? (() => readFileSync(0, 'utf8')),
+      resolvePath: (path) => resolve(cwd, path),
+      cwd,
+    });
+  };
+
+  const bind: Bind =
+    (handler) =>
+    async (...commanderArgs) => {
+      const command = commanderArgs.at(-1) as Command;
+      const json = command.optsWithGlobals<{ json?: boolean }>().json ?? false;
+      try {
+        const ctx = contextOf(command);
+        exitCode = await handler(ctx, command.processedArgs, command.opts());
+      } catch (error) {
+        printError(io, json, error);
+        exitCode = exitCodeOf(error);
+      }
+    };
+
+  registryCommands(program, bind);
+  templateCommands(program, bind);
+  regionCommands(program, bind);
+  claimCommands(program, bind);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // Help and version are answers, not failures; everything else commander refuses is usage.
+    const informational = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0);
+    return informational ? EXIT.ok : EXIT.usage;
+  }
+  return exitCode;
+}
+
+function isMain(): boolean {
+  return process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+}
+
+if (isMain()) {
+  const code = await runCli(process.argv.slice(2), {
+    io: {
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+      stderrIsTTY: process.stderr.isTTY,
+    },
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  // Exit once stdout has drained: a large --json answer to a pipe must arrive whole.
+  process.stdout.write('', () => process.exit(code));
+}

@@ -1,0 +1,96 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { IoTClient } from '@aws-sdk/client-iot';
+import { getDynamoClient } from '../../core/aws-clients.js';
+import { getIotClient } from '../../core/endpoints.js';
+import { DeviceRegistry } from '../../core/registry/index.js';
+import { loadOpsConfig, type OpsConfig } from './config.js';
+import { UsageError } from './errors.js';
+import type { Io } from './output.js';
+import type { RegistryTarget } from './registry.js';
+
+/** What every command runs with: output, clock, files, the configuration and the clients. */
+export interface CommandContext {
+  readonly io: Io;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly now: () => number;
+  /** Per-region budget for IoT calls. */
+  readonly timeoutMs: number;
+  readonly readFile: (path: string) => string;
+  readonly writeFile: (path: string, data: string) => void;
+  readonly readStdin: () => string;
+  readonly resolvePath: (path: string) => string;
+  config(): OpsConfig;
+  registryTarget(): RegistryTarget;
+  registry(): DeviceRegistry;
+  iot(region: string): IoTClient;
+}
+
+export interface TargetOptions {
+  /** DynamoDB endpoint of the local cloud; absent: AWS with the default credential chain. */
+  readonly endpointDynamodb?: string;
+  /** The local cloud's IoT control plane (one endpoint for every region); absent: AWS. */
+  readonly endpointIot?: string;
+}
+
+function checkEndpoint(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new UsageError(`${flag}: not a URL: ${value}`, { cause });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag}: must be an http(s) URL`);
+  return value;
+}
+
+export function createContext(options: {
+  io: Io;
+  json: boolean;
+  quiet: boolean;
+  now: () => number;
+  timeoutMs: number;
+  configFile?: string;
+  target: TargetOptions;
+  readFile: (path: string) => string;
+  writeFile: (path: string, data: string) => void;
+  readStdin: () => string;
+  resolvePath: (path: string) => string;
+  cwd: string;
+}): CommandContext {
+  const endpointDynamodb = checkEndpoint('--endpoint-dynamodb', options.target.endpointDynamodb);
+  const endpointIot = checkEndpoint('--endpoint-iot', options.target.endpointIot);
+  let config: OpsConfig | undefined;
+  const loadConfig = (): OpsConfig => {
+    config ??= loadOpsConfig({
+      ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
+      cwd: options.cwd,
+      readFile: options.readFile,
+    });
+    return config;
+  };
+  const dynamo = (): DynamoDBClient =>
+    getDynamoClient({
+      // The registry lives in the home region; one client serves every registry command.
+      region: loadConfig().config.homeRegion,
+      ...(endpointDynamodb ? { endpoint: endpointDynamodb } : {}),
+      requestTimeoutMs: 5_000,
+    });
+  const registryTarget = (): RegistryTarget => ({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now });
+  return {
+    io: options.io,
+    json: options.json,
+    quiet: options.quiet,
+    now: options.now,
+    timeoutMs: options.timeoutMs,
+    readFile: options.readFile,
+    writeFile: options.writeFile,
+    readStdin: options.readStdin,
+    resolvePath: options.resolvePath,
+    config: loadConfig,
+    registryTarget,
+    registry: () => new DeviceRegistry({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now }),
+    iot: (region) => getIotClient(region, endpointIot ? { endpoint: endpointIot } : {}),
+  };
+}

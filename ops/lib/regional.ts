@@ -1,0 +1,54 @@
+import { describeError } from '../../core/errors.js';
+import { UsageError } from './errors.js';
+
+/**
+ * Runs one operation in several regions at once, each with its own deadline, and keeps every
+ * region's outcome: one unreachable region must not hide the answers of the others.
+ */
+export type RegionOutcome<T> = { region: string; ok: true; value: T } | { region: string; ok: false; error: string };
+
+export class RegionTimeout extends Error {
+  override name = 'RegionTimeout';
+}
+
+export async function inEachRegion<T>(
+  regions: readonly string[],
+  timeoutMs: number,
+  fn: (region: string, signal: AbortSignal) => Promise<T>,
+): Promise<RegionOutcome<T>[]> {
+  return Promise.all(
+    regions.map(async (region): Promise<RegionOutcome<T>> => {
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new RegionTimeout(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+      try {
+        const value = await Promise.race([fn(region, controller.signal), deadline]);
+        return { region, ok: true, value };
+      } catch (error) {
+        return { region, ok: false, error: describeError(error) };
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+/** The regions an operator chose (`--regions a,b`), each of which must be enabled; all by default. */
+export function chooseRegions(enabled: readonly string[], chosen: readonly string[] | undefined): string[] {
+  if (chosen === undefined || chosen.length === 0) return [...enabled];
+  const unknown = chosen.filter((r) => !enabled.includes(r));
+  if (unknown.length > 0) {
+    throw new UsageError(`not an enabled region: ${unknown.join(', ')} (enabled: ${enabled.join(', ')})`);
+  }
+  return [...new Set(chosen)];
+}
+
+/** The error name of an SDK exception, so callers can tell "absent" from "unreachable". */
+export function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}

@@ -1,0 +1,223 @@
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConditionFailed } from '../../core/errors.js';
+import {
+  bulkEnroll,
+  type BulkEnrollReport,
+  type DeviceRecord,
+  deviceRecordSchema,
+  DeviceRegistry,
+  type Enrollment,
+  type ProvStatus,
+  REGISTRY_KEY,
+} from '../../core/registry/index.js';
+import { isValidThingName } from '../../core/thing-name.js';
+import type { EnrollInput, RowProblem } from './enroll-input.js';
+import { OperationFailed, UsageError } from './errors.js';
+
+/** The registry table the CLI works on. */
+export interface RegistryTarget {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  readonly now: () => number;
+}
+
+function registryOf(target: RegistryTarget): DeviceRegistry {
+  return new DeviceRegistry({ client: target.client, tableName: target.tableName, now: target.now });
+}
+
+export interface EnrollReport {
+  /** Rows refused by validation; none of them was written. */
+  readonly invalid: readonly RowProblem[];
+  /** Absent when validation refused the whole file (without `allowPartial`). */
+  readonly result?: BulkEnrollReport;
+}
+
+/**
+ * Enrols validated devices. Any invalid row stops the whole file before a write, unless the
+ * operator allows a partial enrolment; re-running the same file reports the devices unchanged.
+ */
+export async function enrollDevices(
+  target: RegistryTarget,
+  input: EnrollInput,
+  options: { dryRun?: boolean; allowPartial?: boolean; conditional?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<EnrollReport> {
+  if (input.invalid.length > 0 && !options.allowPartial) return { invalid: input.invalid };
+  const result = await bulkEnroll(input.valid, {
+    client: target.client,
+    tableName: target.tableName,
+    now: target.now,
+    dryRun: options.dryRun ?? false,
+    conditional: options.conditional ?? false,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  return { invalid: input.invalid, result };
+}
+
+/** One device from the command line: a conditional write, so no race window at all. */
+export async function enrollOne(target: RegistryTarget, enrollment: Enrollment, options: { dryRun?: boolean } = {}): Promise<BulkEnrollReport> {
+  return bulkEnroll([enrollment], {
+    client: target.client,
+    tableName: target.tableName,
+    now: target.now,
+    dryRun: options.dryRun ?? false,
+    conditional: true,
+  });
+}
+
+function requireThingName(thingName: string): void {
+  if (!isValidThingName(thingName)) throw new UsageError(`"${thingName}" is not a thing name (1 to 128 characters of [a-zA-Z0-9:_-])`);
+}
+
+export async function deviceStatus(target: RegistryTarget, thingName: string): Promise<DeviceRecord> {
+  requireThingName(thingName);
+  const record = await registryOf(target).get(thingName);
+  if (!record) throw new OperationFailed(`thing ${thingName} is not enrolled`);
+  return record;
+}
+
+export interface DevicePage {
+  readonly items: DeviceRecord[];
+  /** Pass back as `nextToken` for the next page; absent on the last page. */
+  readonly nextToken?: string;
+}
+
+export interface ListFilter {
+  readonly status?: ProvStatus;
+  readonly region?: string;
+}
+
+/** A page token is the last thing name of a page, so that it stays valid across runs. */
+function encodeToken(thingName: string): string {
+  return Buffer.from(thingName, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  const thingName = Buffer.from(token, 'base64url').toString('utf8');
+  if (!isValidThingName(thingName) || encodeToken(thingName) !== token) throw new UsageError('--next-token is not a token this command printed');
+  return thingName;
+}
+
+function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
+  const parsed = deviceRecordSchema.safeParse(unmarshall(item));
+  if (!parsed.success) {
+    const name = item[REGISTRY_KEY]?.S ?? '(no key)';
+    throw new OperationFailed(`registry record ${name} is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Scans the registry from a starting key, filtered by status and region. Control items live in
+ * the same table under keys that start with '#', which no thing name can.
+ */
+async function* scanFrom(target: RegistryTarget, filter: ListFilter, startAfter?: string): AsyncGenerator<DeviceRecord> {
+  const filters = ['NOT begins_with(#k, :control)'];
+  const names: Record<string, string> = { '#k': REGISTRY_KEY };
+  const values: Record<string, AttributeValue> = { ':control': { S: '#' } };
+  if (filter.status) {
+    names['#s'] = 'prov_status';
+    values[':status'] = { S: filter.status };
+    filters.push('#s = :status');
+  }
+  if (filter.region) {
+    values[':region'] = { S: filter.region };
+    filters.push('aws_region = :region');
+  }
+  let start: Record<string, AttributeValue> | undefined = startAfter === undefined ? undefined : { [REGISTRY_KEY]: { S: startAfter } };
+  do {
+    const out = await target.client.send(
+      new ScanCommand({
+        TableName: target.tableName,
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        Limit: 1_000,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of out.Items ?? []) yield parseRecord(item);
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+/** One page of devices. */
+export async function listDevices(
+  target: RegistryTarget,
+  filter: ListFilter & { limit: number; nextToken?: string },
+): Promise<DevicePage> {
+  const startAfter = filter.nextToken === undefined ? undefined : decodeToken(filter.nextToken);
+  const items: DeviceRecord[] = [];
+  // Any item key is a valid ExclusiveStartKey, so a page may stop in the middle of a scan page
+  // and the next one starts right after its last device.
+  const scan = scanFrom(target, filter, startAfter);
+  for await (const record of scan) {
+    if (items.length === filter.limit) {
+      const last = items[items.length - 1];
+      await scan.return(undefined);
+      return last ? { items, nextToken: encodeToken(last.thing_name) } : { items };
+    }
+    items.push(record);
+  }
+  return { items };
+}
+
+/** Every device (matching the filter), for `ops export`. */
+export function allDevices(target: RegistryTarget, filter: ListFilter = {}): AsyncGenerator<DeviceRecord> {
+  return scanFrom(target, filter);
+}
+
+export type StatusAction = 'reset' | 'block' | 'unblock';
+
+export interface StatusChange {
+  readonly thingName: string;
+  readonly action: StatusAction;
+  readonly from: ProvStatus;
+  readonly to: ProvStatus;
+  readonly reason: string;
+  readonly dryRun: boolean;
+  /** The record after the change (absent on a dry run). */
+  readonly record?: DeviceRecord;
+}
+
+const TARGET_STATUS: Record<StatusAction, ProvStatus> = { reset: 'unprovisioned', block: 'blocked', unblock: 'unprovisioned' };
+
+/**
+ * reset: back to `unprovisioned` (assignment and certificate cleared); block: refuse the device;
+ * unblock: blocked back to `unprovisioned`. The reason is recorded on the device. A blocked
+ * device is only released by `unblock`, so that a reset cannot undo a block by accident.
+ */
+export async function changeStatus(
+  target: RegistryTarget,
+  action: StatusAction,
+  thingName: string,
+  reason: string,
+  options: { dryRun?: boolean } = {},
+): Promise<StatusChange> {
+  requireThingName(thingName);
+  const registry = registryOf(target);
+  const current = await registry.get(thingName);
+  if (!current) throw new OperationFailed(`thing ${thingName} is not enrolled`);
+  if (action === 'reset' && current.prov_status === 'blocked') {
+    throw new OperationFailed(`thing ${thingName} is blocked; use unblock to release it`);
+  }
+  if (action === 'unblock' && current.prov_status !== 'blocked') {
+    throw new OperationFailed(`thing ${thingName} is not blocked (status ${current.prov_status})`);
+  }
+  const change = { thingName, action, from: current.prov_status, to: TARGET_STATUS[action], reason };
+  if (options.dryRun) return { ...change, dryRun: true };
+  try {
+    const record =
+      action === 'reset'
+        ? await registry.reset(thingName, reason)
+        : action === 'block'
+          ? await registry.block(thingName, reason)
+          : await registry.unblock(thingName, reason);
+    return { ...change, dryRun: false, record };
+  } catch (error) {
+    if (error instanceof ConditionFailed) {
+      throw new OperationFailed(`thing ${thingName} changed while it was being updated; check its status and retry`, { cause: error });
+    }
+    throw error;
+  }
+}
