@@ -19,12 +19,20 @@ const suites: Suite[] = [
   { name: 'ops', command: 'npx tsx bench/ops.ts', run: async () => (await import('./ops.js')).benchOps() },
 ];
 
+// The pinned SDK supports Node 20; its notice about future releases is noise in the report.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+
+/** Every figure is named `<suite>.<figure>`, so runs can be compared key by key. */
+function qualified(suite: string, figures: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k.startsWith(`${suite}.`) ? k : `${suite}.${k}`, v]));
+}
+
 const only = process.argv.slice(2);
 const results: { suite: string; command: string; figures: Record<string, number> }[] = [];
 for (const suite of suites) {
   if (only.length > 0 && !only.includes(suite.name)) continue;
   process.stderr.write(`bench: ${suite.name} ...\n`);
-  results.push({ suite: suite.name, command: suite.command, figures: await suite.run() });
+  results.push({ suite: suite.name, command: suite.command, figures: qualified(suite.name, await suite.run()) });
 }
 
 const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30) };
