@@ -330,6 +330,24 @@ const ROUTES: readonly Route[] = [
     },
   },
   {
+    // AttachPolicy: the target is a certificate ARN of this region.
+    method: 'PUT',
+    path: /^\/target-policies\/([^/]+)$/,
+    handler: (r) => {
+      const policyName = param(r, 0);
+      const input = parseBody(z.object({ target: z.string().min(1).max(2048) }), r.body);
+      const certificateId = /^arn:aws:iot:([a-z0-9-]+):\d{12}:cert\/([0-9a-f]{64})$/.exec(input.target);
+      if (!certificateId || certificateId[1] !== r.region.state.region) {
+        throw invalidRequest('target must be the ARN of a certificate in this region');
+      }
+      const id = certificateId[2] ?? '';
+      if (!r.region.state.getCertificate(id)) throw notFound(`The certificate ${id} does not exist`);
+      if (!r.region.state.getPolicy(policyName)) throw notFound(`Policy ${policyName} does not exist`);
+      r.region.state.attachPolicy(id, policyName);
+      return undefined;
+    },
+  },
+  {
     method: 'POST',
     path: /^\/certificate\/register-no-ca$/,
     handler: ({ region, body }) => {

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import {
+  AttachPolicyCommand,
   CertificateValidationException,
   CreateProvisioningTemplateCommand,
   CreateProvisioningTemplateVersionCommand,
@@ -318,8 +319,7 @@ describe('things and certificates', () => {
     // Act
     const registered = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: issued.certificatePem, status: 'ACTIVE' }));
     const again = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: issued.certificatePem })).catch((error: unknown) => error);
-    // AttachPolicy is not emulated; the test attaches the claim policy directly.
-    test.cloud.region(REGION).state.attachPolicy(registered.certificateId ?? '', CLAIM_POLICY_NAME);
+    await iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY_NAME, target: registered.certificateArn }));
     const client = await connectMqtt(test, identity, 'second-claim');
     const codes = await subscribeCodes(client, ['$aws/certificates/create/json/accepted']);
 
@@ -333,6 +333,27 @@ describe('things and certificates', () => {
     const description = await iot.send(new DescribeCertificateCommand({ certificateId: issued.certificateId }));
     expect(description.certificateDescription?.certificateMode).toBe('SNI_ONLY');
     client.end(true);
+  });
+
+  it('refuses to attach a policy that does not exist, or to a certificate of another region, changing nothing', async () => {
+    // Prepare
+    const iot = iotClient(REGION);
+    const ca = createCertificateAuthority({ commonName: 'Attach test CA' }, new Date());
+    const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' });
+    const issued = issueClientCertificate(ca, spki, new Date());
+    const registered = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: issued.certificatePem, status: 'ACTIVE' }));
+    const foreign = `arn:aws:iot:${OTHER_REGION}:${test.cloud.accountId}:cert/${issued.certificateId}`;
+
+    // Act
+    const noPolicy = iot.send(new AttachPolicyCommand({ policyName: 'NoSuchPolicy', target: registered.certificateArn }));
+    const otherRegion = iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY_NAME, target: foreign }));
+    const notAnArn = iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY_NAME, target: 'cert/123' }));
+
+    // Assess
+    await expect(noPolicy).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(otherRegion).rejects.toBeInstanceOf(InvalidRequestException);
+    await expect(notAnArn).rejects.toBeInstanceOf(InvalidRequestException);
+    expect(test.cloud.region(REGION).state.policyNamesOf(issued.certificateId)).toEqual([]);
   });
 
   it('refuses to register text that is not a certificate', async () => {

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DescribeCertificateCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLAIM_POLICY_NAME } from '../../local/cloud.js';
 import { createCertificateAuthority, issueClientCertificate } from '../../local/pki.js';
 import { EXIT } from '../../ops/lib/errors.js';
 import { OPS_REGIONS, type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
@@ -70,6 +71,20 @@ describe('ops claim register', () => {
     expect(run.out).toMatch(/eu-central-1\s+registered\s+ACTIVE/);
     expect(run.out).toMatch(/ap-northeast-1\s+exists\s+INACTIVE\s+not-requested\s+not ACTIVE: left as it is/);
     expect(await statusIn('ap-northeast-1', cert.id)).toBe('INACTIVE');
+  });
+
+  it('attaches the claim policy in every region, and a re-run is harmless', async () => {
+    // Prepare
+    const cert = claimCertificate();
+    const file = writeTestFile(c.dir, 'claim-4.pem', cert.pem);
+    // Act
+    const first = await c.cli(['claim', 'register', '--cert', file, '--policy-name', CLAIM_POLICY_NAME, '--json']);
+    const again = await c.cli(['claim', 'register', '--cert', file, '--policy-name', CLAIM_POLICY_NAME, '--json']);
+    // Assess
+    expect(first.code).toBe(EXIT.ok);
+    expect(again.code).toBe(EXIT.ok);
+    expect((json(first.out)['regions'] as { policy: string }[]).map((r) => r.policy)).toEqual(OPS_REGIONS.map(() => 'attached'));
+    for (const region of OPS_REGIONS) expect(c.cloud.region(region).state.policyNamesOf(cert.id)).toEqual([CLAIM_POLICY_NAME]);
   });
 
   it('reports a claim policy that cannot be attached, region by region', async () => {
