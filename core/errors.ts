@@ -16,6 +16,11 @@ export class InvalidInput extends ProvisioningError {
   override name = 'InvalidInput';
 }
 
+/** A stored record does not match its schema: a defect or a hand edit, never the caller's input. */
+export class MalformedRecord extends ProvisioningError {
+  override name = 'MalformedRecord';
+}
+
 /** A registry write lost its condition: the record was not in the state the write required. */
 export class ConditionFailed extends ProvisioningError {
   override name = 'ConditionFailed';

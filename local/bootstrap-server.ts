@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { type AddressInfo, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { describeError } from '../core/errors.js';
 import type { Logger } from './log.js';
+import { closeServer, listen } from './listen.js';
 
 /**
  * The bootstrap Lambda behind a local HTTPS server that does what API Gateway's HTTP API does
@@ -208,21 +209,10 @@ export async function startBootstrapServer(options: {
     });
   });
   const address = options.address ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, address, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, address);
   return {
     server,
     url: `https://${options.hostName}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: () => closeServer(server),
   };
 }

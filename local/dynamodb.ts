@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
+import { closeServer, listen } from './listen.js';
 
 export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
@@ -20,21 +20,10 @@ export async function startDynalite(options: { port?: number; host?: string; dat
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, host);
   return {
     endpoint: `http://${host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: () => closeServer(server),
   };
 }

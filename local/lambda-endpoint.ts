@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describeError } from '../core/errors.js';
 import type { Logger } from './log.js';
+import { closeServer, listen } from './listen.js';
 
 /**
  * AWS Lambda's Invoke API, served locally (`POST /2015-03-31/functions/<name>/invocations`), so
@@ -194,14 +194,7 @@ export async function startLambdaEndpoint(options: {
     });
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, host);
   return {
     url: `http://${host}:${port}`,
     register(fn) {
@@ -209,10 +202,6 @@ export async function startLambdaEndpoint(options: {
       return arnOf(fn.region, fn.name);
     },
     functionArn: arnOf,
-    close: () =>
-      new Promise<void>((resolveClose, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolveClose()));
-      }),
+    close: () => closeServer(server),
   };
 }

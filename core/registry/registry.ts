@@ -9,7 +9,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionFailed, DependencyThrottled, DependencyUnavailable, InvalidInput } from '../errors.js';
+import { ConditionFailed, DependencyThrottled, DependencyUnavailable, MalformedRecord } from '../errors.js';
 import {
   type DeviceRecord,
   deviceRecordSchema,
@@ -84,7 +84,8 @@ function isSameHookAttempt(record: DeviceRecord, h: HookAttempt): boolean {
 function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
   const parsed = deviceRecordSchema.safeParse(unmarshall(item));
   if (!parsed.success) {
-    throw new InvalidInput(`registry record is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+    const name = item[REGISTRY_KEY]?.S ?? '(no key)';
+    throw new MalformedRecord(`registry record ${name} is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
   }
   return parsed.data;
 }
@@ -393,8 +394,13 @@ export class DeviceRegistry {
     }
   }
 
-  /** Pages through device records, optionally filtered by status and region. */
-  async *scan(filter: { status?: ProvStatus; region?: string; pageSize?: number } = {}): AsyncGenerator<DeviceRecord> {
+  /**
+   * Pages through device records, optionally filtered by status and region, from the start or
+   * right after the thing `startAfter` (any key is a valid ExclusiveStartKey).
+   */
+  async *scan(
+    filter: { status?: ProvStatus; region?: string; pageSize?: number; startAfter?: string } = {},
+  ): AsyncGenerator<DeviceRecord> {
     // Control items share the table under keys no thing name can have (they start with '#').
     const filters: string[] = ['NOT begins_with(#k, :control)'];
     const names: Record<string, string> = { '#k': REGISTRY_KEY };
@@ -408,7 +414,8 @@ export class DeviceRegistry {
       values[':region'] = { S: filter.region };
       filters.push('aws_region = :region');
     }
-    let start: Record<string, AttributeValue> | undefined;
+    let start: Record<string, AttributeValue> | undefined =
+      filter.startAfter === undefined ? undefined : this.key(filter.startAfter);
     do {
       const input: ScanCommandInput = {
         TableName: this.tableName,

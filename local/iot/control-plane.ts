@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as z from 'zod';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../log.js';
@@ -24,6 +23,7 @@ import {
   updateTemplate,
   updateTemplateSchema,
 } from './templates.js';
+import { closeServer, listen } from '../listen.js';
 
 /**
  * AWS IoT's control plane (the subset the product and its tests use), served over HTTP with the
@@ -439,20 +439,9 @@ export async function startControlPlane(options: {
     });
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, host);
   return {
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -1,15 +1,12 @@
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionFailed } from '../../core/errors.js';
 import {
   bulkEnroll,
   type BulkEnrollReport,
   type DeviceRecord,
-  deviceRecordSchema,
   DeviceRegistry,
   type Enrollment,
   type ProvStatus,
-  REGISTRY_KEY,
 } from '../../core/registry/index.js';
 import { isValidThingName } from '../../core/thing-name.js';
 import type { EnrollInput, RowProblem } from './enroll-input.js';
@@ -98,47 +95,9 @@ function decodeToken(token: string): string {
   return thingName;
 }
 
-function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
-  const parsed = deviceRecordSchema.safeParse(unmarshall(item));
-  if (!parsed.success) {
-    const name = item[REGISTRY_KEY]?.S ?? '(no key)';
-    throw new OperationFailed(`registry record ${name} is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
-  }
-  return parsed.data;
-}
-
-/**
- * Scans the registry from a starting key, filtered by status and region. Control items live in
- * the same table under keys that start with '#', which no thing name can.
- */
-async function* scanFrom(target: RegistryTarget, filter: ListFilter, startAfter?: string): AsyncGenerator<DeviceRecord> {
-  const filters = ['NOT begins_with(#k, :control)'];
-  const names: Record<string, string> = { '#k': REGISTRY_KEY };
-  const values: Record<string, AttributeValue> = { ':control': { S: '#' } };
-  if (filter.status) {
-    names['#s'] = 'prov_status';
-    values[':status'] = { S: filter.status };
-    filters.push('#s = :status');
-  }
-  if (filter.region) {
-    values[':region'] = { S: filter.region };
-    filters.push('aws_region = :region');
-  }
-  let start: Record<string, AttributeValue> | undefined = startAfter === undefined ? undefined : { [REGISTRY_KEY]: { S: startAfter } };
-  do {
-    const out = await target.client.send(
-      new ScanCommand({
-        TableName: target.tableName,
-        FilterExpression: filters.join(' AND '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        Limit: 1_000,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) yield parseRecord(item);
-    start = out.LastEvaluatedKey;
-  } while (start);
+/** Scans the registry (control items excluded) from a starting key, filtered by status and region. */
+function scanFrom(target: RegistryTarget, filter: ListFilter, startAfter?: string): AsyncGenerator<DeviceRecord> {
+  return registryOf(target).scan({ ...filter, pageSize: 1_000, ...(startAfter === undefined ? {} : { startAfter }) });
 }
 
 /** One page of devices. */
