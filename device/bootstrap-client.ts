@@ -1,0 +1,283 @@
+import { request as httpsRequest, type Agent } from 'node:https';
+import * as z from 'zod';
+import { describeError } from '../core/errors.js';
+import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
+
+/**
+ * The device's side of the bootstrap call: an HTTPS POST with its own time-outs, retried with
+ * exponential back-off and full jitter on network errors, 429 and 5xx (never sooner than the
+ * server's Retry-After), stopped at once by any other 4xx. The answer is validated before the
+ * device trusts a byte of it.
+ */
+
+const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
+/** A host name, optionally with `:port` (custom domains and the local cloud use other ports). */
+const endpointSchema = z
+  .string()
+  .min(1)
+  .max(260)
+  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'not a host name');
+
+export const bootstrapAnswerSchema = z.object({
+  status: z.literal('success'),
+  endpointAddress: endpointSchema,
+  region: regionSchema,
+  distance: z.number().nonnegative().nullable(),
+  templateName: z.string().regex(/^[0-9A-Za-z_-]{1,36}$/, 'not a provisioning template name'),
+  ticket: z.string().min(1).max(1024),
+  ticketExpiresAt: z.string(),
+  fallbacks: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20),
+});
+export type BootstrapAnswer = z.infer<typeof bootstrapAnswerSchema>;
+
+const errorBodySchema = z.object({ code: z.string().max(100), message: z.string().max(1000) });
+
+/** The JSON body the device POSTs (see README, "The bootstrap request"). */
+export interface BootstrapRequestBody {
+  'thing-name': string;
+  'thing-name-sig': string;
+  timestamp: number;
+  'preferred-region'?: string;
+}
+
+export interface BootstrapClientOptions {
+  url: URL;
+  /** PEM bundle of trusted roots; Node's built-in roots when absent. */
+  ca?: string;
+  /** Time to get a TCP+TLS connection. */
+  connectTimeoutMs: number;
+  /** Time for one whole attempt, connection included. */
+  requestTimeoutMs: number;
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  /** First back-off ceiling; doubles on each retry up to `maxBackoffMs`. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** A Retry-After longer than this ends the retries instead of stalling the device. */
+  maxRetryAfterMs: number;
+  /** Extra request headers (the simulator's demo header). */
+  headers?: Readonly<Record<string, string>>;
+  /** Connection reuse across calls (the simulator shares one). */
+  agent?: Agent;
+}
+
+export const DEFAULT_BOOTSTRAP_TIMING = {
+  connectTimeoutMs: 5_000,
+  requestTimeoutMs: 15_000,
+  maxAttempts: 6,
+  baseBackoffMs: 500,
+  maxBackoffMs: 30_000,
+  maxRetryAfterMs: 300_000,
+} as const;
+
+export interface BootstrapClientDeps {
+  sleep: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1): the jitter. */
+  random: () => number;
+  now: () => number;
+  /** Told before each wait, so the caller can report progress. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string; status?: number }) => void;
+}
+
+export const realBootstrapClientDeps: BootstrapClientDeps = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+  now: Date.now,
+};
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A failure of one attempt that a later attempt may not have. */
+class RetryableFailure extends Error {
+  override name = 'RetryableFailure';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** OpenSSL's verdicts on a server certificate: retrying cannot change them, the CA setting can. */
+const UNTRUSTED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function post(body: string, options: BootstrapClientOptions): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      options.url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          accept: 'application/json',
+          ...options.headers,
+        },
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        ...(options.agent !== undefined ? { agent: options.agent } : {}),
+        minVersion: 'TLSv1.2',
+        timeout: options.connectTimeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            req.destroy(new RetryableFailure(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(overall);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (error) => {
+          clearTimeout(overall);
+          reject(error);
+        });
+      },
+    );
+    // `timeout` above covers an idle socket (connecting included); this covers the whole attempt.
+    const overall = setTimeout(() => {
+      req.destroy(new RetryableFailure(`no answer within ${options.requestTimeoutMs} ms`));
+    }, options.requestTimeoutMs);
+    req.on('timeout', () => req.destroy(new RetryableFailure(`connection idle for ${options.connectTimeoutMs} ms`)));
+    req.on('error', (error) => {
+      clearTimeout(overall);
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+/** Retry-After as seconds or as an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined) return undefined;
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Only the HTTP date form (IMF-fixdate); Date.parse alone would read "-5" as a year.
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(trimmed)) return undefined;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowMs);
+}
+
+function errorDetail(body: string): { code: string; message: string } | undefined {
+  try {
+    const parsed = errorBodySchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns one HTTP result into the answer, a final refusal, or a failure worth another attempt. */
+function interpret(result: HttpResult, nowMs: number): BootstrapAnswer {
+  const { status } = result;
+  if (status === 200) {
+    let json: unknown;
+    try {
+      json = JSON.parse(result.body);
+    } catch (cause) {
+      throw new InvalidBootstrapAnswer('the bootstrap answered 200 with a body that is not JSON', { cause });
+    }
+    const parsed = bootstrapAnswerSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidBootstrapAnswer(`the bootstrap answer is invalid: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
+    }
+    return parsed.data;
+  }
+  const detail = errorDetail(result.body);
+  const code = detail?.code ?? `HTTP_${status}`;
+  const message = detail?.message ?? 'no error detail in the answer';
+  if (status === 429 || status >= 500) {
+    throw new RetryableFailure(`${status} ${code}: ${message}`, status, parseRetryAfter(result.headers['retry-after'], nowMs));
+  }
+  throw new BootstrapRejected(status, code, message);
+}
+
+export function validateBootstrapUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (cause) {
+    throw new DeviceConfigError(`bootstrap URL ${JSON.stringify(text)} is not a URL`, { cause });
+  }
+  if (url.protocol !== 'https:') throw new DeviceConfigError('the bootstrap URL must be https://');
+  if (url.username || url.password) throw new DeviceConfigError('the bootstrap URL must not carry credentials');
+  return url;
+}
+
+/**
+ * POSTs a freshly built body on every attempt (each must carry a newer timestamp: the service
+ * refuses a timestamp it has already accepted, and an attempt whose answer was lost may have
+ * been accepted).
+ */
+export async function requestBootstrap(
+  makeBody: () => BootstrapRequestBody,
+  options: BootstrapClientOptions,
+  deps: BootstrapClientDeps,
+): Promise<BootstrapAnswer> {
+  let lastFailure: RetryableFailure | undefined;
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
+    try {
+      const result = await post(JSON.stringify(makeBody()), options).catch((error: unknown) => {
+        if (error instanceof RetryableFailure) throw error;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== undefined && UNTRUSTED_CODES.has(code)) {
+          throw new BootstrapUntrusted(
+            `the bootstrap's TLS certificate is not trusted (${code}); check the CA bundle and the URL's host name`,
+            { cause: error },
+          );
+        }
+        throw new RetryableFailure(describeError(error), undefined, undefined, { cause: error });
+      });
+      return interpret(result, deps.now());
+    } catch (error) {
+      if (!(error instanceof RetryableFailure)) throw error;
+      lastFailure = error;
+    }
+    if (attempt === options.maxAttempts) break;
+    const ceiling = Math.min(options.maxBackoffMs, options.baseBackoffMs * 2 ** (attempt - 1));
+    const jittered = Math.floor(deps.random() * ceiling);
+    const retryAfter = lastFailure.retryAfterMs;
+    if (retryAfter !== undefined && retryAfter > options.maxRetryAfterMs) {
+      throw new BootstrapUnavailable(
+        `the bootstrap asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than the ${Math.ceil(options.maxRetryAfterMs / 1000)} s allowed: ${lastFailure.message}`,
+        attempt,
+        lastFailure.status,
+        { cause: lastFailure },
+      );
+    }
+    const delayMs = Math.max(jittered, retryAfter ?? 0);
+    deps.onRetry?.({ attempt, delayMs, reason: lastFailure.message, ...(lastFailure.status !== undefined ? { status: lastFailure.status } : {}) });
+    await deps.sleep(delayMs);
+  }
+  throw new BootstrapUnavailable(
+    `no answer from the bootstrap after ${options.maxAttempts} attempts: ${lastFailure?.message ?? 'unknown'}`,
+    options.maxAttempts,
+    lastFailure?.status,
+    { cause: lastFailure },
+  );
+}

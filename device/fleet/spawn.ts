@@ -1,0 +1,37 @@
+import { fork } from 'node:child_process';
+import type { FleetProgress, FleetJob } from './job.js';
+import type { FleetRun } from './outcome.js';
+
+export class FleetChildFailed extends Error {
+  override name = 'FleetChildFailed';
+}
+
+type ChildMessage =
+  | { type: 'enrolled' }
+  | { type: 'progress'; done: number; failed: number }   | { type: 'done'; run: FleetRun }
+  | { type: 'error'; message: string };
+
+/** Runs the job in a child process (TypeScript through tsx's loader), forwarding progress. */
+export function runFleetJobInChild(job: FleetJob, report: FleetProgress): Promise<FleetRun> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./child.ts', import.meta.url), [], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: FleetRun | undefined;
+    let failure: string | undefined;
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'enrolled') report.enrolled();
+      else if (message.type === 'progress') report.progress(message.done, message.failed);
+      else if (message.type === 'done') result = message.run;
+      else failure = message.message;
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (result) resolve(result);
+      else reject(new FleetChildFailed(failure ?? `the fleet process ended (${signal ?? `exit code ${code ?? '?'}`}) without a result`));
+    });
+    child.send({ job });
+  });
+}

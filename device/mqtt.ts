@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import { io, iot, iotidentity, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
+import * as z from 'zod';
+import { describeError } from '../core/errors.js';
+import { AwsRejected, InvalidAwsAnswer, MqttConnectFailed, MqttRequestFailed } from './errors.js';
+
+/**
+ * The device's MQTT side, on the AWS IoT Device SDK v2 (the CRT client real devices use): mutual
+ * TLS with SNI for the endpoint's host name, client id = thing name, MQTT 3.1.1 or 5, and the
+ * fleet provisioning API through `IotIdentityClientv2`. Every answer is validated here, so the
+ * flow above only sees typed results or named errors.
+ */
+
+export type MqttProtocol = 'mqtt311' | 'mqtt5';
+
+export interface MqttTarget {
+  readonly region: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface MqttCredentials {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+export interface CreatedCertificate {
+  readonly certificateId: string;
+  readonly certificatePem: string;
+  readonly certificateOwnershipToken: string;
+  /** Only from CreateKeysAndCertificate. */
+  readonly privateKeyPem?: string;
+}
+
+export interface RegisteredThing {
+  readonly thingName?: string;
+  readonly deviceConfiguration: Record<string, string>;
+}
+
+/** One MQTT connection with the fleet provisioning API on it. */
+export interface IdentitySession {
+  createCertificateFromCsr(csrPem: string): Promise<CreatedCertificate>;
+  createKeysAndCertificate(): Promise<CreatedCertificate>;
+  registerThing(templateName: string, certificateOwnershipToken: string, parameters: Record<string, string>): Promise<RegisteredThing>;
+  close(): Promise<void>;
+}
+
+export interface MqttTransport {
+  /** Connects with the given (claim) credentials and opens the provisioning API on the connection. */
+  openIdentitySession(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<IdentitySession>;
+  /** Connects and disconnects: proves the credentials work (the confirmation, and a later run's check). */
+  checkConnection(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<void>;
+}
+
+export interface CrtTransportOptions {
+  protocol: MqttProtocol;
+  /** PEM bundle of roots for the endpoint's server certificate; the system's when absent. */
+  caPem?: string;
+  connectTimeoutMs: number;
+  operationTimeoutMs: number;
+  keepAliveSeconds?: number;
+  /** One bootstrap (event loop group + resolver) for every connection of the process. */
+  clientBootstrap?: io.ClientBootstrap;
+}
+
+const createdCertificateSchema = z.object({
+  certificateId: z.string().min(1).max(128),
+  certificatePem: z.string().min(1).max(65_536),
+  certificateOwnershipToken: z.string().min(1).max(8192),
+});
+const createdKeysSchema = createdCertificateSchema.extend({ privateKey: z.string().min(1).max(65_536) });
+const registeredSchema = z.object({
+  thingName: z.string().optional(),
+  deviceConfiguration: z.record(z.string(), z.string()).optional(),
+});
+const rejectionSchema = z.object({
+  statusCode: z.number().optional(),
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+});
+
+/** Races a promise against a timer that is always cleared, so no timer outlives the call. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function validated<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidAwsAnswer(`${operation} answer is invalid: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
+  }
+  return parsed.data;
+}
+
+/** A rejected answer as AWS sent it; anything else (time-out, connection lost) as a request failure. */
+function translateServiceError(operation: string, error: unknown): Error {
+  const modeled = (error as { modeledError?: unknown } | undefined)?.modeledError;
+  if (modeled !== undefined) {
+    const parsed = rejectionSchema.safeParse(modeled);
+    if (parsed.success) return new AwsRejected(operation, parsed.data.statusCode, parsed.data.errorCode, parsed.data.errorMessage);
+  }
+  const internal = (error as { internalError?: unknown } | undefined)?.internalError;
+  const detail = internal === undefined ? describeError(error) : `${describeError(error)} (${describeError(internal)})`;
+  return new MqttRequestFailed(`${operation}: ${detail}`, { cause: error });
+}
+
+/** What differs between the MQTT 3.1.1 and 5 clients: how to connect, how to close. */
+interface Connection {
+  readonly identity: () => iotidentity.IotIdentityClientv2;
+  close(): Promise<void>;
+}
+
+function describeTarget(target: MqttTarget): string {
+  return `${target.host}:${target.port} (${target.region})`;
+}
+
+type RrOptions = { maxRequestResponseSubscriptions: number; maxStreamingSubscriptions: number; operationTimeoutInSeconds: number };
+
+/**
+ * Connection settings per credentials, built once: building one makes a TLS context, which
+ * costs milliseconds of the main thread (key, certificate and trust store parsing). The fleet's
+ * claim credentials are the same for every device, so their context is shared, as the SDK's own
+ * builders share theirs between connections.
+ */
+class ConfigCache<T> {
+  private readonly entries = new Map<string, T>();
+  constructor(private readonly limit: number) {}
+
+  get(credentials: MqttCredentials, build: () => T): T {
+    const key = createHash('sha256').update(credentials.certificatePem).update('\0').update(credentials.privateKeyPem).digest('hex');
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = build();
+      if (this.entries.size >= this.limit) {
+        const oldest = this.entries.keys().next();
+        if (!oldest.done) this.entries.delete(oldest.value);
+      }
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+/** The SDK's default socket (the address family follows the resolved address) with our connect time-out. */
+function socketOptions(options: CrtTransportOptions): io.SocketOptions {
+  return new io.SocketOptions(io.SocketType.STREAM, undefined, options.connectTimeoutMs);
+}
+
+/**
+ * The error for a failed connect, after cleaning up: the connect failure is the message; a
+ * failure of the clean-up too is kept beside it in `cause`.
+ */
+async function connectFailure(target: MqttTarget, error: unknown, close: () => Promise<void>): Promise<MqttConnectFailed> {
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    await close();
+  } catch (closeError) {
+    return new MqttConnectFailed(describeTarget(target), message, { cause: new AggregateError([error, closeError], 'connect and clean-up both failed') });
+  }
+  return new MqttConnectFailed(describeTarget(target), message, { cause: error });
+}
+
+function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
+  const configs = new ConfigCache<mqtt.MqttConnectionConfig>(8);
+  const base = (credentials: MqttCredentials): mqtt.MqttConnectionConfig =>
+    configs.get(credentials, () => {
+      const builder = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder(credentials.certificatePem, credentials.privateKeyPem)
+        // Placeholders: each connection sets its own endpoint, port and client id below.
+        .with_endpoint('placeholder')
+        .with_client_id('placeholder')
+        .with_clean_session(true)
+        .with_keep_alive_seconds(options.keepAliveSeconds ?? 60)
+        .with_ping_timeout_ms(Math.min(options.operationTimeoutMs, 30_000))
+        .with_protocol_operation_timeout_ms(options.operationTimeoutMs)
+        .with_socket_options(socketOptions(options));
+      if (options.caPem !== undefined) builder.with_certificate_authority(options.caPem);
+      return builder.build();
+    });
+
+  return async (target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<Connection> => {
+    const config: mqtt.MqttConnectionConfig = { ...base(credentials), host_name: target.host, port: target.port, client_id: clientId };
+    const client = new mqtt.MqttClient(options.clientBootstrap);
+    const connection = client.new_connection(config);
+    // Errors surface through connect()'s promise and the request results; the listener keeps an
+    // unhandled 'error' event from crashing the process.
+    connection.on('error', () => undefined);
+    let identity: iotidentity.IotIdentityClientv2 | undefined;
+    const close = async (): Promise<void> => {
+      identity?.close();
+      // disconnect() also frees the native connection, so the CRT keeps nothing alive afterwards.
+      await withTimeout(connection.disconnect(), options.operationTimeoutMs, () => new MqttRequestFailed('disconnect timed out'));
+    };
+    try {
+      await withTimeout(connection.connect(), options.connectTimeoutMs, () => new Error(`no CONNACK within ${options.connectTimeoutMs} ms`));
+    } catch (error) {
+      throw await connectFailure(target, error, close);
+    }
+    return {
+      identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt311(connection, rrOptions)),
+      close,
+    };
+  };
+}
+
+function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
+  const configs = new ConfigCache<mqtt5.Mqtt5ClientConfig>(8);
+  const base = (credentials: MqttCredentials): mqtt5.Mqtt5ClientConfig =>
+    configs.get(credentials, () => {
+      const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
+        'placeholder',
+        credentials.certificatePem,
+        credentials.privateKeyPem,
+      )
+        .withConnectProperties({ keepAliveIntervalSeconds: options.keepAliveSeconds ?? 60 })
+        .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+        .withConnackTimeoutMs(options.connectTimeoutMs)
+        .withAckTimeoutSeconds(Math.ceil(options.operationTimeoutMs / 1000));
+      if (options.caPem !== undefined) builder.withCertificateAuthority(options.caPem);
+      const config = builder.build();
+      if (options.clientBootstrap !== undefined) config.clientBootstrap = options.clientBootstrap;
+      config.socketOptions = socketOptions(options);
+      return config;
+    });
+
+  return async (target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<Connection> => {
+    const shared = base(credentials);
+    const config: mqtt5.Mqtt5ClientConfig = {
+      ...shared,
+      hostName: target.host,
+      port: target.port,
+      connectProperties: { keepAliveIntervalSeconds: options.keepAliveSeconds ?? 60, ...shared.connectProperties, clientId },
+    };
+    const client = new mqtt5.Mqtt5Client(config);
+    let identity: iotidentity.IotIdentityClientv2 | undefined;
+    const stopped = new Promise<void>((resolve) => client.once('stopped', () => resolve()));
+    const close = async (): Promise<void> => {
+      identity?.close();
+      client.stop();
+      try {
+        await withTimeout(stopped, options.operationTimeoutMs, () => new MqttRequestFailed('stop timed out'));
+      } finally {
+        // Frees the native client even when it did not confirm the stop in time.
+        client.close();
+      }
+    };
+    // As for MQTT 3.1.1: failures reach the caller through the connect outcome and the requests.
+    client.on('error', () => undefined);
+    // The MQTT 5 client retries on its own; the first outcome decides, and on failure it is stopped.
+    const outcome = new Promise<void>((resolve, reject) => {
+      client.once('connectionSuccess', () => resolve());
+      client.once('connectionFailure', (event) => {
+        const code = event.connack?.reasonCode;
+        reject(new Error(code === undefined ? (event.error instanceof Error ? event.error.message : (event.error.error_name ?? 'connection failed')) : `CONNACK reason code ${code}`));
+      });
+    });
+    client.start();
+    try {
+      await withTimeout(outcome, options.connectTimeoutMs + 1000, () => new Error(`no CONNACK within ${options.connectTimeoutMs} ms`));
+    } catch (error) {
+      throw await connectFailure(target, error, close);
+    }
+    return {
+      identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt5(client, rrOptions)),
+      close,
+    };
+  };
+}
+
+/** The transport on aws-crt, the way a real device talks to AWS IoT. */
+export function createCrtTransport(options: CrtTransportOptions): MqttTransport {
+  const rrOptions = {
+    // Accepted and rejected topics of create-certificate and of RegisterThing: room for both
+    // pairs, so RegisterThing need not wait for the first pair to be unsubscribed.
+    maxRequestResponseSubscriptions: 4,
+    maxStreamingSubscriptions: 1,
+    operationTimeoutInSeconds: Math.max(1, Math.ceil(options.operationTimeoutMs / 1000)),
+  };
+  const open = options.protocol === 'mqtt5' ? connect5Factory(options, rrOptions) : connect311Factory(options, rrOptions);
+
+  return {
+    async openIdentitySession(target, clientId, credentials) {
+      const connection = await open(target, clientId, credentials);
+      const request = async <T>(operation: string, run: () => Promise<unknown>, schema: z.ZodType<T>): Promise<T> => {
+        let answer: unknown;
+        try {
+          answer = await withTimeout(run(), options.operationTimeoutMs + 1000, () => new MqttRequestFailed(`${operation}: no answer within ${options.operationTimeoutMs} ms`));
+        } catch (error) {
+          if (error instanceof MqttRequestFailed) throw error;
+          throw translateServiceError(operation, error);
+        }
+        return validated(schema, answer, operation);
+      };
+      return {
+        async createCertificateFromCsr(csrPem) {
+          return request('CreateCertificateFromCsr', () => connection.identity().createCertificateFromCsr({ certificateSigningRequest: csrPem }), createdCertificateSchema);
+        },
+        async createKeysAndCertificate() {
+          const created = await request('CreateKeysAndCertificate', () => connection.identity().createKeysAndCertificate({}), createdKeysSchema);
+          const { privateKey, ...rest } = created;
+          return { ...rest, privateKeyPem: privateKey };
+        },
+        async registerThing(templateName, certificateOwnershipToken, parameters) {
+          const registered = await request(
+            'RegisterThing',
+            () => connection.identity().registerThing({ templateName, certificateOwnershipToken, parameters }),
+            registeredSchema,
+          );
+          return {
+            ...(registered.thingName !== undefined ? { thingName: registered.thingName } : {}),
+            deviceConfiguration: registered.deviceConfiguration ?? {},
+          };
+        },
+        close: () => connection.close(),
+      };
+    },
+    async checkConnection(target, clientId, credentials) {
+      const connection = await open(target, clientId, credentials);
+      await connection.close();
+    },
+  };
+}

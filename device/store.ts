@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { thingNameSchema } from '../core/thing-name.js';
+import { DeviceConfigError, StoredStateInvalid } from './errors.js';
+import { assertCertificateMatchesKey, certificateIdOf, KeyMismatch } from './keys.js';
+
+/**
+ * What the device keeps between runs, in one directory:
+ *
+ *     device.key   the private key (PEM), mode 0600
+ *     device.crt   its certificate (PEM)
+ *     state.json   how far provisioning got, and where the device lives
+ *
+ * Every file is written to a temporary name, flushed, then renamed over the old one, so a crash
+ * leaves either the old file or the new one, never half of one. `state.json` is written last and
+ * is the commit point: a state that says `registered` is only written once the key and
+ * certificate it refers to are on disk. Tickets are never written: a resumed run asks for a
+ * fresh one.
+ */
+
+export const KEY_FILE = 'device.key';
+export const CERT_FILE = 'device.crt';
+export const STATE_FILE = 'state.json';
+const TEMP_SUFFIX = '.tmp';
+
+/** How far provisioning got; each step's data is kept by the later ones. */
+export const STORE_STEPS = ['bootstrapped', 'registered', 'confirmed'] as const;
+export type StoreStep = (typeof STORE_STEPS)[number];
+
+const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
+const hostSchema = z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'not a host name');
+const portSchema = z.number().int().min(1).max(65_535);
+const isoSchema = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO 8601 time');
+
+const bootstrappedSchema = z.object({
+  version: z.literal(1),
+  step: z.literal('bootstrapped'),
+  thingName: thingNameSchema,
+  region: regionSchema,
+  endpoint: hostSchema,
+  port: portSchema,
+  templateName: z.string().regex(/^[0-9A-Za-z_-]{1,36}$/),
+  updatedAt: isoSchema,
+});
+
+const registeredSchema = bootstrappedSchema.extend({
+  step: z.literal('registered'),
+  certificateId: z.string().regex(/^[0-9a-f]{64}$/),
+  deviceConfiguration: z.record(z.string(), z.string()),
+});
+
+const confirmedSchema = registeredSchema.extend({
+  step: z.literal('confirmed'),
+  confirmedAt: isoSchema,
+});
+
+export const deviceStateSchema = z.discriminatedUnion('step', [bootstrappedSchema, registeredSchema, confirmedSchema]);
+export type DeviceState = z.infer<typeof deviceStateSchema>;
+export type BootstrappedState = z.infer<typeof bootstrappedSchema>;
+export type RegisteredState = z.infer<typeof registeredSchema>;
+export type ConfirmedState = z.infer<typeof confirmedSchema>;
+
+export interface DeviceCredentials {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+/** A registered or confirmed state together with the credentials it refers to, checked. */
+export type StoredDevice =
+  | { state: BootstrappedState; credentials?: undefined }
+  | { state: RegisteredState | ConfirmedState; credentials: DeviceCredentials };
+
+export interface DeviceStore {
+  /** The stored state for `thingName`, validated; undefined when nothing is stored yet. */
+  load(thingName: string): Promise<StoredDevice | undefined>;
+  saveBootstrapped(state: BootstrappedState): Promise<void>;
+  /** Writes key, certificate, then the state that commits them. */
+  saveRegistered(state: RegisteredState, credentials: DeviceCredentials): Promise<void>;
+  saveConfirmed(state: ConfirmedState): Promise<void>;
+}
+
+export interface FileStoreOptions {
+  /**
+   * Flush each file and the directory to disk before going on (default true). Only a simulator
+   * that keeps nothing after the run may turn it off.
+   */
+  durable?: boolean;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temporary file created with `mode` (so a key is never
+ * readable by others, not even for a moment), flushed to disk when `durable`, renamed over `path`.
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number, durable = true): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+  try {
+    if (durable) {
+      const handle = await open(temp, 'wx', mode);
+      try {
+        await handle.writeFile(data, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      await writeFile(temp, data, { encoding: 'utf8', mode, flag: 'wx' });
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The store on the device's file system. */
+export class FileStore implements DeviceStore {
+  private readonly durable: boolean;
+  private prepared = false;
+
+  constructor(
+    readonly dir: string,
+    options: FileStoreOptions = {},
+  ) {
+    this.durable = options.durable ?? true;
+  }
+
+  private async prepare(): Promise<void> {
+    if (this.prepared) return;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (cause) {
+      throw new DeviceConfigError(`cannot create the output directory ${this.dir}`, { cause });
+    }
+    // Temporary files of a run that was killed mid-write: never complete, never referenced.
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith(TEMP_SUFFIX)) await rm(join(this.dir, name), { force: true });
+    }
+    this.prepared = true;
+  }
+
+  private async write(name: string, data: string, mode: number): Promise<void> {
+    await writeFileAtomic(join(this.dir, name), data, mode, this.durable);
+  }
+
+  private async commit(): Promise<void> {
+    if (this.durable) await syncDirectory(this.dir);
+  }
+
+  async load(thingName: string): Promise<StoredDevice | undefined> {
+    await this.prepare();
+    const text = await readOptional(join(this.dir, STATE_FILE));
+    if (text === undefined) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new StoredStateInvalid(`${STATE_FILE} is not valid JSON`, { cause });
+    }
+    const parsed = deviceStateSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new StoredStateInvalid(`${STATE_FILE} is invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+    }
+    const state = parsed.data;
+    if (state.thingName !== thingName) {
+      throw new StoredStateInvalid(
+        `${this.dir} holds the state of thing ${state.thingName}, not ${thingName}; use another output directory`,
+      );
+    }
+    if (state.step === 'bootstrapped') return { state };
+    const [privateKeyPem, certificatePem] = await Promise.all([
+      readOptional(join(this.dir, KEY_FILE)),
+      readOptional(join(this.dir, CERT_FILE)),
+    ]);
+    if (privateKeyPem === undefined || certificatePem === undefined) {
+      throw new StoredStateInvalid(`${STATE_FILE} says ${state.step} but ${privateKeyPem === undefined ? KEY_FILE : CERT_FILE} is missing`);
+    }
+    try {
+      assertCertificateMatchesKey(certificatePem, privateKeyPem);
+    } catch (error) {
+      if (error instanceof KeyMismatch) throw new StoredStateInvalid(`stored credentials: ${error.message}`, { cause: error });
+      throw error;
+    }
+    if (certificateIdOf(certificatePem) !== state.certificateId) {
+      throw new StoredStateInvalid(`${CERT_FILE} is not the certificate ${STATE_FILE} names`);
+    }
+    return { state, credentials: { certificatePem, privateKeyPem } };
+  }
+
+  async saveBootstrapped(state: BootstrappedState): Promise<void> {
+    await this.prepare();
+    await this.write(STATE_FILE, `${JSON.stringify(bootstrappedSchema.parse(state), null, 2)}\n`, 0o600);
+    await this.commit();
+  }
+
+  async saveRegistered(state: RegisteredState, credentials: DeviceCredentials): Promise<void> {
+    await this.prepare();
+    const checked = registeredSchema.parse(state);
+    await this.write(KEY_FILE, credentials.privateKeyPem, 0o600);
+    await this.write(CERT_FILE, credentials.certificatePem, 0o644);
+    // Key and certificate must be durable before the state that points at them.
+    await this.commit();
+    await this.write(STATE_FILE, `${JSON.stringify(checked, null, 2)}\n`, 0o600);
+    await this.commit();
+  }
+
+  async saveConfirmed(state: ConfirmedState): Promise<void> {
+    await this.prepare();
+    await this.write(STATE_FILE, `${JSON.stringify(confirmedSchema.parse(state), null, 2)}\n`, 0o600);
+    await this.commit();
+  }
+}

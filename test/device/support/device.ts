@@ -1,0 +1,91 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '../../../device/bootstrap-client.js';
+import { generateKeyAndCsr } from '../../../device/keys.js';
+import { createCrtTransport, type MqttProtocol } from '../../../device/mqtt.js';
+import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '../../../device/provision.js';
+import { FileStore } from '../../../device/store.js';
+import { DEMO_SOURCE_IP_HEADER } from '../../../local/bootstrap-server.js';
+import type { ProductCloud } from './cloud.js';
+
+/** A device of the test fleet: enrolled with its own key, at a simulated public address. */
+export interface TestDevice {
+  thingName: string;
+  signingKey: KeyObject;
+  signingKeyPath: string;
+  sourceIp: string;
+  dir: string;
+}
+
+export async function enrollDevice(cloud: ProductCloud, thingName: string, sourceIp: string, keyType: 'ed25519' | 'ec' = 'ed25519'): Promise<TestDevice> {
+  const pair = keyType === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  await cloud.registry.enroll({ thingName, publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() });
+  const dir = mkdtempSync(join(cloud.workDir, `device-${thingName}-`));
+  const signingKeyPath = join(dir, 'signing.key');
+  writeFileSync(signingKeyPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  return { thingName, signingKey: pair.privateKey, signingKeyPath, sourceIp, dir };
+}
+
+/** Runs the device flow in this process, with the real store, HTTPS client and CRT transport. */
+export async function runDevice(
+  cloud: ProductCloud,
+  device: TestDevice,
+  options: { certificateMode?: CertificateMode; protocol?: MqttProtocol; afterStep?: (step: StepName) => Promise<void>; registerAttempts?: number; events?: ProvisionEvent[] } = {},
+): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
+  const events: ProvisionEvent[] = options.events ?? [];
+  const transport = createCrtTransport({
+    protocol: options.protocol ?? 'mqtt311',
+    caPem: cloud.rootCa,
+    connectTimeoutMs: 3_000,
+    operationTimeoutMs: 8_000,
+  });
+  const bootstrapOptions = {
+    url: cloud.bootstrapUrl,
+    ca: cloud.rootCa,
+    ...DEFAULT_BOOTSTRAP_TIMING,
+    maxAttempts: 3,
+    headers: { [DEMO_SOURCE_IP_HEADER]: device.sourceIp },
+  };
+  const result = await provisionDevice(
+    { thingName: device.thingName, signingKey: device.signingKey, claim: { certificatePem: cloud.claimCert, privateKeyPem: cloud.claimKey } },
+    {
+      certificateMode: options.certificateMode ?? 'csr',
+      // Short waits between registration tries: the tests check the order of events, not time.
+      registerBackoffMs: 20,
+      ...(options.registerAttempts !== undefined ? { registerAttempts: options.registerAttempts } : {}),
+    },
+    {
+      store: new FileStore(join(device.dir, 'out')),
+      bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, realBootstrapClientDeps),
+      transport,
+      generateKeyAndCsr,
+      now: Date.now,
+      onEvent: (event) => events.push(event),
+      resolveEndpoint: cloud.resolveEndpoint,
+      ...(options.afterStep ? { afterStep: options.afterStep } : {}),
+    },
+  );
+  return { result, events };
+}
+
+/** Every file of a directory with its bytes, mode and modification time. */
+export function snapshotDir(dir: string): Record<string, { text: string; mode: number; mtimeMs: number }> {
+  const out: Record<string, { text: string; mode: number; mtimeMs: number }> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const stat = statSync(join(dir, name));
+    out[name] = { text: readFileSync(join(dir, name), 'utf8'), mode: stat.mode & 0o777, mtimeMs: stat.mtimeMs };
+  }
+  return out;
+}
+
+/** Polls until `check` returns a value, for effects the cloud applies asynchronously. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
