@@ -178,61 +178,88 @@ function chooseRegion(
 }
 
 /**
+ * How many times the assignment is decided again when another writer (the hook, an operator)
+ * changed the record between this request's read and its conditional write.
+ */
+const MAX_ASSIGN_ATTEMPTS = 3;
+
+/** The record's state refuses this request: provisioned, blocked, or an old timestamp. */
+function refuseByState(record: DeviceRecord, timestamp: number | undefined): void {
+  if (record.prov_status === 'provisioned') throw new AlreadyProvisioned('this device is already provisioned');
+  if (record.prov_status === 'blocked') throw new DeviceBlocked('this device is blocked by an operator');
+  if (timestamp !== undefined && record.last_request_ts !== undefined && timestamp <= record.last_request_ts) {
+    throw new ReplayedRequest('timestamp is not newer than the last accepted request');
+  }
+}
+
+/**
  * The bootstrap decision: authenticate, check the registry state, locate the caller, choose the
- * region, issue the ticket and record the assignment in one conditional write.
+ * region, issue the ticket and record the assignment in one conditional write. When the write
+ * loses to another writer, the decision is made again on the fresh record (a device the hook
+ * just let through stays in its region), so a legitimate retry is not answered with a conflict.
  */
 export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, trace: BootstrapTrace = {}): Promise<BootstrapAnswer> {
   if (inbound.method !== 'POST') throw new MethodNotAllowed('use POST');
   const request = parseBootstrapBody(inbound.body, inbound.isBase64Encoded);
   trace.thing = request['thing-name'];
-  const record = await authenticate(request, deps);
-
-  if (record.prov_status === 'provisioned') throw new AlreadyProvisioned('this device is already provisioned');
-  if (record.prov_status === 'blocked') throw new DeviceBlocked('this device is blocked by an operator');
+  let record = await authenticate(request, deps);
   const timestamp = request.timestamp;
-  if (timestamp !== undefined && record.last_request_ts !== undefined && timestamp <= record.last_request_ts) {
-    throw new ReplayedRequest('timestamp is not newer than the last accepted request');
-  }
+  refuseByState(record, timestamp);
 
   const location = await geolocate(inbound, deps.geo);
   trace.geoSource = location?.source ?? 'none';
   const chooser = deps.chooser(await deps.drainingRegions());
-  const choice = chooseRegion(record, request, location, chooser);
-  trace.region = choice.region;
-  trace.reason = choice.reason;
 
-  let issued;
-  try {
-    issued = await issueTicket(deps.signer, {
-      thingName: record.thing_name,
-      region: choice.region,
-      ttlSeconds: deps.config.ticketTtlSeconds,
-      nowMs: deps.now(),
-    });
-  } catch (cause) {
-    throw new ServiceUnavailable('the ticket signer is unavailable', 5, { cause });
-  }
-
-  try {
-    await deps.registry.assign({
-      thingName: record.thing_name,
-      expectedStatus: record.prov_status,
-      region: choice.region,
-      ...(timestamp !== undefined ? { requestTs: timestamp } : {}),
-      sourceIp: inbound.sourceIp,
-      ...(location?.country ? { country: location.country } : {}),
-      ticketId: issued.claims.jti,
-      ticketExpiresAt: issued.claims.exp * 1000,
-    });
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
-    const now = await deps.registry.get(record.thing_name);
-    if (timestamp !== undefined && now?.last_request_ts !== undefined && now.last_request_ts >= timestamp) {
-      throw new ReplayedRequest('timestamp is not newer than the last accepted request');
+  for (let attempt = 1; ; attempt++) {
+    const choice = chooseRegion(record, request, location, chooser);
+    trace.region = choice.region;
+    trace.reason = choice.reason;
+    let issued;
+    try {
+      issued = await issueTicket(deps.signer, {
+        thingName: record.thing_name,
+        region: choice.region,
+        ttlSeconds: deps.config.ticketTtlSeconds,
+        nowMs: deps.now(),
+      });
+    } catch (cause) {
+      throw new ServiceUnavailable('the ticket signer is unavailable', 5, { cause });
     }
-    throw new Conflict('another request for this device changed its record; retry');
+    try {
+      await deps.registry.assign({
+        thingName: record.thing_name,
+        expectedStatus: assignableStatus(record),
+        region: choice.region,
+        ...(timestamp !== undefined ? { requestTs: timestamp } : {}),
+        sourceIp: inbound.sourceIp,
+        ...(location?.country ? { country: location.country } : {}),
+        ticketId: issued.claims.jti,
+        ticketExpiresAt: issued.claims.exp * 1000,
+      });
+      return await answer(choice, issued, deps);
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      const fresh = await deps.registry.get(record.thing_name);
+      if (!fresh) throw new Conflict('the device record changed during the request; retry');
+      refuseByState(fresh, timestamp);
+      if (attempt >= MAX_ASSIGN_ATTEMPTS) throw new Conflict('another request for this device changed its record; retry');
+      record = fresh;
+    }
   }
+}
 
+/** The statuses an assignment may start from; anything else was refused by `refuseByState`. */
+function assignableStatus(record: DeviceRecord): 'unprovisioned' | 'assigned' | 'provisioning' {
+  const status = record.prov_status;
+  if (status === 'unprovisioned' || status === 'assigned' || status === 'provisioning') return status;
+  throw new Conflict(`the device is ${status}`);
+}
+
+async function answer(
+  choice: { region: string; distance: number | null; fallbacks: string[] },
+  issued: { ticket: string; claims: { exp: number } },
+  deps: BootstrapDeps,
+): Promise<BootstrapAnswer> {
   // The chosen region's endpoint is required; a fallback whose endpoint cannot be resolved now
   // is left out rather than failing the whole answer.
   const [endpointAddress, fallbackEndpoints] = await Promise.all([

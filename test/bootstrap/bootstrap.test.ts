@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +208,40 @@ describe('registry state', () => {
     const res = await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, name, t.clock.now), { sourceIp: '52.0.0.1' }));
     expect(res.statusCode).toBe(200);
     expect(parseAnswer(res)).toMatchObject({ region: 'ap-south-1', fallbacks: [] });
+  });
+
+  it('decides again, in the same region, when the hook moves the device between read and write', async () => {
+    // Prepare: the device was assigned; its RegisterThing answer was slow, so it bootstraps again,
+    // and the hook's allow lands between this request's read and its conditional write.
+    const name = await enrolled();
+    const h0 = harness();
+    await h0.handler(httpApiEvent(signedBootstrapRequest(h0.fleetKey, name, t.clock.now - 10)));
+    const first = await t.registry.get(name);
+    let raced = false;
+    const racing = Object.create(t.registry) as typeof t.registry;
+    racing.assign = async (a) => {
+      if (!raced) {
+        raced = true;
+        await t.registry.beginProvisioning({
+          thingName: name,
+          region: String(first?.aws_region),
+          ticketId: String(first?.ticket_id),
+          certificateId: 'e'.repeat(64),
+          maxAttempts: 3,
+        });
+      }
+      return t.registry.assign(a);
+    };
+    const h = makeHarness({ registry: racing, now: () => t.clock.now, fleetKey: h0.fleetKey, fleetPublicKeys: [pem(createPublicKey(h0.fleetKey))] });
+    // Act
+    const res = await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, name, t.clock.now), { sourceIp: '52.0.0.1' }));
+    // Assess
+    expect(raced).toBe(true);
+    expect(res.statusCode).toBe(200);
+    expect(parseAnswer(res)).toMatchObject({ region: first?.aws_region, fallbacks: [] });
+    const record = await t.registry.get(name);
+    expect(record?.prov_status).toBe('provisioning');
+    expect(record?.ticket_id).toBe(verifyTicket(String(parseAnswer(res)['ticket']), h.ticketKeys, t.clock.now).jti);
   });
 
   it('leaves exactly one live assignment when 50 requests for one device race', async () => {
