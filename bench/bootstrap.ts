@@ -7,7 +7,7 @@
  *   npx tsx bench/bootstrap.ts
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { parseBootstrapBody } from '../bootstrap-service/request.js';
 import { parseDeploymentConfig } from '../core/config.js';
 import { loadGeoTable } from '../core/geo/table.js';
@@ -92,7 +92,7 @@ export async function benchBootstrap(): Promise<Record<string, number>> {
   }
 
   // The bundled handler, as NodejsFunction builds it (the AWS SDK comes with the Lambda runtime).
-  const bundle = await build({
+  const bundleOptions = {
     entryPoints: ['bootstrap-service/handler.ts'],
     bundle: true,
     platform: 'node',
@@ -100,18 +100,10 @@ export async function benchBootstrap(): Promise<Record<string, number>> {
     format: 'esm',
     minify: true,
     write: false,
-    external: ['@aws-sdk/*', '@smithy/*'],
-  });
+  } satisfies BuildOptions;
+  const bundle = await build({ ...bundleOptions, external: ['@aws-sdk/*', '@smithy/*'] });
   results['bootstrap.bundle_bytes_without_aws_sdk'] = bundle.outputFiles.reduce((n, f) => n + f.contents.length, 0);
-  const full = await build({
-    entryPoints: ['bootstrap-service/handler.ts'],
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    minify: true,
-    write: false,
-  });
+  const full = await build(bundleOptions);
   results['bootstrap.bundle_bytes_with_aws_sdk'] = full.outputFiles.reduce((n, f) => n + f.contents.length, 0);
   return results;
 }

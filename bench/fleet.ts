@@ -11,23 +11,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fleetJobFor } from '../device/fleet/demo.js';
+import { startDemoCloud } from '../device/fleet/demo-cloud.js';
 import { runFleetJobInChild } from '../device/fleet/spawn.js';
 import { summarize } from '../device/fleet/summary.js';
-import { startLocalCloud } from '../local/cloud.js';
 import { createLogger } from '../local/log.js';
-import { productWiring } from '../local/product.js';
 import { isMain } from './stats.js';
 
 export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Record<string, number>> {
   const workDir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
   const log = createLogger('error');
-  const cloud = await startLocalCloud({
-    demo: true,
-    pkiDir: workDir,
-    deviceKeyAlgorithm: 'ec-p256',
-    log,
-    wire: productWiring({ keysDir: join(workDir, 'keys'), log }),
-  });
+  const cloud = await startDemoCloud({ workDir, log });
   try {
     const job = fleetJobFor(cloud, {
       devices,

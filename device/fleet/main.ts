@@ -1,13 +1,13 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import * as z from 'zod';
 import { describeError } from '../../core/errors.js';
 import { isIotRegion } from '../../core/regions.js';
-import { DEFAULT_REGIONS, startLocalCloud } from '../../local/cloud.js';
+import { DEFAULT_REGIONS } from '../../local/cloud.js';
 import { createLogger } from '../../local/log.js';
-import { productWiring } from '../../local/product.js';
 import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runFleetDemo } from './demo.js';
+import { startDemoCloud } from './demo-cloud.js';
 
 /**
  * The fleet demo as a program: start the local cloud in demo mode with the product, provision a
@@ -85,15 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const log = createLogger(options.logLevel);
   const workDir = resolve(options.workDir);
-  const cloud = await startLocalCloud({
-    regions: options.regions,
-    demo: true,
-    pkiDir: workDir,
-    // CreateKeysAndCertificate with EC keys: AWS makes RSA 2048, which costs ~150 ms of CPU each.
-    deviceKeyAlgorithm: 'ec-p256',
-    log,
-    wire: productWiring({ keysDir: join(workDir, 'keys'), log }),
-  });
+  const cloud = await startDemoCloud({ workDir, log, regions: options.regions });
   try {
     const result = await runFleetDemo(cloud, options, {
       stdout: (text) => process.stdout.write(text),

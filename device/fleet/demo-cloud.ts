@@ -1,0 +1,20 @@
+import { join } from 'node:path';
+import { type LocalCloud, startLocalCloud } from '../../local/cloud.js';
+import type { Logger } from '../../local/log.js';
+import { productWiring } from '../../local/product.js';
+
+/**
+ * The local cloud as the fleet demo and the fleet benchmark run it: demo mode (simulated source
+ * addresses allowed), the real bootstrap, hook and confirmation, files under `workDir`.
+ */
+export function startDemoCloud(options: { workDir: string; log: Logger; regions?: readonly string[] }): Promise<LocalCloud> {
+  return startLocalCloud({
+    ...(options.regions ? { regions: options.regions } : {}),
+    demo: true,
+    pkiDir: options.workDir,
+    // CreateKeysAndCertificate with EC keys: AWS makes RSA 2048, which costs ~150 ms of CPU each.
+    deviceKeyAlgorithm: 'ec-p256',
+    log: options.log,
+    wire: productWiring({ keysDir: join(options.workDir, 'keys'), log: options.log }),
+  });
+}
