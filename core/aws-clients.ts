@@ -27,6 +27,8 @@ export function getDynamoClient(options: DynamoClientOptions): DynamoDBClient {
   const client = new DynamoDBClient({
     region: options.region,
     maxAttempts: options.maxAttempts ?? 3,
+    // Resolves the middleware stack once per command type instead of on every call.
+    cacheMiddleware: true,
     ...(options.endpoint
       ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),

@@ -114,6 +114,8 @@ export interface LocalCloudOptions extends CloudWiring {
   /** Start dynalite (default true). */
   dynamo?: boolean;
   dynamoPort?: number;
+  /** Serve DynamoDB from a thread of its own, as a separate service would be (default true). */
+  dynamoThread?: boolean;
   controlPlanePort?: number;
   lambdaPort?: number;
   bootstrapPort?: number;
@@ -194,6 +196,8 @@ function lambdaClients(lambdaUrl: string): { get(region: string): LambdaClient; 
           credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
           // IoT does not retry a hook: one failed or late answer is a denial.
           maxAttempts: 1,
+          // Resolves the middleware stack once per command type instead of on every call.
+          cacheMiddleware: true,
         });
         clients.set(region, client);
       }
@@ -263,7 +267,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (options.dynamo ?? true) {
       const dynamoDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
       if (dynamoDir) await mkdir(dynamoDir, { recursive: true });
-      dynamo = await startDynalite({ ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}), ...(dynamoDir ? { dataDir: dynamoDir } : {}) });
+      dynamo = await startDynalite({ thread: options.dynamoThread ?? true, ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}), ...(dynamoDir ? { dataDir: dynamoDir } : {}) });
       const started = dynamo;
       stops.push(() => started.close());
     }

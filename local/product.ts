@@ -97,6 +97,8 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
       region: homeRegion,
       endpoint: dynamo.endpoint,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // Resolves the middleware stack once per command type instead of on every call.
+      cacheMiddleware: true,
     });
     await ensureRegistryTable(client, config.tableName);
     const registry = new DeviceRegistry({ client, tableName: config.tableName, now: context.now });

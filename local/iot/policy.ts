@@ -119,26 +119,56 @@ function variableValue(name: string, ctx: PolicyContext): string | undefined {
 const compiledResources = new Map<string, RegExp>();
 const MAX_COMPILED_RESOURCES = 10_000;
 
+/** A resource pattern split once into regular-expression text and the variables between it. */
+type PatternPart = { readonly text: string } | { readonly variable: string };
+const parsedPatterns = new Map<string, readonly PatternPart[] | null>();
+
+/** Null when a `${` is never closed: such a pattern matches nothing. */
+function patternParts(pattern: string): readonly PatternPart[] | null {
+  const cached = parsedPatterns.get(pattern);
+  if (cached !== undefined) return cached;
+  const parts: PatternPart[] = [];
+  let text = '';
+  let parsed: readonly PatternPart[] | null = parts;
+  for (let i = 0; i < pattern.length; ) {
+    const ch = pattern[i] ?? '';
+    if (ch === '$' && pattern[i + 1] === '{') {
+      const end = pattern.indexOf('}', i + 2);
+      if (end < 0) {
+        parsed = null;
+        break;
+      }
+      if (text) parts.push({ text });
+      text = '';
+      parts.push({ variable: pattern.slice(i + 2, end) });
+      i = end + 1;
+      continue;
+    }
+    text += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    i++;
+  }
+  if (parsed && text) parts.push({ text });
+  if (parsedPatterns.size >= MAX_COMPILED_RESOURCES) parsedPatterns.clear();
+  parsedPatterns.set(pattern, parsed);
+  return parsed;
+}
+
 /**
  * Turns a resource pattern into a regular expression for one connection: wildcards stay
  * wildcards, substituted values are literal. Undefined when a variable has no value.
  */
 function resourceRegExp(pattern: string, ctx: PolicyContext): RegExp | undefined {
+  const parts = patternParts(pattern);
+  if (!parts) return undefined;
   let source = '';
-  for (let i = 0; i < pattern.length; ) {
-    const ch = pattern[i] ?? '';
-    if (ch === '$' && pattern[i + 1] === '{') {
-      const end = pattern.indexOf('}', i + 2);
-      if (end < 0) return undefined;
-      const name = pattern.slice(i + 2, end);
-      const value = variableValue(name, ctx);
-      if (value === undefined) return undefined;
-      source += value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      i = end + 1;
+  for (const part of parts) {
+    if ('text' in part) {
+      source += part.text;
       continue;
     }
-    source += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    i++;
+    const value = variableValue(part.variable, ctx);
+    if (value === undefined) return undefined;
+    source += value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   }
   let compiled = compiledResources.get(source);
   if (!compiled) {

@@ -374,8 +374,8 @@ export function createMqttBroker<P>(options: {
       refuseConnect(socket, version, V4.identifierRejected, V5.clientIdNotValid);
       return undefined;
     }
-    const peer = socket.getPeerCertificate(false);
-    const certificateDer = peer.raw;
+    // Only the DER is needed; getPeerCertificate would also decode every field into an object.
+    const certificateDer = socket.getPeerX509Certificate()?.raw;
     const principal = certificateDer
       ? hooks.authenticate({ certificateDer, chainVerified: socket.authorized }, { clientId })
       : undefined;
