@@ -380,19 +380,34 @@ export async function provisionDevice(identity: DeviceIdentity, options: Provisi
         );
         const certificateId = created.certificateId.toLowerCase();
 
-        const thing = await step(
-          'register-thing',
-          () =>
-            session.registerThing(templateName, created.certificateOwnershipToken, {
-              ...parameters,
-              [THING_NAME_PARAM]: thingName,
-              [TICKET_PARAM]: ticket,
-            }),
-          (value) => ({ detail: { thingName: value.thingName ?? thingName } }),
-          target.region,
-        );
-
         const credentials: MqttCredentials = { certificatePem: created.certificatePem, privateKeyPem: created.privateKeyPem };
+        let thing: { deviceConfiguration: Record<string, string> };
+        try {
+          thing = await step(
+            'register-thing',
+            () =>
+              session.registerThing(templateName, created.certificateOwnershipToken, {
+                ...parameters,
+                [THING_NAME_PARAM]: thingName,
+                [TICKET_PARAM]: ticket,
+              }),
+            (value) => ({ detail: { thingName: value.thingName ?? thingName } }),
+            target.region,
+          );
+        } catch (error) {
+          if (!(error instanceof StepFailed && error.cause instanceof MqttRequestFailed)) throw error;
+          // The answer was lost, but the registration may have landed: starting over with another
+          // certificate would leave this one ACTIVE on the thing. If it connects, it is ours.
+          const landed = await deps.transport.checkConnection(target, thingName, credentials).then(
+            () => true,
+            () => false,
+          );
+          if (!landed) throw error;
+          deps.onEvent({ thingName, step: 'register-thing', status: 'ok', region: target.region, detail: { recovered: 'answer lost; the certificate connects' } });
+          // The template's DeviceConfiguration came only in the lost answer.
+          thing = { deviceConfiguration: {} };
+        }
+
         const state: RegisteredState = {
           ...bootstrapped,
           step: 'registered',
