@@ -18,6 +18,7 @@ const suites: Suite[] = [
   { name: 'hook', command: 'npx tsx bench/hook.ts', run: async () => (await import('./hook.js')).benchHook() },
   { name: 'ops', command: 'npx tsx bench/ops.ts', run: async () => (await import('./ops.js')).benchOps() },
   { name: 'fleet', command: 'npx tsx bench/fleet.ts', run: async () => (await import('./fleet.js')).benchFleet() },
+  { name: 'reliability', command: 'npx tsx bench/reliability.ts', run: async () => (await import('./reliability.js')).benchReliability() },
 ];
 
 // The pinned SDK supports Node 20; its notice about future releases is noise in the report.

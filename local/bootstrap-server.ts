@@ -19,6 +19,12 @@ export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<unknown>
 
 /** A request body larger than this is refused; a bootstrap request is a few hundred bytes. */
 export const MAX_BOOTSTRAP_BODY_BYTES = 8 * 1024;
+/**
+ * A client gets this long to send a whole request, headers and body; a slower one gets 408 and
+ * its connection closed. Without it Node waits 300 s, so a few clients trickling bytes would hold
+ * connections open for minutes (a bootstrap request is a few hundred bytes).
+ */
+export const BOOTSTRAP_REQUEST_TIMEOUT_MS = 10_000;
 /** Demo mode only: the fleet simulator declares where a simulated device is. */
 export const DEMO_SOURCE_IP_HEADER = 'x-demo-source-ip';
 
@@ -36,15 +42,25 @@ class BodyTooLarge extends Error {
   override name = 'BodyTooLarge';
 }
 
+/** The client closed the connection (or was timed out) before the whole body arrived. */
+class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
 async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) throw new BodyTooLarge(`declared body of ${declared} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLarge('body over the limit');
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw new BodyTooLarge('body over the limit');
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge) && req.destroyed) throw new ClientGone('the client went away before the body was complete', { cause: error });
+    throw error;
   }
   return Buffer.concat(chunks);
 }
@@ -160,6 +176,10 @@ export async function startBootstrapServer(options: {
     try {
       body = await readLimited(req, MAX_BOOTSTRAP_BODY_BYTES);
     } catch (error) {
+      if (error instanceof ClientGone) {
+        log.debug('bootstrap request abandoned by the client', { error: describeError(error) });
+        return;
+      }
       if (!(error instanceof BodyTooLarge)) throw error;
       // The bootstrap function's own answer to an oversized body, so devices see one shape.
       const text = JSON.stringify({ status: 'error', code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${MAX_BOOTSTRAP_BODY_BYTES} bytes` });
@@ -201,13 +221,24 @@ export async function startBootstrapServer(options: {
     sendResult(res, result);
   }
 
-  const server = createServer({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      log.error('bootstrap server failed', { error: describeError(error) });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    {
+      key: options.tls.key,
+      cert: options.tls.cert,
+      minVersion: 'TLSv1.2',
+      requestTimeout: BOOTSTRAP_REQUEST_TIMEOUT_MS,
+      headersTimeout: BOOTSTRAP_REQUEST_TIMEOUT_MS,
+      // Node checks those timeouts every 30 s by default; a trickling client would get up to 40 s.
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        log.error('bootstrap server failed', { error: describeError(error) });
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    },
+  );
   const address = options.address ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 0, address);
   return {
