@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
-import { closeServer, listen } from './listen.js';
+import { listen } from './listen.js';
 
 export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
@@ -39,7 +39,13 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Loca
   return {
     endpoint: `http://${host}:${port}`,
     port,
-    close: () => closeServer(server),
+    // Not closeServer: dropping busy connections lets dynalite close its store under requests
+    // it is still handling, which then throw "Database is closed" from a callback (uncaught).
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeIdleConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
   };
 }
 
@@ -65,7 +71,9 @@ server.listen(workerData.port, workerData.host, () => {
 });
 parentPort.on('message', (message) => {
   if (message !== 'close') return;
-  server.closeAllConnections();
+  // Idle connections only: dynalite closes its store once the HTTP server has closed, and a
+  // request still being handled would then throw "Database is closed" and end the thread.
+  server.closeIdleConnections();
   server.close((error) => {
     if (error) fail(error);
     parentPort.postMessage({ type: 'closed' });

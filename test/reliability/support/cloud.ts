@@ -212,7 +212,8 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
     },
     async startDynamo() {
       if (!dataDir || !cloud.dynamo) throw new Error('dynalite restarts need a persistent cloud');
-      restarted = await startDynalite({ port: cloud.dynamo.port, dataDir: join(dataDir, 'dynamodb') });
+      // On a thread of its own, as the cloud starts it.
+      restarted = await startDynalite({ port: cloud.dynamo.port, dataDir: join(dataDir, 'dynamodb'), thread: true });
     },
     stopBroker: (region) => cloud.region(region).dataPlane.close(),
     async startBroker(region) {
