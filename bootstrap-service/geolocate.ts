@@ -32,7 +32,14 @@ export async function geolocate(
 ): Promise<Location | undefined> {
   if (caller.viewer) return { ...caller.viewer, source: 'cloudfront' };
   if (classifyAddress(caller.sourceIp) !== 'public') return undefined;
-  const found = deps.lookup?.(caller.sourceIp);
+  let found: ReturnType<IpDatabaseLookup>;
+  try {
+    found = deps.lookup?.(caller.sourceIp);
+  } catch (error) {
+    // A broken table must not fail every device: the location is simply unknown.
+    deps.onProviderError?.(error);
+    found = undefined;
+  }
   if (found) return { ...found, source: 'database' };
   if (!deps.provider) return undefined;
   try {

@@ -69,6 +69,16 @@ describe('ipstack-compatible provider', () => {
     expect(remote).toMatchObject({ source: 'provider', country: 'GB' });
   });
 
+  it('treats a throwing database lookup as an unknown location, then asks the provider', async () => {
+    const errors: unknown[] = [];
+    const broken = () => {
+      throw new Error('table damaged');
+    };
+    expect(await geolocate({ sourceIp: '81.2.69.199' }, { lookup: broken, onProviderError: (e) => errors.push(e) })).toBeUndefined();
+    expect(await geolocate({ sourceIp: '81.2.69.160' }, { lookup: broken, provider: provider() })).toMatchObject({ source: 'provider' });
+    expect(errors).toHaveLength(1);
+  });
+
   it('never asks anyone about private or invalid addresses', async () => {
     const before = seen.length;
     for (const ip of ['10.0.0.1', '192.168.0.2', 'fe80::1', 'not-an-ip']) {
