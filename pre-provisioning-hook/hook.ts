@@ -120,7 +120,7 @@ async function evaluateClosed(event: unknown, deps: HookDeps, ctx: DecisionConte
 }
 
 /**
- * Decides one RegisterThing. Never throws and never takes longer than the deadline: any error,
+ * Decides one RegisterThing. Never throws and never takes longer than the deadline: every error,
  * and any dependency that does not answer in time, is a deny. Logs one line per decision.
  *
  * A registry call still running at the deadline is left to finish: if its write lands after the

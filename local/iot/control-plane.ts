@@ -30,7 +30,7 @@ import { closeServer, listen } from '../listen.js';
  * REST paths, methods and JSON shapes of @aws-sdk/client-iot, so that the real client works
  * unchanged. One endpoint serves every emulated region; the region is read from the SigV4
  * credential scope of the request (or from an `iot.<region>.` host name). Signatures are not
- * verified: any credentials are accepted.
+ * verified: whatever credentials the client has are accepted.
  */
 
 export interface ControlPlaneRegion {

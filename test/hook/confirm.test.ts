@@ -10,7 +10,7 @@ const REGION = 'ap-southeast-2';
 
 let t: TestRegistry;
 let w: HookWorld;
-/** A registry whose DynamoDB refuses every connection: any call to it throws. */
+/** A registry whose DynamoDB refuses every connection: every call to it throws. */
 let unreachable: DeviceRegistry;
 let unreachableClient: DynamoDBClient;
 beforeAll(async () => {

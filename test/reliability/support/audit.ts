@@ -1,4 +1,6 @@
+import { expect } from 'vitest';
 import type { DeviceRecord } from '../../../core/registry/index.js';
+import type { LogAudit } from './log-audit.js';
 import type { ReliabilityCloud } from './cloud.js';
 import type { DeviceResult } from './device.js';
 
@@ -166,4 +168,14 @@ export async function settleConfirmations(rc: ReliabilityCloud, timeoutMs = 15_0
     if (audit.awaitingConfirmation === 0 || Date.now() > until) return audit;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** The end state every hostile run must reach: no error line, no problem, no orphan, no secret logged. */
+export async function expectCleanEnd(rc: ReliabilityCloud, audit: LogAudit): Promise<void> {
+  await settleConfirmations(rc);
+  const state = await auditSystem(rc);
+  expect(audit.errorLines()).toEqual([]);
+  expect(state.problems).toEqual([]);
+  expect(state.orphanActiveCertificates).toBe(0);
+  expect(audit.violations()).toEqual([]);
 }

@@ -1,7 +1,7 @@
 import { type Agent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 
-/** HTTPS calls a hostile client makes: any method, headers and body, and bodies sent byte by byte. */
+/** HTTPS calls a hostile client makes: arbitrary method, headers and body, and bodies sent byte by byte. */
 
 export interface HttpAnswer {
   readonly status: number;
