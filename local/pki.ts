@@ -15,7 +15,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidInput } from '../core/errors.js';
-import * as der from './der.js';
+import * as der from '../core/der.js';
 
 /**
  * The local cloud's PKI: a server CA (the stand-in for Amazon Root CA 1) for every TLS server, a

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as der from '../../local/der.js';
+import * as der from '../../core/der.js';
 import {
   certificateIdOf,
   CsrRejected,
