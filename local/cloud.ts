@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { describeError } from '../core/errors.js';
 import { isIotRegion } from '../core/regions.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
@@ -183,50 +182,34 @@ export function resolveRegionEndpoints(
   return resolved;
 }
 
-/** One Lambda client per region for IoT's own calls (hooks, rule actions), as AWS's are per region. */
-function lambdaClients(lambdaUrl: string): { get(region: string): LambdaClient; destroy(): void } {
-  const clients = new Map<string, LambdaClient>();
-  return {
-    get(region) {
-      let client = clients.get(region);
-      if (!client) {
-        client = new LambdaClient({
-          region,
-          endpoint: lambdaUrl,
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-          // IoT does not retry a hook: one failed or late answer is a denial.
-          maxAttempts: 1,
-          // Resolves the middleware stack once per command type instead of on every call.
-          cacheMiddleware: true,
-        });
-        clients.set(region, client);
-      }
-      return client;
-    },
-    destroy() {
-      for (const client of clients.values()) client.destroy();
-      clients.clear();
-    },
-  };
+class HookFunctionTimeout extends Error {
+  override name = 'HookFunctionTimeout';
 }
 
-function hookInvoker(clients: ReturnType<typeof lambdaClients>): HookInvoker {
+/**
+ * IoT's call of a pre-provisioning hook: a synchronous Lambda invocation that IoT gives up on
+ * after `timeoutMs`. IoT does not retry a hook: one failed or late answer is a denial.
+ */
+function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
   return async (targetArn, event, timeoutMs) => {
-    const region = targetArn.split(':')[3] ?? '';
-    const out = await clients.get(region).send(
-      new InvokeCommand({ FunctionName: targetArn, Payload: Buffer.from(JSON.stringify(event)) }),
-      { abortSignal: AbortSignal.timeout(timeoutMs) },
-    );
-    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : 'null';
-    if (out.FunctionError) throw new Error(`the hook function failed: ${text.slice(0, 200)}`);
-    return JSON.parse(text) as unknown;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HookFunctionTimeout(`the hook did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const out = await Promise.race([lambda.invoke(targetArn, JSON.stringify(event)), late]);
+      if (out.functionError) throw new Error(`the hook function failed: ${out.payload.slice(0, 200)}`);
+      return JSON.parse(out.payload) as unknown;
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
 
 /** An IoT rule's Lambda action: an asynchronous (Event) invocation. */
-function ruleAction(client: LambdaClient, functionArn: string): (event: unknown) => Promise<void> {
+function ruleAction(lambda: LambdaEndpoint, functionArn: string): (event: unknown) => Promise<void> {
   return async (event) => {
-    await client.send(new InvokeCommand({ FunctionName: functionArn, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(event)) }));
+    await lambda.invoke(functionArn, JSON.stringify(event), 'Event');
   };
 }
 
@@ -345,9 +328,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const fn of functions) lambda.register(fn);
     const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
 
-    const clients = lambdaClients(lambda.url);
-    stops.push(async () => clients.destroy());
-    const invokeHook = hookInvoker(clients);
+    const invokeHook = hookInvoker(lambda);
     const runtimes = new Map<string, RegionRuntime>();
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
@@ -393,7 +374,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
       const rules: TopicRule[] = [];
       if (presenceFunctionName) {
-        const invoke = ruleAction(clients.get(region), lambda.functionArn(region, presenceFunctionName));
+        const invoke = ruleAction(lambda, lambda.functionArn(region, presenceFunctionName));
         rules.push({ topicFilter: '$aws/events/presence/connected/+', action: (message) => invoke(message) });
       }
       const dataPlane = createDataPlane({

@@ -34,12 +34,38 @@ export interface LocalFunction {
   readonly timeoutSeconds?: number;
 }
 
+/** What an invocation answers: the function's JSON result, or its error as Lambda reports it. */
+export interface InvokeResult {
+  /** JSON text: the result, or `{errorType?, errorMessage}` when `functionError` is set. */
+  readonly payload: string;
+  readonly functionError?: 'Unhandled';
+}
+
+export type InvocationType = 'RequestResponse' | 'Event';
+
 export interface LambdaEndpoint {
   /** http://<host>:<port>, the `endpoint` for LambdaClient. */
   readonly url: string;
   register(fn: LocalFunction): string;
   functionArn(region: string, name: string): string;
+  /**
+   * Invoke as the cloud's own services do (IoT's pre-provisioning hooks and rule actions): on AWS
+   * they reach Lambda inside the cloud, not through the public API, so here they skip the HTTP
+   * hop and the SDK but keep everything the function sees and what the caller gets back: the
+   * event and result travel as JSON text, the function's timeout and error shape are Lambda's.
+   * `Event` returns once the invocation is queued. An unknown function throws
+   * `FunctionNotFound`; a payload that is not JSON throws `InvalidPayload`.
+   */
+  invoke(functionArn: string, payload: string, invocationType?: InvocationType): Promise<InvokeResult>;
   close(): Promise<void>;
+}
+
+export class FunctionNotFound extends Error {
+  override name = 'FunctionNotFound';
+}
+
+export class InvalidPayload extends Error {
+  override name = 'InvalidPayload';
 }
 
 /** Lambda's synchronous invocation payload limit. */
@@ -134,6 +160,41 @@ export async function startLambdaEndpoint(options: {
     }
   }
 
+  /** Runs a synchronous invocation; a failure of the function is its result, as in Lambda. */
+  async function execute(fn: LocalFunction, arn: string, event: unknown): Promise<InvokeResult> {
+    try {
+      return { payload: JSON.stringify((await run(fn, arn, event)) ?? null) };
+    } catch (error) {
+      log.info('function error', { function: arn, error: describeError(error) });
+      const body =
+        error instanceof FunctionTimeout
+          ? { errorMessage: error.message }
+          : { errorType: error instanceof Error ? error.name : 'Error', errorMessage: error instanceof Error ? error.message : String(error), trace: [] };
+      return { payload: JSON.stringify(body), functionError: 'Unhandled' };
+    }
+  }
+
+  /** Queues an asynchronous (Event) invocation: it runs later, nobody waits for it, failures are logged. */
+  function queue(fn: LocalFunction, arn: string, event: unknown): void {
+    setImmediate(() => void run(fn, arn, event).catch((error: unknown) => log.error('asynchronous invocation failed', { function: arn, error: describeError(error) })));
+  }
+
+  async function invoke(functionArn: string, payload: string, invocationType: InvocationType = 'RequestResponse'): Promise<InvokeResult> {
+    const { fn, arn, qualifier } = resolve(functionArn, undefined);
+    if (!fn || (qualifier !== undefined && qualifier !== '$LATEST')) throw new FunctionNotFound(`Function not found: ${arn}`);
+    let event: unknown;
+    try {
+      event = JSON.parse(payload);
+    } catch (cause) {
+      throw new InvalidPayload('Could not parse request body into json', { cause });
+    }
+    if (invocationType === 'Event') {
+      queue(fn, arn, event);
+      return { payload: '' };
+    }
+    return execute(fn, arn, event);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
     const match = INVOKE_PATH.exec(url.pathname);
@@ -169,21 +230,18 @@ export async function startLambdaEndpoint(options: {
     }
     if (invocationType === 'Event') {
       res.writeHead(202, { 'x-amzn-requestid': randomUUID() }).end();
-      run(fn, arn, event).catch((error: unknown) => log.error('asynchronous invocation failed', { function: arn, error: describeError(error) }));
+      queue(fn, arn, event);
       return;
     }
-    const headers = { 'x-amz-executed-version': '$LATEST', 'x-amzn-requestid': randomUUID() };
-    try {
-      const result = await run(fn, arn, event);
-      sendJson(res, 200, result ?? null, headers);
-    } catch (error) {
-      log.info('function error', { function: arn, error: describeError(error) });
-      const body =
-        error instanceof FunctionTimeout
-          ? { errorMessage: error.message }
-          : { errorType: error instanceof Error ? error.name : 'Error', errorMessage: error instanceof Error ? error.message : String(error), trace: [] };
-      sendJson(res, 200, body, { ...headers, 'x-amz-function-error': 'Unhandled' });
-    }
+    const result = await execute(fn, arn, event);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(result.payload),
+      'x-amz-executed-version': '$LATEST',
+      'x-amzn-requestid': randomUUID(),
+      ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
+    });
+    res.end(result.payload);
   }
 
   const server = createServer((req, res) => {
@@ -202,6 +260,7 @@ export async function startLambdaEndpoint(options: {
       return arnOf(fn.region, fn.name);
     },
     functionArn: arnOf,
+    invoke,
     close: () => closeServer(server),
   };
 }

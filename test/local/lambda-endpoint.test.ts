@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
+import { FunctionNotFound, InvalidPayload, type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
 import { silentLogger } from '../../local/log.js';
 import { within } from './support/cloud.js';
 
@@ -113,5 +113,74 @@ describe('Invoke', () => {
     // Assess
     expect(out.StatusCode).toBe(202);
     expect(asyncEvents).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("the cloud's own invocations (IoT's hooks and rule actions)", () => {
+  const arn = (name: string, region = 'us-east-1') => `arn:aws:lambda:${region}:${ACCOUNT}:function:${name}`;
+
+  it('hands the function the JSON event and returns its JSON result, as Invoke does', async () => {
+    // Act
+    const out = await endpoint.invoke(arn('echo'), JSON.stringify({ hello: 'world' }));
+
+    // Assess
+    expect(out.functionError).toBeUndefined();
+    expect(JSON.parse(out.payload)).toEqual({ event: { hello: 'world' }, functionName: 'echo', arn: arn('echo') });
+  });
+
+  it('gives the same error answers as the HTTP Invoke', async () => {
+    // Act
+    const broken = await endpoint.invoke(arn('broken'), '{}');
+    const sleepy = await endpoint.invoke(arn('sleepy'), '{}');
+    const overHttp = await lambda.send(new InvokeCommand({ FunctionName: arn('broken'), Payload: payload({}) }));
+
+    // Assess
+    expect(broken.functionError).toBe('Unhandled');
+    expect(JSON.parse(broken.payload)).toEqual(parsed(overHttp.Payload));
+    expect(sleepy).toEqual({ payload: JSON.stringify({ errorMessage: 'Task timed out after 1.00 seconds' }), functionError: 'Unhandled' });
+  });
+
+  it.each([
+    ['an unknown function', arn('missing')],
+    ['a function of another account', 'arn:aws:lambda:us-east-1:999999999999:function:echo'],
+    ['a function of another region', arn('echo', 'ap-northeast-1')],
+    ['a published version', `${arn('echo')}:3`],
+  ])('refuses %s without running anything', async (_label, functionArn) => {
+    // Act
+    const attempt = endpoint.invoke(functionArn, '{}');
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(FunctionNotFound);
+  });
+
+  it('refuses a payload that is not JSON, and the function never runs', async () => {
+    // Prepare
+    const before = asyncEvents.length;
+
+    // Act
+    const attempt = endpoint.invoke(arn('recorder'), '{not json', 'Event');
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(InvalidPayload);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(asyncEvents).toHaveLength(before);
+  });
+
+  it('queues an Event invocation and returns before the function has run', async () => {
+    // Prepare
+    const before = asyncEvents.length;
+    const arrived = new Promise<void>((resolve) => {
+      asyncArrived = resolve;
+    });
+
+    // Act
+    const out = await endpoint.invoke(arn('recorder'), JSON.stringify({ n: 2 }), 'Event');
+    const ranBeforeAnswer = asyncEvents.length > before;
+    await within(arrived, 5_000, 'the asynchronous invocation');
+
+    // Assess
+    expect(out).toEqual({ payload: '' });
+    expect(ranBeforeAnswer).toBe(false);
+    expect(asyncEvents.at(-1)).toEqual({ n: 2 });
   });
 });
