@@ -225,17 +225,39 @@ export class DeviceRegistry {
    * `provisioning` in the same region with a newer ticket (a retry after a failed RegisterThing
    * or lost credentials), up to `maxAttempts` in all. The same call repeated (same certificate
    * and ticket) gets the same answer without another write.
+   *
+   * The usual case (the device's live assignment, first attempt) is the write alone, without a
+   * read first: it is on every device's path, and a round trip fewer keeps the hook well inside
+   * IoT's 5 s even when the registry is in another region. Any other case fails the write's
+   * condition and is decided from the record as it then is.
    */
   async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
+    const first = await this.writeHookAttempt(h, 'assigned');
+    if (first) return { allowed: true, record: first, repeated: false };
     const record = await this.get(h.thingName);
     if (!record) return { allowed: false, reason: 'unknown thing' };
     if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
     const refusal = this.hookRefusal(record, h);
     if (refusal) return { allowed: false, reason: refusal };
-    // The condition is the one for the status just read, so that it stays flat: a nested
-    // OR-of-ANDs costs dynalite (the local DynamoDB) about 20 ms to parse on every call. Should the
-    // status change in between, the write fails and the re-read below answers.
-    const retry = record.prov_status === 'provisioning';
+    // Still `assigned` and in order after the write failed: the record changed in between (a
+    // reset and a new assignment); the device retries with what the bootstrap now says.
+    if (record.prov_status !== 'provisioning') return { allowed: false, reason: 'registry changed concurrently' };
+    const retried = await this.writeHookAttempt(h, 'provisioning');
+    if (retried) return { allowed: true, record: retried, repeated: false };
+    // The write that beat this one may be the same call (an MQTT redelivery of RegisterThing,
+    // or an SDK retry of a write whose answer was lost): it must get the same answer.
+    const current = await this.get(h.thingName);
+    if (current && isSameHookAttempt(current, h)) return { allowed: true, record: current, repeated: true };
+    return { allowed: false, reason: 'registry changed concurrently' };
+  }
+
+  /**
+   * The hook's conditional write from the status `from`; undefined when the condition fails.
+   * One flat condition per status: a nested OR-of-ANDs costs dynalite (the local DynamoDB) about
+   * 20 ms to parse on every call.
+   */
+  private async writeHookAttempt(h: HookAttempt, from: 'assigned' | 'provisioning'): Promise<DeviceRecord | undefined> {
+    const retry = from === 'provisioning';
     const values: Record<string, AttributeValue> = {
       ':provisioning': { S: 'provisioning' },
       ':cert': { S: h.certificateId },
@@ -264,16 +286,10 @@ export class DeviceRegistry {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      if (!out.Attributes) return { allowed: false, reason: 'no record returned' };
-      return { allowed: true, record: parseRecord(out.Attributes), repeated: false };
+      if (!out.Attributes) throw new ConditionFailed('the hook write returned no record');
+      return parseRecord(out.Attributes);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        // The write that beat this one may be the same call (an MQTT redelivery of RegisterThing,
-        // or an SDK retry of a write whose answer was lost): it must get the same answer.
-        const current = await this.get(h.thingName);
-        if (current && isSameHookAttempt(current, h)) return { allowed: true, record: current, repeated: true };
-        return { allowed: false, reason: 'registry changed concurrently' };
-      }
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       return translate(error);
     }
   }

@@ -141,6 +141,36 @@ describe('hook transition', () => {
     expect(other.allowed).toBe(false);
   });
 
+  it('allows a live assignment with a single write, and reads only when the write is refused', async () => {
+    // Prepare: count the DynamoDB operations the registry sends.
+    const sent: string[] = [];
+    const name = await assigned();
+    const other = await assigned();
+    await t.registry.beginProvisioning(attempt(other));
+    t.client.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countOperations' },
+    );
+    try {
+      // Act
+      const allowed = await t.registry.beginProvisioning(attempt(name));
+      const allowedOps = sent.splice(0);
+      const repeated = await t.registry.beginProvisioning(attempt(other));
+      const repeatedOps = sent.splice(0);
+
+      // Assess
+      expect(allowed).toMatchObject({ allowed: true, repeated: false });
+      expect(allowedOps).toEqual(['UpdateItemCommand']);
+      expect(repeated).toMatchObject({ allowed: true, repeated: true });
+      expect(repeatedOps).toEqual(['UpdateItemCommand', 'GetItemCommand']);
+    } finally {
+      t.client.middlewareStack.remove('countOperations');
+    }
+  });
+
   it('denies another region, another ticket and an unknown thing', async () => {
     const name = await assigned();
     expect((await t.registry.beginProvisioning(attempt(name, { region: 'us-east-1' }))).allowed).toBe(false);
