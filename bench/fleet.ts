@@ -17,6 +17,8 @@ import { summarize } from '../device/fleet/summary.js';
 import { createLogger } from '../local/log.js';
 import { isMain } from './stats.js';
 
+const round = (value: number): number => Math.round(value * 10) / 10;
+
 export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Record<string, number>> {
   const workDir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
   const log = createLogger('error');
@@ -31,7 +33,16 @@ export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Rec
       prefix: 'bench',
       durable: false,
     });
-    const run = await runFleetJobInChild(job, { enrolled: () => undefined, progress: () => undefined });
+    // The cloud's CPU is counted from the end of enrolment, as the devices' is from their start.
+    let cloudCpuAtStart: NodeJS.CpuUsage | undefined;
+    const run = await runFleetJobInChild(job, {
+      enrolled: () => {
+        cloudCpuAtStart = process.cpuUsage();
+      },
+      progress: () => undefined,
+    });
+    const cloudCpu = process.cpuUsage(cloudCpuAtStart);
+    const cloudCpuMs = (cloudCpu.user + cloudCpu.system) / 1000;
     const summary = summarize(run);
     const results: Record<string, number> = {
       'fleet.devices': summary.devices,
@@ -40,6 +51,10 @@ export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Rec
       'fleet.devices_per_second': summary.devicesPerSecond,
       'fleet.end_to_end_p50_ms': summary.perStep.total?.p50Ms ?? Number.NaN,
       'fleet.end_to_end_p99_ms': summary.perStep.total?.p99Ms ?? Number.NaN,
+      // CPU per provisioned device, all threads: what bounds throughput on a small machine.
+      'fleet.cloud_cpu_ms_per_device': round(cloudCpuMs / devices),
+      'fleet.device_cpu_ms_per_device': round((run.cpuMs ?? Number.NaN) / devices),
+      'fleet.cpu_ms_per_device': round((cloudCpuMs + (run.cpuMs ?? Number.NaN)) / devices),
     };
     for (const [step, figures] of Object.entries(summary.perStep)) {
       if (step === 'total') continue;

@@ -27,4 +27,6 @@ export interface FleetRun {
   /** Wall-clock time from the first device's start to the last device's end. */
   readonly elapsedMs: number;
   readonly concurrency: number;
+  /** CPU time (every thread, user and system) the devices' process spent over `elapsedMs`. */
+  readonly cpuMs?: number;
 }

@@ -136,6 +136,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
   let failed = 0;
   const restoreTrustStore = options.caPath === undefined ? () => undefined : pointDefaultTrustStoreAt(options.caPath);
   const started = now();
+  const cpuAtStart = process.cpuUsage();
   try {
     await forEachBounded(options.devices, options.concurrency, async (device) => {
       const steps: Partial<Record<StepName, number>> = {};
@@ -209,5 +210,6 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
     agent.destroy();
     restoreTrustStore();
   }
-  return { outcomes, elapsedMs: now() - started, concurrency: options.concurrency };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { outcomes, elapsedMs: now() - started, concurrency: options.concurrency, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
