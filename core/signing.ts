@@ -1,5 +1,6 @@
-import { createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { InvalidInput } from './errors.js';
+import { publicKeyFromPem } from './public-key.js';
 
 /**
  * The bootstrap request signature.
@@ -71,7 +72,7 @@ export function parsePublicKey(pem: string): VerificationKey {
   if (cached) return cached;
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: pem, format: 'pem' });
+    key = publicKeyFromPem(pem);
   } catch (cause) {
     throw new UnsupportedKey('public key is not a valid PEM public key', { cause });
   }
