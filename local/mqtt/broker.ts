@@ -238,6 +238,7 @@ export function createMqttBroker<P>(options: {
     private open = true;
     keepAliveTimer: NodeJS.Timeout | undefined;
     keepAliveSeconds = 0;
+    private corked = false;
 
     constructor(
       readonly socket: TLSSocket,
@@ -260,6 +261,16 @@ export function createMqttBroker<P>(options: {
 
     send(packet: Packet): void {
       if (this.socket.destroyed || !this.socket.writable) return;
+      // Packets sent in the same tick (a SUBACK per filter of one read, a PUBACK and what the
+      // PUBLISH caused) leave as one TLS write: one encryption pass and one system call.
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.socket.uncork();
+        });
+      }
       this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
     }
 
