@@ -1,8 +1,8 @@
 /**
- * The slice of ASN.1 DER the local PKI needs: enough to write X.509 certificates and to read
- * PKCS#10 requests and SubjectPublicKeyInfo. Hand-written because issuing a device certificate is
- * on the fleet simulator's hot path: a general ASN.1 library spends milliseconds per certificate
- * on what is a few hundred bytes of concatenation.
+ * The slice of ASN.1 DER the product needs: enough to write X.509 certificates (the local PKI)
+ * and PKCS#10 requests (the device), and to read PKCS#10 requests and SubjectPublicKeyInfo.
+ * Hand-written because both are on the fleet simulator's hot path: a general ASN.1 library
+ * spends milliseconds per certificate or request on what is a few hundred bytes of concatenation.
  */
 
 export class DerError extends Error {

@@ -15,7 +15,7 @@ import {
   StepFailed,
 } from './errors.js';
 import type { DeviceKeyAndCsr } from './keys.js';
-import { assertCertificateMatchesKey, certificateIdOf } from './keys.js';
+import { assertCertificateMatchesKey, certificateIdOf, parseCertificate } from './keys.js';
 import type { CreatedCertificate, IdentitySession, MqttCredentials, MqttTarget, MqttTransport } from './mqtt.js';
 import type { BootstrappedState, ConfirmedState, DeviceStore, RegisteredState, StoredDevice } from './store.js';
 
@@ -360,17 +360,22 @@ export async function provisionDevice(identity: DeviceIdentity, options: Provisi
           'create-certificate',
           async () => {
             let made: CreatedCertificate & { privateKeyPem: string };
+            // The key as parsed: the CSR path has it in hand; AWS's PEM is parsed once, below.
+            let privateKey: KeyObject | string;
             if (options.certificateMode === 'keys') {
               const answer = await session.createKeysAndCertificate();
               if (answer.privateKeyPem === undefined) throw new InvalidAwsAnswer('CreateKeysAndCertificate returned no private key');
               made = { ...answer, privateKeyPem: answer.privateKeyPem };
+              privateKey = answer.privateKeyPem;
             } else {
-              const { privateKeyPem, csrPem } = await deps.generateKeyAndCsr(thingName);
-              made = { ...(await session.createCertificateFromCsr(csrPem)), privateKeyPem };
+              const generated = await deps.generateKeyAndCsr(thingName);
+              made = { ...(await session.createCertificateFromCsr(generated.csrPem)), privateKeyPem: generated.privateKeyPem };
+              privateKey = generated.privateKey;
             }
             // Never store a certificate the device cannot use, or one that is not what AWS says it is.
-            assertCertificateMatchesKey(made.certificatePem, made.privateKeyPem);
-            if (certificateIdOf(made.certificatePem) !== made.certificateId.toLowerCase()) {
+            const certificate = parseCertificate(made.certificatePem);
+            assertCertificateMatchesKey(certificate, privateKey);
+            if (certificateIdOf(certificate) !== made.certificateId.toLowerCase()) {
               throw new InvalidAwsAnswer(`the certificate is not certificate ${made.certificateId}`);
             }
             return made;

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { thingNameSchema } from '../core/thing-name.js';
 import { DeviceConfigError, StoredStateInvalid } from './errors.js';
-import { assertCertificateMatchesKey, certificateIdOf, KeyMismatch } from './keys.js';
+import { assertCertificateMatchesKey, certificateIdOf, KeyMismatch, parseCertificate } from './keys.js';
 
 /**
  * What the device keeps between runs, in one directory:
@@ -199,13 +199,15 @@ export class FileStore implements DeviceStore {
     if (privateKeyPem === undefined || certificatePem === undefined) {
       throw new StoredStateInvalid(`${STATE_FILE} says ${state.step} but ${privateKeyPem === undefined ? KEY_FILE : CERT_FILE} is missing`);
     }
+    let certificate: X509Certificate;
     try {
-      assertCertificateMatchesKey(certificatePem, privateKeyPem);
+      certificate = parseCertificate(certificatePem);
+      assertCertificateMatchesKey(certificate, privateKeyPem);
     } catch (error) {
       if (error instanceof KeyMismatch) throw new StoredStateInvalid(`stored credentials: ${error.message}`, { cause: error });
       throw error;
     }
-    if (certificateIdOf(certificatePem) !== state.certificateId) {
+    if (certificateIdOf(certificate) !== state.certificateId) {
       throw new StoredStateInvalid(`${CERT_FILE} is not the certificate ${STATE_FILE} names`);
     }
     return { state, credentials: { certificatePem, privateKeyPem } };

@@ -1,6 +1,20 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AwsRejected, BootstrapRejected, BootstrapUnavailable, InvalidBootstrapAnswer, MqttRequestFailed, StepFailed } from '../../device/errors.js';
-import { isRetryableRegistration, parseEndpoint, toEventError } from '../../device/provision.js';
+import type { BootstrapAnswer } from '../../device/bootstrap-client.js';
+import {
+  AwsRejected,
+  BootstrapRejected,
+  BootstrapUnavailable,
+  InvalidAwsAnswer,
+  InvalidBootstrapAnswer,
+  MqttRequestFailed,
+  StepFailed,
+} from '../../device/errors.js';
+import { generateKeyAndCsr, KeyMismatch } from '../../device/keys.js';
+import type { CreatedCertificate, IdentitySession, MqttTransport } from '../../device/mqtt.js';
+import { type CertificateMode, isRetryableRegistration, parseEndpoint, provisionDevice, toEventError } from '../../device/provision.js';
+import type { DeviceCredentials, DeviceStore, RegisteredState } from '../../device/store.js';
+import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '../../local/pki.js';
 
 describe('parseEndpoint', () => {
   it.each([
@@ -80,5 +94,123 @@ describe('isRetryableRegistration', () => {
 
     // Assess
     expect(retry).toBe(false);
+  });
+});
+
+describe('the certificate AWS IoT answers with', () => {
+  const ca = createCertificateAuthority({ commonName: 'test device CA' }, new Date());
+
+  /** What the fake AWS IoT does to its answer before sending it. */
+  type Answer = 'honest' | 'another key' | 'another id' | 'upper-case id' | 'not a certificate' | 'not a key';
+
+  /** AWS IoT's side of the session: issues what the device asks for, then spoils it as told. */
+  function session(answer: Answer): IdentitySession {
+    const spoil = async (created: CreatedCertificate & { privateKeyPem: string }): Promise<CreatedCertificate> => {
+      switch (answer) {
+        case 'honest':
+          return created;
+        case 'another key': {
+          const other = await generateDeviceKey('ec-p256');
+          const issued = issueClientCertificate(ca, other.spki, new Date());
+          return { ...created, certificatePem: issued.certificatePem, certificateId: issued.certificateId };
+        }
+        case 'another id':
+          return { ...created, certificateId: 'ab'.repeat(32) };
+        case 'upper-case id':
+          return { ...created, certificateId: created.certificateId.toUpperCase() };
+        case 'not a certificate':
+          return { ...created, certificatePem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' };
+        case 'not a key':
+          return { ...created, privateKeyPem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' };
+      }
+    };
+    return {
+      async createCertificateFromCsr(csrPem) {
+        const issued = issueClientCertificate(ca, verifyCsr(csrPem).spki, new Date());
+        const { privateKeyPem: _none, ...rest } = await spoil({ ...issued, certificateOwnershipToken: 'token', privateKeyPem: '' });
+        return rest;
+      },
+      async createKeysAndCertificate() {
+        const key = await generateDeviceKey('ec-p256');
+        const issued = issueClientCertificate(ca, key.spki, new Date());
+        return spoil({ ...issued, certificateOwnershipToken: 'token', privateKeyPem: key.privateKeyPem });
+      },
+      async registerThing() {
+        return { deviceConfiguration: {} };
+      },
+      async close() {},
+    };
+  }
+
+  async function provision(mode: CertificateMode, answer: Answer) {
+    const saved: { state: RegisteredState; credentials: DeviceCredentials }[] = [];
+    const store: DeviceStore = {
+      load: async () => undefined,
+      saveBootstrapped: async () => undefined,
+      saveRegistered: async (state, credentials) => void saved.push({ state, credentials }),
+      saveConfirmed: async () => undefined,
+    };
+    const transport: MqttTransport = { openIdentitySession: async () => session(answer), checkConnection: async () => undefined };
+    const bootstrapAnswer: BootstrapAnswer = {
+      status: 'success',
+      endpointAddress: 'iot.example.test',
+      region: 'eu-west-1',
+      distance: null,
+      templateName: 'Fleet',
+      ticket: 'ticket',
+      ticketExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+      fallbacks: [],
+    };
+    const outcome = await provisionDevice(
+      { thingName: 'sensor-1', signingKey: generateKeyPairSync('ed25519').privateKey, claim: { certificatePem: 'claim', privateKeyPem: 'claim' } },
+      { certificateMode: mode },
+      { store, bootstrap: async () => bootstrapAnswer, transport, generateKeyAndCsr, now: Date.now, onEvent: () => undefined },
+    ).catch((error: unknown) => error);
+    return { outcome, saved };
+  }
+
+  describe.each(['csr', 'keys'] as const)('with %s', (mode) => {
+    it('is stored when it is for the key and is the certificate AWS names', async () => {
+      // Act
+      const { outcome, saved } = await provision(mode, 'honest');
+
+      // Assess
+      expect(outcome).toMatchObject({ outcome: 'provisioned', certificateId: saved[0]?.state.certificateId });
+      expect(saved).toHaveLength(1);
+    });
+
+    it("is taken when AWS writes the id in upper case, and stored in AWS's lower case", async () => {
+      // Act
+      const { saved } = await provision(mode, 'upper-case id');
+
+      // Assess
+      expect(saved[0]?.state.certificateId).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it.each([
+      ['is for another key', 'another key', KeyMismatch, 'not for this private key'],
+      ['is not the certificate AWS names', 'another id', InvalidAwsAnswer, 'is not certificate'],
+      ['is not a certificate', 'not a certificate', KeyMismatch, 'not a valid PEM X.509 certificate'],
+    ] as const)('is refused, and nothing stored, when it %s', async (_label, answer, errorClass, words) => {
+      // Act
+      const { outcome, saved } = await provision(mode, answer);
+
+      // Assess
+      expect(outcome).toBeInstanceOf(StepFailed);
+      expect((outcome as StepFailed).step).toBe('create-certificate');
+      expect((outcome as StepFailed).cause).toBeInstanceOf(errorClass);
+      expect((outcome as StepFailed).message).toContain(words);
+      expect(saved).toEqual([]);
+    });
+  });
+
+  it('is refused, and nothing stored, when the private key AWS sent is not a key', async () => {
+    // Act
+    const { outcome, saved } = await provision('keys', 'not a key');
+
+    // Assess
+    expect((outcome as StepFailed).cause).toBeInstanceOf(KeyMismatch);
+    expect((outcome as StepFailed).message).toContain('not a valid PEM private key');
+    expect(saved).toEqual([]);
   });
 });
