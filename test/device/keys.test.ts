@@ -69,6 +69,20 @@ describe('generateKeyAndCsr', () => {
     expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
   });
 
+  it('writes the private key and the public key byte for byte as OpenSSL would', async () => {
+    // Prepare: enough keys that some have a leading zero byte in d, x or y.
+    const made = await Promise.all(Array.from({ length: 400 }, () => generateKeyAndCsr('sensor-0042')));
+
+    // Act
+    const mismatched = made.filter(({ privateKeyPem, privateKey, csrPem }) => {
+      const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+      return privateKeyPem !== privateKey.export({ type: 'pkcs8', format: 'pem' }) || !verifyCsr(csrPem).spki.equals(spki);
+    });
+
+    // Assess
+    expect(mismatched).toEqual([]);
+  });
+
   it("is accepted by the local cloud's CSR check, subject and key as made", async () => {
     // Prepare
     const { privateKey, csrPem } = await generateKeyAndCsr('sensor-0042');
