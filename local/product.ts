@@ -2,18 +2,16 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createBootstrapDeps, createBootstrapHandler } from '../bootstrap-service/app.js';
-import type { GeolocateDeps } from '../bootstrap-service/geolocate.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '../core/config.js';
-import { describeEndpointViaIot } from '../core/endpoints.js';
-import { describeError } from '../core/errors.js';
-import { loadGeoTable } from '../core/geo/index.js';
 import { DeviceRegistry, ensureRegistryTable } from '../core/registry/index.js';
 import { readExampleTemplate } from '../core/template/index.js';
-import { ed25519Signer, parseTicketPublicKeys } from '../core/ticket.js';
+import { parseTicketPublicKeys } from '../core/ticket.js';
 import { createConfirmHandler, createHookHandler } from '../pre-provisioning-hook/app.js';
+import type { HttpApiHandler } from './bootstrap-server.js';
+import { startBootstrapThread } from './bootstrap-thread.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
 import type { Logger } from './log.js';
+import { type BootstrapSettings, productBootstrapHandler } from './product-bootstrap.js';
 
 /**
  * The product on the local cloud: the real bootstrap handler behind the local API, the real
@@ -33,6 +31,12 @@ export interface ProductOptions {
   tableName?: string;
   /** Use the offline geolocation table (built by `npm run geo:build`) when present. */
   geolocation?: boolean;
+  /**
+   * Run the bootstrap function on a thread of its own (default false): as deployed, where it is
+   * its own service, it then no longer shares the event loop with the emulated IoT. Its clock
+   * is then the real one, whatever the cloud's `now` is.
+   */
+  bootstrapThread?: boolean;
   log: Logger;
 }
 
@@ -55,17 +59,6 @@ async function loadOrCreateKey(path: string, create: () => KeyObject): Promise<K
 
 export function productKeyPaths(keysDir: string): ProductKeys {
   return { fleetSigningKeyPath: join(keysDir, 'fleet-signing.key'), fleetPublicKeyPath: join(keysDir, 'fleet-signing.pub.pem') };
-}
-
-function geolocation(enabled: boolean, log: Logger): GeolocateDeps {
-  if (!enabled) return {};
-  try {
-    const table = loadGeoTable();
-    return { lookup: (ip) => table.lookup(ip) };
-  } catch (error) {
-    log.warn('no geolocation table: every device goes to the default region (run npm run geo:build)', { error: describeError(error) });
-    return {};
-  }
 }
 
 /** The `wire` function for startLocalCloud. */
@@ -124,25 +117,34 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
       },
     ]);
 
-    const bootstrapHandler = createBootstrapHandler(
-      createBootstrapDeps({
-        config,
-        registry,
-        fleetPublicKeys: [fleetPublicPem],
-        signer: ed25519Signer(TICKET_KEY_ID, ticketKey),
-        describeEndpoint: describeEndpointViaIot({ endpoint: context.iotControlEndpoint }),
-        geo: geolocation(options.geolocation ?? true, log),
-        log: sink('bootstrap'),
-        now: context.now,
-      }),
-    );
+    const bootstrapSettings: BootstrapSettings = {
+      config,
+      dynamoEndpoint: dynamo.endpoint,
+      fleetPublicKeys: [fleetPublicPem],
+      ticketKeyId: TICKET_KEY_ID,
+      ticketPrivateKeyPem: ticketKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      iotControlEndpoint: context.iotControlEndpoint,
+      geolocation: options.geolocation ?? true,
+    };
+    let bootstrapHandler: HttpApiHandler;
+    let stopThread = async (): Promise<void> => undefined;
+    if (options.bootstrapThread) {
+      const thread = await startBootstrapThread(bootstrapSettings, log);
+      bootstrapHandler = thread.handler;
+      stopThread = () => thread.close();
+    } else {
+      bootstrapHandler = productBootstrapHandler(bootstrapSettings, { client, log, now: context.now });
+    }
 
     return {
       functions,
       templates: [{ templateName: config.templateName, templateBody: readExampleTemplate('globalFleet'), hookFunctionName: HOOK_FUNCTION_NAME }],
       presenceFunctionName: CONFIRM_FUNCTION_NAME,
       bootstrapHandler,
-      dispose: () => client.destroy(),
+      dispose: async () => {
+        await stopThread();
+        client.destroy();
+      },
     };
   };
 }

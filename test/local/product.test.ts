@@ -18,101 +18,107 @@ import { createKeys, register } from './support/provisioning.js';
  */
 
 const REGIONS = ['us-east-1', 'eu-central-1'];
-const dir = mkdtempSync(join(tmpdir(), 'local-cloud-product-'));
-let test: TestCloud;
-let registry: DeviceRegistry;
-let dynamo: DynamoDBClient;
 
-beforeAll(async () => {
-  const cloud = await startLocalCloud({
-    regions: REGIONS,
-    pkiDir: join(dir, 'pki'),
-    deviceKeyAlgorithm: 'ec-p256',
-    demo: true,
-    log: testLogger(),
-    wire: productWiring({ keysDir: join(dir, 'keys'), log: testLogger(), geolocation: false }),
-  });
-  test = asTestCloud(cloud);
-  dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: cloud.dynamo?.endpoint ?? '', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
-  registry = new DeviceRegistry({ client: dynamo, tableName: 'iot-device-registry' });
-});
+describe.each([
+  ['on the cloud\'s thread', false],
+  ['on a thread of its own', true],
+])('the product on the local cloud, bootstrap %s', (_label, bootstrapThread) => {
+  const dir = mkdtempSync(join(tmpdir(), 'local-cloud-product-'));
+  let test: TestCloud;
+  let registry: DeviceRegistry;
+  let dynamo: DynamoDBClient;
 
-afterAll(async () => {
-  dynamo?.destroy();
-  await test?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  return within(
-    new Promise((resolve, reject) => {
-      const req = httpsRequest(url, { method: 'POST', ca: test.rootCa, headers: { 'content-type': 'application/json' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    }),
-    10_000,
-    'the bootstrap answer',
-  );
-}
-
-describe('the product on the local cloud', () => {
-  it('bootstraps, provisions in the assigned region and confirms on first connection', async () => {
-    // Prepare
-    const thingName = 'e2e-device-1';
-    await registry.enroll({ thingName });
-    const fleetKey = createPrivateKey(readFileSync(productKeyPaths(join(dir, 'keys')).fleetSigningKeyPath, 'utf8'));
-
-    // Act
-    const answer = await post(`${test.cloud.bootstrapUrl ?? ''}/bootstrap`, signedBootstrapRequest(fleetKey, thingName, Date.now()));
-    const region = String(answer.body['region']);
-    const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName, { region });
-    const created = await createKeys(claim);
-    const registered = await register(claim, String(answer.body['templateName']), {
-      certificateOwnershipToken: created.body['certificateOwnershipToken'],
-      parameters: { ThingName: thingName, Ticket: String(answer.body['ticket']) },
+  beforeAll(async () => {
+    const cloud = await startLocalCloud({
+      regions: REGIONS,
+      pkiDir: join(dir, 'pki'),
+      deviceKeyAlgorithm: 'ec-p256',
+      demo: true,
+      log: testLogger(),
+      wire: productWiring({ keysDir: join(dir, 'keys'), log: testLogger(), geolocation: false, bootstrapThread }),
     });
-    claim.end(true);
-    const device = await connectMqtt(test, { cert: String(created.body['certificatePem']), key: String(created.body['privateKey']) }, thingName, { region });
-    const confirmed = await within(
-      (async () => {
-        for (;;) {
-          const record = await registry.get(thingName);
-          if (record?.prov_status === 'provisioned') return record;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })(),
+    test = asTestCloud(cloud);
+    dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: cloud.dynamo?.endpoint ?? '', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    registry = new DeviceRegistry({ client: dynamo, tableName: 'iot-device-registry' });
+  });
+
+  afterAll(async () => {
+    dynamo?.destroy();
+    await test?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    return within(
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(url, { method: 'POST', ca: test.rootCa, headers: { 'content-type': 'application/json' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      }),
       10_000,
-      'the confirmation',
+      'the bootstrap answer',
     );
-    device.end(true);
+  }
 
-    // Assess
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ status: 'success', endpointAddress: 'localhost', templateName: DEFAULT_TEMPLATE_NAME });
-    expect(REGIONS).toContain(region);
-    expect(registered).toEqual({ outcome: 'accepted', body: { thingName, deviceConfiguration: { region } } });
-    expect(confirmed).toMatchObject({ prov_status: 'provisioned', aws_region: region, certificate_id: created.body['certificateId'] });
-  });
+  describe('end to end', () => {
+    it('bootstraps, provisions in the assigned region and confirms on first connection', async () => {
+      // Prepare
+      const thingName = 'e2e-device-1';
+      await registry.enroll({ thingName });
+      const fleetKey = createPrivateKey(readFileSync(productKeyPaths(join(dir, 'keys')).fleetSigningKeyPath, 'utf8'));
 
-  it('denies RegisterThing without a valid ticket, through the real hook', async () => {
-    // Prepare
-    const thingName = 'e2e-device-2';
-    await registry.enroll({ thingName });
-    const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName);
-    const created = await createKeys(claim);
+      // Act
+      const answer = await post(`${test.cloud.bootstrapUrl ?? ''}/bootstrap`, signedBootstrapRequest(fleetKey, thingName, Date.now()));
+      const region = String(answer.body['region']);
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName, { region });
+      const created = await createKeys(claim);
+      const registered = await register(claim, String(answer.body['templateName']), {
+        certificateOwnershipToken: created.body['certificateOwnershipToken'],
+        parameters: { ThingName: thingName, Ticket: String(answer.body['ticket']) },
+      });
+      claim.end(true);
+      const device = await connectMqtt(test, { cert: String(created.body['certificatePem']), key: String(created.body['privateKey']) }, thingName, { region });
+      const confirmed = await within(
+        (async () => {
+          for (;;) {
+            const record = await registry.get(thingName);
+            if (record?.prov_status === 'provisioned') return record;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })(),
+        10_000,
+        'the confirmation',
+      );
+      device.end(true);
 
-    // Act
-    const registered = await register(claim, DEFAULT_TEMPLATE_NAME, {
-      certificateOwnershipToken: created.body['certificateOwnershipToken'],
-      parameters: { ThingName: thingName, Ticket: 't1.forged.ticket' },
+      // Assess
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ status: 'success', endpointAddress: 'localhost', templateName: DEFAULT_TEMPLATE_NAME });
+      expect(REGIONS).toContain(region);
+      expect(registered).toEqual({ outcome: 'accepted', body: { thingName, deviceConfiguration: { region } } });
+      expect(confirmed).toMatchObject({ prov_status: 'provisioned', aws_region: region, certificate_id: created.body['certificateId'] });
     });
-    claim.end(true);
 
-    // Assess
-    expect(registered.body).toMatchObject({ statusCode: 403, errorCode: 'AccessDenied' });
+    it('denies RegisterThing without a valid ticket, through the real hook', async () => {
+      // Prepare
+      const thingName = 'e2e-device-2';
+      await registry.enroll({ thingName });
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName);
+      const created = await createKeys(claim);
+
+      // Act
+      const registered = await register(claim, DEFAULT_TEMPLATE_NAME, {
+        certificateOwnershipToken: created.body['certificateOwnershipToken'],
+        parameters: { ThingName: thingName, Ticket: 't1.forged.ticket' },
+      });
+      claim.end(true);
+
+      // Assess
+      expect(registered.body).toMatchObject({ statusCode: 403, errorCode: 'AccessDenied' });
+    });
   });
 });
