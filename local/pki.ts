@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidInput } from '../core/errors.js';
 import * as der from '../core/der.js';
+import { publicKeyFromSpki } from '../core/public-key.js';
 
 /**
  * The local cloud's PKI: a server CA (the stand-in for Amazon Root CA 1) for every TLS server, a
@@ -377,7 +378,7 @@ export function verifyCsr(pem: string): VerifiedCsr {
     if (!hash) throw new CsrRejected(`unsupported CSR signature algorithm ${oid}`);
     const signatureBits = der.expectTag(signature, der.TAG.BIT_STRING, 'signature').value;
     if (signatureBits[0] !== 0) throw new CsrRejected('malformed CSR signature');
-    const publicKey = createPublicKey({ key: Buffer.from(spkiElement.raw), format: 'der', type: 'spki' });
+    const publicKey = publicKeyFromSpki(Buffer.from(spkiElement.raw));
     const keyType = acceptedKeyType(publicKey);
     if ((keyType === 'rsa') !== oid.startsWith('1.2.840.113549')) throw new CsrRejected('the signature algorithm does not fit the key');
     if (!verify(hash, infoElement.raw, publicKey, signatureBits.subarray(1))) {
