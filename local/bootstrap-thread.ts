@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { describeError } from '../core/errors.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
-import type { LogFields, Logger } from './log.js';
+import { type LogFields, type Logger, type LogLevel, logs } from './log.js';
 import { type BootstrapSettings, productBootstrapHandler } from './product-bootstrap.js';
 
 /**
@@ -23,7 +23,10 @@ export class BootstrapThreadFailed extends Error {
   override name = 'BootstrapThreadFailed';
 }
 
-type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+type LogLevelName = Exclude<LogLevel, 'silent'>;
+
+/** What the thread is started with: the handler's settings and the cloud logger's level. */
+type ThreadSettings = BootstrapSettings & { readonly logLevel?: LogLevel };
 
 const inbound = z.object({ id: z.number().int(), event: z.custom<APIGatewayProxyEventV2>((value) => typeof value === 'object' && value !== null) });
 
@@ -39,7 +42,7 @@ export async function serveBootstrapThread(): Promise<void> {
   const port = parentPort;
   if (!port) throw new BootstrapThreadFailed('serveBootstrapThread runs in a worker thread');
   const post = (message: OutMessage): void => port.postMessage(message);
-  const settings = workerData as BootstrapSettings;
+  const settings = workerData as ThreadSettings;
   const client = new DynamoDBClient({
     region: settings.config.homeRegion,
     endpoint: settings.dynamoEndpoint,
@@ -48,7 +51,13 @@ export async function serveBootstrapThread(): Promise<void> {
   });
   let handler: HttpApiHandler;
   try {
-    const forward = (level: LogLevelName) => (message: string, fields?: LogFields) => post({ type: 'log', level, message, fields: fields ?? {} });
+    // Only what the cloud's logger would write crosses back.
+    const forward = (level: LogLevelName) => {
+      const quiet = !logs(settings.logLevel, level);
+      return (message: string, fields?: LogFields): void => {
+        if (!quiet) post({ type: 'log', level, message, fields: fields ?? {} });
+      };
+    };
     const log: Logger = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
     handler = productBootstrapHandler(settings, { client, log });
   } catch (error) {
@@ -80,7 +89,8 @@ export interface BootstrapThread {
 
 /** Starts the thread and waits until its handler is built; the handler forwards to it. */
 export async function startBootstrapThread(settings: BootstrapSettings, log: Logger): Promise<BootstrapThread> {
-  const worker = new Worker(new URL('./bootstrap-thread.mjs', import.meta.url), { workerData: settings });
+  const threadSettings: ThreadSettings = { ...settings, ...(log.level !== undefined ? { logLevel: log.level } : {}) };
+  const worker = new Worker(new URL('./bootstrap-thread.mjs', import.meta.url), { workerData: threadSettings });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let gone: Error | undefined;

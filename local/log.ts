@@ -3,6 +3,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFields = Readonly<Record<string, unknown>>;
 
 export interface Logger {
+  /** The lowest level written, when known: a logger elsewhere (another thread) filters by it. */
+  readonly level?: LogLevel;
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
@@ -20,7 +22,12 @@ export function createLogger(
     if (RANK[at] < RANK[level]) return;
     write(JSON.stringify({ time: new Date(now()).toISOString(), level: at, message, ...fields }));
   };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return { level, debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/** Whether a logger at `level` writes entries of `at` (an unknown level writes everything). */
+export function logs(level: LogLevel | undefined, at: Exclude<LogLevel, 'silent'>): boolean {
+  return level === undefined || RANK[at] >= RANK[level];
 }
 
 export const silentLogger: Logger = createLogger('silent');
