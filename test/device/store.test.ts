@@ -92,6 +92,24 @@ describe('FileStore', () => {
     expect(readdirSync(dir).sort()).toEqual([CERT_FILE, KEY_FILE, STATE_FILE].sort());
   });
 
+  it('writes the same files, modes and contents when not durable (the simulator)', async () => {
+    // Prepare
+    const dir = tempDir();
+    const { state, credentials } = await registered();
+    const store = new FileStore(dir, { durable: false });
+
+    // Act
+    await store.saveBootstrapped(BOOTSTRAPPED);
+    await store.saveRegistered(state, credentials);
+    const loaded = await new FileStore(dir).load('sensor-1');
+
+    // Assess
+    expect(loaded).toEqual({ state, credentials });
+    expect(mode(join(dir, KEY_FILE))).toBe(0o600);
+    expect(mode(join(dir, STATE_FILE))).toBe(0o600);
+    expect(readdirSync(dir).sort()).toEqual([CERT_FILE, KEY_FILE, STATE_FILE].sort());
+  });
+
   it('keeps a confirmed state with its credentials', async () => {
     // Prepare
     const dir = tempDir();
