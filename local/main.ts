@@ -96,7 +96,7 @@ export function cloudOptions(options: MainOptions): LocalCloudOptions {
     accountId: options.accountId,
     deviceKeyAlgorithm: options.deviceKey,
     log,
-    wire: productWiring({ keysDir, log, bootstrapThread: true }),
+    wire: productWiring({ keysDir, log, functionsThread: true }),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.pkiDir ? { pkiDir: options.pkiDir } : {}),
     ...(options.bootstrapPort !== undefined ? { bootstrapPort: options.bootstrapPort } : {}),

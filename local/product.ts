@@ -3,15 +3,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseDeploymentConfig, type DeploymentConfig } from '../core/config.js';
-import { DeviceRegistry, ensureRegistryTable } from '../core/registry/index.js';
+import { ensureRegistryTable } from '../core/registry/index.js';
 import { readExampleTemplate } from '../core/template/index.js';
-import { parseTicketPublicKeys } from '../core/ticket.js';
-import { createConfirmHandler, createHookHandler } from '../pre-provisioning-hook/app.js';
-import type { HttpApiHandler } from './bootstrap-server.js';
-import { startBootstrapThread } from './bootstrap-thread.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
+import { startFunctionsThread } from './functions-thread.js';
 import type { Logger } from './log.js';
-import { type BootstrapSettings, productBootstrapHandler } from './product-bootstrap.js';
+import { type ProductFunctions, type ProductFunctionSettings, productFunctions } from './product-functions.js';
 
 /**
  * The product on the local cloud: the real bootstrap handler behind the local API, the real
@@ -32,11 +29,12 @@ export interface ProductOptions {
   /** Use the offline geolocation table (built by `npm run geo:build`) when present. */
   geolocation?: boolean;
   /**
-   * Run the bootstrap function on a thread of its own (default false): as deployed, where it is
-   * its own service, it then no longer shares the event loop with the emulated IoT. Its clock
-   * is then the real one, whatever the cloud's `now` is.
+   * Run the product's functions (bootstrap, hook, confirmation) on a thread of their own
+   * (default false): as deployed, where they are services of their own, they then no longer
+   * share the event loop with the emulated IoT. Their clock is then the real one, whatever the
+   * cloud's `now` is.
    */
-  bootstrapThread?: boolean;
+  functionsThread?: boolean;
   log: Logger;
 }
 
@@ -84,7 +82,6 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const fleetPublicPem = createPublicKey(fleetKey).export({ type: 'spki', format: 'pem' }).toString();
     await writeFile(paths.fleetPublicKeyPath, fleetPublicPem);
     const ticketKey = await loadOrCreateKey(join(options.keysDir, 'ticket-signing.key'), () => generateKeyPairSync('ed25519').privateKey);
-    const ticketKeys = parseTicketPublicKeys({ [TICKET_KEY_ID]: createPublicKey(ticketKey).export({ type: 'spki', format: 'pem' }).toString() });
 
     const client = new DynamoDBClient({
       region: homeRegion,
@@ -94,53 +91,35 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
       cacheMiddleware: true,
     });
     await ensureRegistryTable(client, config.tableName);
-    const registry = new DeviceRegistry({ client, tableName: config.tableName, now: context.now });
-    const sink = (name: string) => (entry: Record<string, unknown>) => log.info(name, entry);
-
-    const functions = regions.flatMap((region) => [
-      {
-        region,
-        name: HOOK_FUNCTION_NAME,
-        timeoutSeconds: 5,
-        handler: createHookHandler({
-          registry,
-          ticketKeys,
-          now: context.now,
-          settings: { maxProvisionAttempts: config.maxProvisionAttempts, requireClientIdMatch: config.requireClientIdMatch },
-          log: sink('pre-provisioning hook'),
-        }),
-      },
-      {
-        region,
-        name: CONFIRM_FUNCTION_NAME,
-        handler: createConfirmHandler({ registry, region, log: sink('provisioning confirmation') }),
-      },
-    ]);
-
-    const bootstrapSettings: BootstrapSettings = {
+    const settings: ProductFunctionSettings = {
       config,
       dynamoEndpoint: dynamo.endpoint,
       fleetPublicKeys: [fleetPublicPem],
       ticketKeyId: TICKET_KEY_ID,
       ticketPrivateKeyPem: ticketKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      ticketPublicKeys: { [TICKET_KEY_ID]: createPublicKey(ticketKey).export({ type: 'spki', format: 'pem' }).toString() },
       iotControlEndpoint: context.iotControlEndpoint,
       geolocation: options.geolocation ?? true,
     };
-    let bootstrapHandler: HttpApiHandler;
+    let product: ProductFunctions;
     let stopThread = async (): Promise<void> => undefined;
-    if (options.bootstrapThread) {
-      const thread = await startBootstrapThread(bootstrapSettings, log);
-      bootstrapHandler = thread.handler;
+    if (options.functionsThread) {
+      const thread = await startFunctionsThread(settings, log);
+      product = thread;
       stopThread = () => thread.close();
     } else {
-      bootstrapHandler = productBootstrapHandler(bootstrapSettings, { client, log, now: context.now });
+      product = productFunctions(settings, { client, log, now: context.now });
     }
+    const functions = regions.flatMap((region) => [
+      { region, name: HOOK_FUNCTION_NAME, timeoutSeconds: 5, handler: product.hook },
+      { region, name: CONFIRM_FUNCTION_NAME, handler: product.confirm(region) },
+    ]);
 
     return {
       functions,
       templates: [{ templateName: config.templateName, templateBody: readExampleTemplate('globalFleet'), hookFunctionName: HOOK_FUNCTION_NAME }],
       presenceFunctionName: CONFIRM_FUNCTION_NAME,
-      bootstrapHandler,
+      bootstrapHandler: product.bootstrap,
       dispose: async () => {
         await stopThread();
         client.destroy();

@@ -15,7 +15,7 @@ export function startDemoCloud(options: { workDir: string; log: Logger; regions?
     // CreateKeysAndCertificate with EC keys: AWS makes RSA 2048, which costs ~150 ms of CPU each.
     deviceKeyAlgorithm: 'ec-p256',
     log: options.log,
-    // The bootstrap on its own thread, as it is its own service deployed.
-    wire: productWiring({ keysDir: join(options.workDir, 'keys'), log: options.log, bootstrapThread: true }),
+    // The product's functions on a thread of their own, as they are services of their own deployed.
+    wire: productWiring({ keysDir: join(options.workDir, 'keys'), log: options.log, functionsThread: true }),
   });
 }

@@ -22,7 +22,7 @@ const REGIONS = ['us-east-1', 'eu-central-1'];
 describe.each([
   ['on the cloud\'s thread', false],
   ['on a thread of its own', true],
-])('the product on the local cloud, bootstrap %s', (_label, bootstrapThread) => {
+])('the product on the local cloud, functions %s', (_label, functionsThread) => {
   const dir = mkdtempSync(join(tmpdir(), 'local-cloud-product-'));
   let test: TestCloud;
   let registry: DeviceRegistry;
@@ -35,7 +35,7 @@ describe.each([
       deviceKeyAlgorithm: 'ec-p256',
       demo: true,
       log: testLogger(),
-      wire: productWiring({ keysDir: join(dir, 'keys'), log: testLogger(), geolocation: false, bootstrapThread }),
+      wire: productWiring({ keysDir: join(dir, 'keys'), log: testLogger(), geolocation: false, functionsThread }),
     });
     test = asTestCloud(cloud);
     dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: cloud.dynamo?.endpoint ?? '', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
