@@ -114,6 +114,43 @@ function rawClaimSocket() {
 }
 
 describe('connections', () => {
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('resumes no TLS session over %s: every connection shows its certificate', async (version) => {
+    // Prepare: one full handshake, keeping whatever session the server hands out.
+    const endpoint = test.cloud.region(REGION).endpoint;
+    const open = async (session?: Buffer) => {
+      const sessions: Buffer[] = [];
+      const socket = tlsConnect({
+        host: endpoint.address,
+        port: endpoint.port,
+        servername: endpoint.host,
+        ca: test.rootCa,
+        cert: test.claimCert,
+        key: test.claimKey,
+        minVersion: version,
+        maxVersion: version,
+        ...(session ? { session } : {}),
+      });
+      socket.on('session', (value: Buffer) => sessions.push(value));
+      await within(new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())), 8_000, 'the handshake');
+      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `no-resume-${version}`, clean: true, keepalive: 60 }));
+      const connack = await within(new Promise<Buffer>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk))), 8_000, 'the CONNACK');
+      return { socket, connack, session: sessions.at(-1) ?? socket.getSession() };
+    };
+    const first = await open();
+    first.socket.destroy();
+
+    // Act: offer that session on the next connection.
+    const second = await open(first.session);
+    const resumed = second.socket.isSessionReused();
+    const protocol = second.socket.getProtocol();
+    second.socket.destroy();
+
+    // Assess
+    expect(protocol).toBe(version);
+    expect(resumed).toBe(false);
+    expect(second.connack).toEqual(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+  });
+
   it('refuses MQTT 3.1 with return code 1', async () => {
     // Prepare
     const raw = rawClaimSocket();
