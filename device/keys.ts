@@ -10,9 +10,12 @@ import { DeviceError } from './errors.js';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const OID_PRIME256V1 = '1.2.840.10045.3.1.7';
 /** AlgorithmIdentifier of an EC P-256 key: id-ecPublicKey with the named curve prime256v1. */
-const EC_P256_ALGORITHM = der.sequence(der.oid('1.2.840.10045.2.1'), der.oid('1.2.840.10045.3.1.7'));
-const P256_BYTES = 32;
+const EC_P256_ALGORITHM = der.sequence(der.oid('1.2.840.10045.2.1'), der.oid(OID_PRIME256V1));
+const P256_SECRET_BYTES = 32;
+/** The public point as a BIT STRING's content: no unused bits, 0x04 (uncompressed), x, y. */
+const P256_POINT_BITS = 2 + 2 * P256_SECRET_BYTES;
 
 export interface DeviceKeyAndCsr {
   /** PKCS#8 PEM; stays on the device. */
@@ -29,22 +32,37 @@ export class KeyMismatch extends DeviceError {
 
 /**
  * The SubjectPublicKeyInfo and PKCS#8 encodings of a P-256 key, byte for byte what
- * `export({ type: 'spki' | 'pkcs8', format: 'der' })` writes (tests hold them to it), from the
- * key's JWK: OpenSSL 3's encoders cost ~140 us (SPKI) and ~70 us (PKCS#8) per call, its JWK
- * export ~6 us, and these are fixed layouts around three 32-byte numbers.
+ * `export({ type: 'spki' | 'pkcs8', format: 'der' })` writes (tests hold them to it), rebuilt
+ * from its SEC1 (RFC 5915) encoding: OpenSSL 3's SPKI and PKCS#8 encoders cost ~140 us and
+ * ~70 us per call, its SEC1 writer ~14 us, and all three are fixed layouts around the same
+ * secret and public point.
+ *
+ * Not from `export({ format: 'jwk' })`, cheap as it is: Node 20 holds the key's lock while it
+ * allocates the JWK's strings, and a garbage collection at that moment that finalises the
+ * generateKeyPairSync job which made the key takes the same lock, so the process hangs (seen
+ * within a few thousand keys when the heap is busy).
  */
 function encodeP256(privateKey: KeyObject): { spki: Buffer; pkcs8: Buffer } {
-  const jwk = privateKey.export({ format: 'jwk' });
-  const [d, x, y] = [jwk.d, jwk.x, jwk.y].map((value) => Buffer.from(value ?? '', 'base64url'));
-  if (jwk.crv !== 'P-256' || d?.length !== P256_BYTES || x?.length !== P256_BYTES || y?.length !== P256_BYTES) {
-    throw new Error(`not an EC P-256 private key (${jwk.kty ?? '?'} ${jwk.crv ?? '?'})`);
+  const sec1 = privateKey.export({ type: 'sec1', format: 'der' });
+  // ECPrivateKey: version 1, the secret, [0] the curve, [1] the public point.
+  const [version, secret, curve, point] = der.children(der.readWhole(sec1, der.TAG.SEQUENCE).value);
+  const d = der.expectTag(secret, der.TAG.OCTET_STRING, 'privateKey').value;
+  const publicKey = der.expectTag(der.children(der.expectTag(point, 0xa1, 'publicKey').value)[0], der.TAG.BIT_STRING, 'publicKey');
+  if (
+    !der.expectTag(version, der.TAG.INTEGER, 'version').raw.equals(der.smallInteger(1)) ||
+    !der.expectTag(curve, 0xa0, 'parameters').value.equals(der.oid(OID_PRIME256V1)) ||
+    d.length !== P256_SECRET_BYTES ||
+    publicKey.value.length !== P256_POINT_BITS ||
+    publicKey.value[0] !== 0x00 ||
+    publicKey.value[1] !== 0x04
+  ) {
+    throw new Error('the key is not an EC P-256 private key with its public point');
   }
-  const publicKey = der.bitString(Buffer.concat([Buffer.from([0x04]), x, y]));
-  // RFC 5915 ECPrivateKey inside RFC 5208 PrivateKeyInfo: version 1, the secret, the public key
-  // as [1]; the curve is named once, in the outer algorithm, so [0] parameters are left out.
-  const ecPrivateKey = der.sequence(der.smallInteger(1), der.octetString(d), der.explicit(1, publicKey));
+  // RFC 5915 ECPrivateKey inside RFC 5208 PrivateKeyInfo: the curve is named once, in the outer
+  // algorithm, so [0] is left out, as OpenSSL writes it.
+  const ecPrivateKey = der.sequence(der.smallInteger(1), der.octetString(d), der.explicit(1, publicKey.raw));
   return {
-    spki: der.sequence(EC_P256_ALGORITHM, publicKey),
+    spki: der.sequence(EC_P256_ALGORITHM, publicKey.raw),
     pkcs8: der.sequence(der.smallInteger(0), EC_P256_ALGORITHM, der.octetString(ecPrivateKey)),
   };
 }

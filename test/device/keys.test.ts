@@ -83,6 +83,19 @@ describe('generateKeyAndCsr', () => {
     expect(mismatched).toEqual([]);
   });
 
+  it('does not hang when garbage collection runs inside it (Node 20 key lock)', () => {
+    // Act
+    const run = spawnSync(
+      process.execPath,
+      ['--max-semi-space-size=1', '--import', 'tsx', join(import.meta.dirname, 'support', 'keys-under-gc.ts'), '10000'],
+      { encoding: 'utf8', timeout: 25_000 },
+    );
+
+    // Assess
+    expect(run.signal, 'killed by the time-out: the key generation hung').toBeNull();
+    expect(run.stdout).toMatch(/^done 10000 /);
+  });
+
   it("is accepted by the local cloud's CSR check, subject and key as made", async () => {
     // Prepare
     const { privateKey, csrPem } = await generateKeyAndCsr('sensor-0042');
