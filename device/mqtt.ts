@@ -131,7 +131,7 @@ type RrOptions = { maxRequestResponseSubscriptions: number; maxStreamingSubscrip
  * claim credentials are the same for every device, so their context is shared, as the SDK's own
  * builders share theirs between connections.
  */
-class ConfigCache<T> {
+export class ConfigCache<T> {
   private readonly entries = new Map<string, T>();
   constructor(private readonly limit: number) {}
 
@@ -141,11 +141,15 @@ class ConfigCache<T> {
     if (entry === undefined) {
       entry = build();
       if (this.entries.size >= this.limit) {
-        const oldest = this.entries.keys().next();
-        if (!oldest.done) this.entries.delete(oldest.value);
+        const leastRecent = this.entries.keys().next();
+        if (!leastRecent.done) this.entries.delete(leastRecent.value);
       }
-      this.entries.set(key, entry);
+    } else {
+      // Least recently used goes first: the claim credentials, used by every device, stay while
+      // each device's own one-off credentials pass through.
+      this.entries.delete(key);
     }
+    this.entries.set(key, entry);
     return entry;
   }
 }
