@@ -15,7 +15,9 @@ type ChildMessage =
 export function runFleetJobInChild(job: FleetJob, report: FleetProgress): Promise<FleetRun> {
   return new Promise((resolve, reject) => {
     const child = fork(new URL('./child.ts', import.meta.url), [], {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      // A larger young generation: a fleet allocates many short-lived objects per device, and
+      // fewer scavenges cost less CPU (and p99) than the memory they save.
+      execArgv: ['--max-semi-space-size=32', '--import', import.meta.resolve('tsx')],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
