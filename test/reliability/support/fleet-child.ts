@@ -49,7 +49,10 @@ async function serve(job: FleetJob): Promise<void> {
       ...(job.limits ? { limits: job.limits } : {}),
       onProgress: (done) => {
         const now = Date.now();
-        if (now - lastSent < PROGRESS_EVERY_MS && done < job.specs.length) return;
+        // Time-throttled, but every `progressEvery` devices too: the parent samples its memory
+        // on those, and a fast run must not leave it too few samples.
+        const boundary = job.progressEvery !== undefined && done % job.progressEvery === 0;
+        if (now - lastSent < PROGRESS_EVERY_MS && done < job.specs.length && !boundary) return;
         lastSent = now;
         process.send?.({ type: 'progress', done, secrets } satisfies ChildMessage);
         secrets = [];

@@ -14,6 +14,8 @@ export interface FleetJob {
   readonly specs: readonly DeviceSpec[];
   readonly concurrency: number;
   readonly limits?: DeviceLimits;
+  /** Also report progress each time this many more devices are done, however fast they go. */
+  readonly progressEvery?: number;
 }
 
 export type ParentMessage = { type: 'job'; job: FleetJob } | { type: 'reboot'; thingNames: string[] } | { type: 'exit' };
@@ -117,6 +119,6 @@ export function runFleetInChild(
     child.once('exit', (code, signal) => {
       if (!done) reject(new FleetProcessFailed(failure ?? `the fleet process ended (${signal ?? `exit code ${code ?? '?'}`}) without a result`));
     });
-    send(child, { type: 'job', job });
+    send(child, { type: 'job', job: { ...job, progressEvery: options.sampleEvery } });
   });
 }
