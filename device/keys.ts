@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, sign, X509Certificate } from 'node:crypto';
 import * as der from '../core/der.js';
 import { DeviceError } from './errors.js';
 
@@ -137,11 +137,6 @@ export function assertCertificateMatchesKey(certificate: string | X509Certificat
   if (!matches) throw new KeyMismatch('the certificate is not for this private key');
 }
 
-/** The certificate's validity end, in ms since the epoch. */
-export function certificateNotAfter(certificatePem: string): number {
-  return Date.parse(new X509Certificate(certificatePem).validTo);
-}
-
 /**
  * AWS IoT's certificate id: the SHA-256 of the certificate's DER bytes, lower-case hex (the
  * fingerprint256 without its colons). Give the parsed certificate where there is one.
@@ -149,9 +144,4 @@ export function certificateNotAfter(certificatePem: string): number {
 export function certificateIdOf(certificate: string | X509Certificate): string {
   const x509 = typeof certificate === 'string' ? new X509Certificate(certificate) : certificate;
   return createHash('sha256').update(x509.raw).digest('hex');
-}
-
-/** The public key of a PEM private key, as SPKI PEM (what the registry stores for a signing key). */
-export function publicKeyPemOf(privateKeyPem: string): string {
-  return createPublicKey(createPrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }).toString();
 }
