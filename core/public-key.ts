@@ -45,7 +45,7 @@ export function publicKeyFromSpki(der: Buffer): KeyObject {
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
 }
 
-/** The key of a PEM `PUBLIC KEY`; any other PEM (or text) is left to `createPublicKey`. */
+/** The key of a PEM `PUBLIC KEY`; another PEM (or text) is left to `createPublicKey`. */
 export function publicKeyFromPem(pem: string): KeyObject {
   const body = PEM_PUBLIC_KEY.exec(pem)?.[1];
   if (body !== undefined) {
