@@ -1,8 +1,9 @@
 /**
  * Pre-provisioning hook benchmark (issue: pre-provisioning hook). The whole decision against
  * dynalite through the DynamoDB client the deployed hook uses (keep-alive, its timeouts): an
- * allow (read + conditional write), a deny from the registry (read only) and a deny before any
- * registry call (bad ticket). Target: allow p99 under 20 ms against local dynalite.
+ * allow (the conditional write alone), a deny from the registry (the refused write, then a
+ * read) and a deny before any registry call (bad ticket). Target: allow p99 under 20 ms against
+ * local dynalite.
  *
  *   npx tsx bench/hook.ts
  */
