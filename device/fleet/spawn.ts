@@ -19,6 +19,8 @@ export function runFleetJobInChild(job: FleetJob, report: FleetProgress): Promis
       // fewer scavenges cost less CPU (and p99) than the memory they save. One V8 helper thread:
       // on two cores, more only compete with the threads doing the work.
       execArgv: ['--max-semi-space-size=32', '--v8-pool-size=1', '--import', import.meta.resolve('tsx')],
+      // Two libuv workers (file creation and renames, key generation) rather than four, likewise.
+      env: { ...process.env, UV_THREADPOOL_SIZE: '2' },
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
