@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditSystem, settleConfirmations } from './support/audit.js';
-import { REGION_ADDRESSES, type ReliabilityCloud, startReliabilityCloud } from './support/cloud.js';
+import { REGION_ADDRESSES, type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { CUT_POINTS, type DeviceResult, type DeviceSpec } from './support/device.js';
 import { runFleet } from './support/fleet.js';
-import { createLogAudit, type LogAudit } from './support/log-audit.js';
+import type { LogAudit } from './support/log-audit.js';
 import { reliabilityScale } from './support/scale.js';
 
 /**
@@ -17,17 +17,14 @@ import { reliabilityScale } from './support/scale.js';
 const scale = reliabilityScale();
 let audit: LogAudit;
 let rc: ReliabilityCloud;
-let restoreOutput: () => void;
+let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  audit = createLogAudit();
-  restoreOutput = audit.tapProcessOutput();
-  rc = await startReliabilityCloud({ audit });
+  ({ audit, rc, close: closeCloud } = await startAuditedCloud());
 });
 
 afterAll(async () => {
-  restoreOutput?.();
-  await rc?.close();
+  await closeCloud?.();
 });
 
 describe('a connection cut after each provisioning step', () => {

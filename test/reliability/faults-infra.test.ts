@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetJobFor } from '../../device/fleet/demo.js';
 import { runFleetJobInChild } from '../../device/fleet/spawn.js';
 import { auditSystem, settleConfirmations, type SystemAudit } from './support/audit.js';
-import { REGION_ADDRESSES, type ReliabilityCloud, startReliabilityCloud } from './support/cloud.js';
+import { REGION_ADDRESSES, type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { type DeviceEnvironment, type DeviceResult, type DeviceSpec, reconnect, runDevice } from './support/device.js';
 import { runFleet } from './support/fleet.js';
-import { createLogAudit, type LogAudit } from './support/log-audit.js';
+import type { LogAudit } from './support/log-audit.js';
 import { reliabilityScale } from './support/scale.js';
 
 /**
@@ -25,18 +25,15 @@ const SLOW_REGION = 'sa-east-1';
 let audit: LogAudit;
 let rc: ReliabilityCloud;
 let env: DeviceEnvironment;
-let restoreOutput: () => void;
+let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  audit = createLogAudit();
-  restoreOutput = audit.tapProcessOutput();
-  rc = await startReliabilityCloud({ audit, persistent: true, slowHookRegion: SLOW_REGION });
+  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ persistent: true, slowHookRegion: SLOW_REGION }));
   env = rc.deviceEnvironment((s) => audit.watch(s));
 });
 
 afterAll(async () => {
-  restoreOutput?.();
-  await rc?.close();
+  await closeCloud?.();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedBootstrapRequest } from '../../core/signing.js';
 import { MAX_BOOTSTRAP_BODY_BYTES } from '../../local/bootstrap-server.js';
 import { auditSystem } from './support/audit.js';
-import { type ReliabilityCloud, startReliabilityCloud } from './support/cloud.js';
+import { type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { runDevice } from './support/device.js';
 import { call, type HttpAnswer, trickle } from './support/http.js';
-import { createLogAudit, type LogAudit } from './support/log-audit.js';
+import type { LogAudit } from './support/log-audit.js';
 import { reliabilityScale } from './support/scale.js';
 
 /**
@@ -23,13 +23,11 @@ let audit: LogAudit;
 let rc: ReliabilityCloud;
 let agent: Agent;
 let url: string;
-let restoreOutput: () => void;
+let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  audit = createLogAudit();
-  restoreOutput = audit.tapProcessOutput();
   // Not in demo mode: the connection's address is the only source address there is.
-  rc = await startReliabilityCloud({ audit, demo: false });
+  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ demo: false }));
   agent = new Agent({ keepAlive: true, maxSockets: 8 });
   url = `${rc.cloud.bootstrapUrl ?? ''}/bootstrap`;
   await rc.enroll(['fuzz-target', 'replay-0', 'replay-1', 'replay-2', 'spoof-0', 'after-fuzz-0']);
@@ -37,8 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent?.destroy();
-  restoreOutput?.();
-  await rc?.close();
+  await closeCloud?.();
 });
 
 const post = (body: string | Buffer, headers: Record<string, string> = {}, extra: { method?: string; chunked?: boolean } = {}): Promise<HttpAnswer> =>

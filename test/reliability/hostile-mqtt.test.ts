@@ -5,10 +5,10 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TEMPLATE_NAME } from '../../local/cloud.js';
 import { auditSystem, expectCleanEnd, settleConfirmations } from './support/audit.js';
-import { type ReliabilityCloud, startReliabilityCloud } from './support/cloud.js';
+import { type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { connectMqtt, type DeviceEnvironment, runDevice } from './support/device.js';
 import { call } from './support/http.js';
-import { createLogAudit, type LogAudit } from './support/log-audit.js';
+import type { LogAudit } from './support/log-audit.js';
 import { type Outcome, publishAndWait, subscribeEach } from './support/mqtt-probe.js';
 import { reliabilityScale } from './support/scale.js';
 import { signedBootstrapRequest } from '../../core/signing.js';
@@ -27,19 +27,16 @@ const MAX_PAYLOAD = 128 * 1024;
 let audit: LogAudit;
 let rc: ReliabilityCloud;
 let env: DeviceEnvironment;
-let restoreOutput: () => void;
+let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  audit = createLogAudit();
-  restoreOutput = audit.tapProcessOutput();
-  rc = await startReliabilityCloud({ audit, demo: false, regions: [REGION, 'eu-central-1'] });
+  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ demo: false, regions: [REGION, 'eu-central-1'] }));
   env = rc.deviceEnvironment((s) => audit.watch(s));
   await rc.enroll(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'after-mqtt-fuzz-0']);
 });
 
 afterAll(async () => {
-  restoreOutput?.();
-  await rc?.close();
+  await closeCloud?.();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,10 +8,10 @@ import { ed25519Signer, issueTicket } from '../../core/ticket.js';
 import { DEFAULT_TEMPLATE_NAME } from '../../local/cloud.js';
 import { HOOK_FUNCTION_NAME, TICKET_KEY_ID } from '../../local/product.js';
 import { expectCleanEnd, settleConfirmations } from './support/audit.js';
-import { REGION_ADDRESSES, type ReliabilityCloud, startReliabilityCloud } from './support/cloud.js';
+import { REGION_ADDRESSES, type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { connectMqtt, type DeviceEnvironment, runDevice } from './support/device.js';
 import { call } from './support/http.js';
-import { createLogAudit, type LogAudit } from './support/log-audit.js';
+import type { LogAudit } from './support/log-audit.js';
 import { publishAndWait } from './support/mqtt-probe.js';
 import { reliabilityScale } from './support/scale.js';
 
@@ -28,19 +28,16 @@ const SYDNEY = 'ap-southeast-2';
 let audit: LogAudit;
 let rc: ReliabilityCloud;
 let env: DeviceEnvironment;
-let restoreOutput: () => void;
+let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  audit = createLogAudit();
-  restoreOutput = audit.tapProcessOutput();
-  rc = await startReliabilityCloud({ audit });
+  ({ audit, rc, close: closeCloud } = await startAuditedCloud());
   env = rc.deviceEnvironment((s) => audit.watch(s));
   await rc.enroll(['tokyo-0', 'sydney-0', 'hook-fuzz-0', 'spent-0']);
 });
 
 afterAll(async () => {
-  restoreOutput?.();
-  await rc?.close();
+  await closeCloud?.();
 });
 
 interface Assignment {

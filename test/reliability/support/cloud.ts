@@ -15,7 +15,7 @@ import { type LocalDynamo, startDynalite } from '../../../local/dynamodb.js';
 import type { LocalFunction } from '../../../local/lambda-endpoint.js';
 import { HOOK_FUNCTION_NAME, productKeyPaths, productWiring, TICKET_KEY_ID } from '../../../local/product.js';
 import type { DeviceEnvironment } from './device.js';
-import { type LogAudit, pemFingerprint } from './log-audit.js';
+import { createLogAudit, type LogAudit, pemFingerprint } from './log-audit.js';
 
 /**
  * The product on the local cloud (productWiring: the real bootstrap, hook and confirmation),
@@ -239,6 +239,38 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+  };
+}
+
+/** A suite's cloud and the audit of everything it writes. */
+export interface AuditedCloud {
+  readonly audit: LogAudit;
+  readonly rc: ReliabilityCloud;
+  /** Gives the process output back, then stops the cloud. */
+  close(): Promise<void>;
+}
+
+/**
+ * What every fault and hostile suite starts with: a log audit that taps the process output
+ * before the cloud writes its first line, and the cloud logging through it.
+ */
+export async function startAuditedCloud(options: Omit<ReliabilityCloudOptions, 'audit'> = {}): Promise<AuditedCloud> {
+  const audit = createLogAudit();
+  const restoreOutput = audit.tapProcessOutput();
+  let rc: ReliabilityCloud;
+  try {
+    rc = await startReliabilityCloud({ ...options, audit });
+  } catch (error) {
+    restoreOutput();
+    throw error;
+  }
+  return {
+    audit,
+    rc,
+    close: async () => {
+      restoreOutput();
+      await rc.close();
     },
   };
 }
