@@ -1,7 +1,7 @@
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
+import { localDynamoClient } from '../core/aws-clients.js';
 import { describeError } from '../core/errors.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
 import { type LogFields, type Logger, type LogLevel, logs } from './log.js';
@@ -62,12 +62,7 @@ export async function serveFunctionsThread(): Promise<void> {
   if (!port) throw new FunctionsThreadFailed('serveFunctionsThread runs in a worker thread');
   const post = (message: OutMessage): void => port.postMessage(message);
   const settings = workerData as ThreadSettings;
-  const client = new DynamoDBClient({
-    region: settings.config.homeRegion,
-    endpoint: settings.dynamoEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    cacheMiddleware: true,
-  });
+  const client = localDynamoClient(settings.dynamoEndpoint, settings.config.homeRegion);
   // Only what the cloud's logger would write crosses back.
   const forward = (level: LogLevelName) => {
     const quiet = !logs(settings.logLevel, level);

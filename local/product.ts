@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { localDynamoClient } from '../core/aws-clients.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '../core/config.js';
 import { ensureRegistryTable } from '../core/registry/index.js';
 import { readExampleTemplate } from '../core/template/index.js';
@@ -83,13 +83,7 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     await writeFile(paths.fleetPublicKeyPath, fleetPublicPem);
     const ticketKey = await loadOrCreateKey(join(options.keysDir, 'ticket-signing.key'), () => generateKeyPairSync('ed25519').privateKey);
 
-    const client = new DynamoDBClient({
-      region: homeRegion,
-      endpoint: dynamo.endpoint,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      // Resolves the middleware stack once per command type instead of on every call.
-      cacheMiddleware: true,
-    });
+    const client = localDynamoClient(dynamo.endpoint, homeRegion);
     await ensureRegistryTable(client, config.tableName);
     const settings: ProductFunctionSettings = {
       config,

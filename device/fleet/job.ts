@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { localDynamoClient } from '../../core/aws-clients.js';
 import { loadGeoTable } from '../../core/geo/index.js';
 import { DeviceRegistry } from '../../core/registry/index.js';
 import type { MqttProtocol } from '../mqtt.js';
@@ -45,11 +45,7 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
     readFile(job.claimKeyPath, 'utf8'),
   ]);
   const devices = createFleet({ count: job.count, prefix: job.prefix, geo, certificateMode: job.certificateMode });
-  const client = new DynamoDBClient({
-    region: job.registry.region,
-    endpoint: job.registry.endpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = localDynamoClient(job.registry.endpoint, job.registry.region);
   try {
     await enrollFleet(new DeviceRegistry({ client, tableName: job.registry.tableName }), devices);
   } finally {
