@@ -1,10 +1,13 @@
 /**
  * Mutual-TLS handshake cost (issue: device client and npm start). Every device makes two MQTT
- * connections, each a full mutual-TLS handshake with P-256 certificates from the local PKI; on a
- * 2-core machine their CPU bounds the fleet. Measured as the brokers serve them (TLS 1.3, client
- * certificate requested, no session tickets) and, for comparison, with OpenSSL's default TLS 1.3
- * tickets and over TLS 1.2. The server is this process; the clients (Node's TLS, connecting 10 at
- * a time) are a child process, so each side's CPU is its own.
+ * connections, each a full mutual-TLS handshake with P-256 certificates from the local PKI, and
+ * one HTTPS connection to the bootstrap; on a 2-core machine their CPU bounds the fleet. Measured
+ * as the brokers serve them (TLS 1.3, client certificate requested, no session tickets) and, for
+ * comparison, with OpenSSL's default TLS 1.3 tickets and over TLS 1.2. The server is this
+ * process; the clients (connecting 10 at a time) are a child process, so each side's CPU is its
+ * own. The clients are Node's TLS (what the device's bootstrap call uses) and, in `crt_*`, the
+ * aws-crt TLS the device's MQTT connections use (a connection opened and closed once the
+ * handshake is done: no MQTT packet is sent).
  *
  *   npx tsx bench/tls.ts
  */
@@ -14,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createSecureContext, createServer, type SecureVersion } from 'node:tls';
+import { http, io } from 'aws-iot-device-sdk-v2';
 import { loadOrCreatePki } from '../local/pki.js';
 import { isMain, round } from './stats.js';
 
@@ -26,25 +30,54 @@ interface ClientJob {
   cert: string;
   key: string;
   version: SecureVersion;
+  client: 'node' | 'crt';
 }
 
-/** The child's side: HANDSHAKES connections, each a handshake, one byte each way, and a close. */
-async function runClients(job: ClientJob): Promise<number> {
+/** One Node TLS connection: a handshake, one byte each way, and a close. */
+function nodeClient(job: ClientJob): () => Promise<void> {
   const context = createSecureContext({ ca: job.rootCa, cert: job.cert, key: job.key, minVersion: job.version, maxVersion: job.version });
-  const one = () =>
+  return () =>
     new Promise<void>((resolve, reject) => {
       const socket = connect({ port: job.port, host: '127.0.0.1', servername: 'localhost', secureContext: context }, () => socket.write('?'));
       socket.once('data', () => socket.end());
       socket.once('close', () => resolve());
       socket.once('error', reject);
     });
+}
+
+/** One aws-crt TLS connection (the TLS the device's MQTT runs on): a handshake, and a close. */
+function crtClient(job: ClientJob): () => Promise<void> {
+  const options = io.TlsContextOptions.create_client_with_mtls(job.cert, job.key);
+  options.override_default_trust_store(job.rootCa);
+  options.min_tls_version = job.version === 'TLSv1.3' ? io.TlsVersion.TLSv1_3 : io.TlsVersion.TLSv1_2;
+  const tls = new io.TlsConnectionOptions(new io.ClientTlsContext(options), 'localhost');
+  const bootstrap = new io.ClientBootstrap();
+  const socketOptions = new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, 5_000);
+  return () =>
+    new Promise<void>((resolve, reject) => {
+      const connection = new http.HttpClientConnection(bootstrap, '127.0.0.1', job.port, socketOptions, tls);
+      connection.on('connect', () => connection.close());
+      connection.on('close', () => resolve());
+      connection.on('error', reject);
+    });
+}
+
+/** The child's side: HANDSHAKES connections, AT_ONCE at a time. */
+async function runClients(job: ClientJob): Promise<number> {
+  const one = job.client === 'crt' ? crtClient(job) : nodeClient(job);
   const before = process.cpuUsage();
   for (let i = 0; i < HANDSHAKES; i += AT_ONCE) await Promise.all(Array.from({ length: AT_ONCE }, one));
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1000 / HANDSHAKES;
 }
 
-async function measure(pki: Awaited<ReturnType<typeof loadOrCreatePki>>, version: SecureVersion, tickets: boolean): Promise<{ server: number; client: number }> {
+async function measure(
+  pki: Awaited<ReturnType<typeof loadOrCreatePki>>,
+  version: SecureVersion,
+  tickets: boolean,
+  client: ClientJob['client'],
+): Promise<{ server: number; client: number }> {
+  let offVersion = 0;
   const server = createServer(
     {
       key: pki.server.privateKeyPem,
@@ -56,6 +89,8 @@ async function measure(pki: Awaited<ReturnType<typeof loadOrCreatePki>>, version
       ...(tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
     },
     (socket) => {
+      // A figure for the wrong protocol version would mislead: every handshake is checked.
+      if (socket.getProtocol() !== version) offVersion += 1;
       socket.once('data', () => socket.end('!'));
       socket.on('error', () => undefined);
     },
@@ -63,17 +98,18 @@ async function measure(pki: Awaited<ReturnType<typeof loadOrCreatePki>>, version
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const job: ClientJob = { port, rootCa: pki.rootCa.certificatePem, cert: pki.claim.certificatePem, key: pki.claim.privateKeyPem, version };
+  const job: ClientJob = { port, rootCa: pki.rootCa.certificatePem, cert: pki.claim.certificatePem, key: pki.claim.privateKeyPem, version, client };
   const before = process.cpuUsage();
   const child = fork(new URL(import.meta.url), ['--clients', JSON.stringify(job)], { execArgv: ['--import', import.meta.resolve('tsx')] });
-  const client = await new Promise<number>((resolve, reject) => {
+  const clientCpu = await new Promise<number>((resolve, reject) => {
     child.once('message', (value: number) => resolve(value));
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the client process ended (exit code ${code ?? '?'})`)));
   });
   const used = process.cpuUsage(before);
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return { server: round((used.user + used.system) / 1000 / HANDSHAKES), client: round(client) };
+  if (offVersion > 0) throw new Error(`${offVersion} of ${HANDSHAKES} ${client} handshakes did not use ${version}`);
+  return { server: round((used.user + used.system) / 1000 / HANDSHAKES), client: round(clientCpu) };
 }
 
 export async function benchTls(): Promise<Record<string, number>> {
@@ -81,12 +117,13 @@ export async function benchTls(): Promise<Record<string, number>> {
   try {
     const pki = await loadOrCreatePki({ dir, regions: ['us-east-1'], serverNames: ['localhost'], serverAddresses: ['127.0.0.1'] });
     const results: Record<string, number> = {};
-    for (const [name, version, tickets] of [
-      ['tls13_no_tickets', 'TLSv1.3', false],
-      ['tls13_tickets', 'TLSv1.3', true],
-      ['tls12_no_tickets', 'TLSv1.2', false],
+    for (const [name, version, tickets, clientKind] of [
+      ['tls13_no_tickets', 'TLSv1.3', false, 'node'],
+      ['tls13_tickets', 'TLSv1.3', true, 'node'],
+      ['tls12_no_tickets', 'TLSv1.2', false, 'node'],
+      ['crt_tls13_no_tickets', 'TLSv1.3', false, 'crt'],
     ] as const) {
-      const { server, client } = await measure(pki, version, tickets);
+      const { server, client } = await measure(pki, version, tickets, clientKind);
       results[`tls.${name}.server_cpu_ms_per_handshake`] = server;
       results[`tls.${name}.client_cpu_ms_per_handshake`] = client;
     }
@@ -98,6 +135,7 @@ export async function benchTls(): Promise<Record<string, number>> {
 
 if (process.argv[2] === '--clients') {
   const perHandshake = await runClients(JSON.parse(process.argv[3] ?? '{}') as ClientJob);
+  // exit, not return: the CRT's event loop threads would keep the process alive.
   process.send?.(perHandshake, () => process.exit(0));
 } else if (isMain(import.meta.url)) {
   const results = await benchTls();
