@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:https';
+import { Agent, createServer, type Server } from 'node:https';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type BootstrapClientDeps,
   type BootstrapClientOptions,
@@ -265,6 +266,29 @@ describe('requestBootstrap', () => {
     expect(error).toBeInstanceOf(BootstrapUnavailable);
     expect((error as Error).message).toContain('ECONNREFUSED');
     expect(deps.delays).toHaveLength(1);
+  });
+
+  it('builds the trust store from the CA bundle once, not on every connection', async () => {
+    // Prepare: Node's TLS makes a context on each connection that brings none, through the
+    // CommonJS export this spies on; three requests on fresh connections must bring theirs.
+    const tlsModule = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    const madeByNode = vi.spyOn(tlsModule, 'createSecureContext');
+    reset([200, 200, 200].map((status) => ({ status, body: JSON.stringify(ANSWER) })));
+    const fresh = new Agent({ keepAlive: false });
+
+    // Act
+    let contextsMadeByNode: number;
+    try {
+      for (let i = 0; i < 3; i++) await requestBootstrap(bodyMaker().make, options({ agent: fresh }), fakeDeps());
+      contextsMadeByNode = madeByNode.mock.calls.length;
+    } finally {
+      madeByNode.mockRestore();
+      fresh.destroy();
+    }
+
+    // Assess
+    expect(received).toHaveLength(3);
+    expect(contextsMadeByNode).toBe(0);
   });
 
   it('stops at once when the server certificate is not trusted', async () => {
