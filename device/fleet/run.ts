@@ -121,10 +121,10 @@ export interface FleetRunOptions {
 export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
   const now = options.now ?? (() => performance.now());
   const wallClock = Date.now;
-  // One event loop group and one keep-alive agent for the whole fleet: a device has its own
-  // connections anyway, and sharing the machinery keeps a few hundred of them cheap.
+  // One event loop group and the TLS contexts for the whole fleet: machinery no server sees,
+  // and sharing it keeps a few hundred devices cheap. Connections are never shared: each device
+  // opens its own to the bootstrap and to IoT, with a TLS handshake of its own, as real ones do.
   const clientBootstrap = new io.ClientBootstrap();
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const transport = createCrtTransport({
     protocol: options.protocol,
     caPem: options.caPem,
@@ -142,6 +142,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
       const steps: Partial<Record<StepName, number>> = {};
       const retries: Partial<Record<StepName, number>> = {};
       const deviceStarted = now();
+      // The device's own keep-alive agent: its bootstrap retries may reuse its connection.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       const bootstrapOptions = {
         url: options.bootstrapUrl,
         ca: options.caPem,
@@ -203,11 +205,11 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
           },
         };
       }
+      agent.destroy();
       outcomes.push(outcome);
       options.onDeviceDone?.(outcome, outcomes.length, failed);
     });
   } finally {
-    agent.destroy();
     restoreTrustStore();
   }
   const cpu = process.cpuUsage(cpuAtStart);
