@@ -1,6 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -63,7 +62,7 @@ export interface ReliabilityCloud {
   readonly homeRegion: string;
   /** The bootstrap's own ticket key: tests forge tickets the hooks' signature check accepts. */
   readonly ticketSigner: TicketSigner;
-  /** A device environment with its own connection pool (destroy it with the returned agent). */
+  /** What devices need to reach this cloud; each device opens connections of its own. */
   deviceEnvironment(onSecret?: (secret: string) => void): DeviceEnvironment;
   enroll(thingNames: readonly string[]): Promise<void>;
   /** Delay before the slow region's hook starts deciding, as a cold start or a stalled runtime would. */
@@ -165,7 +164,6 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
 
   let dynamoStopped = false;
   let restarted: LocalDynamo | undefined;
-  const agents: Agent[] = [];
 
   return {
     cloud,
@@ -177,14 +175,11 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
     homeRegion,
     ticketSigner: ed25519Signer(TICKET_KEY_ID, ticketKeyPem),
     deviceEnvironment(onSecret) {
-      const agent = new Agent({ keepAlive: true, maxSockets: 128 });
-      agents.push(agent);
       return {
         bootstrapUrl: cloud.bootstrapUrl ?? '',
         ca: rootCa,
         claim,
         fleetKey,
-        agent,
         target: (region) => {
           const endpoint = cloud.region(region).endpoint;
           return { address: endpoint.address, port: endpoint.port, servername: endpoint.host };
@@ -221,7 +216,6 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
       await dataPlane.listen(endpoint.port, endpoint.address);
     },
     async close() {
-      for (const agent of agents) agent.destroy();
       // Presence events run the confirmation asynchronously, and the cloud's stop does not wait
       // for those: one still running when dynalite closes makes dynalite throw an uncaught
       // "Database is closed". No new connections, then a moment for the last ones to finish.

@@ -1,6 +1,6 @@
 import '../../local/support/reflect-polyfill.js';
 import type { KeyObject } from 'node:crypto';
-import { type Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import * as z from 'zod';
@@ -39,7 +39,6 @@ export interface DeviceEnvironment {
   readonly ca: string;
   readonly claim: { readonly cert: string; readonly key: string };
   readonly fleetKey: KeyObject;
-  readonly agent: Agent;
   /** The local cloud serves every region on one host, a port each; DescribeEndpoint cannot say which. */
   target(region: string): MqttTarget;
   /** Told every secret the device handles, for the log audit. */
@@ -188,8 +187,8 @@ function postBootstrap(
         {
           method: 'POST',
           ca: env.ca,
-          // A cut request needs a connection of its own: the pool's must stay usable.
-          agent: cut ? false : env.agent,
+          // A connection of its own, as a real device has: devices never share one.
+          agent: false,
           headers: {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(text),

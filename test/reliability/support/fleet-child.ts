@@ -1,5 +1,4 @@
 import { createPrivateKey } from 'node:crypto';
-import { Agent } from 'node:https';
 import { type DeviceEnvironment, type DeviceResult, reconnect } from './device.js';
 import { runFleet } from './fleet.js';
 import type { ChildMessage, FleetJob, ParentMessage } from './fleet-process.js';
@@ -25,7 +24,6 @@ function nextMessage(): Promise<ParentMessage> {
 }
 
 async function serve(job: FleetJob): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
   let secrets: string[] = [];
   let lastSent = 0;
   const env: DeviceEnvironment = {
@@ -33,7 +31,6 @@ async function serve(job: FleetJob): Promise<void> {
     ca: job.ca,
     claim: job.claim,
     fleetKey: createPrivateKey(job.fleetKeyPem),
-    agent,
     target: (region) => {
       const target = job.targets[region];
       if (!target) throw new Error(`no endpoint for ${region}`);
@@ -74,7 +71,6 @@ async function serve(job: FleetJob): Promise<void> {
     }
     await send({ type: 'rebooted', connected });
   }
-  agent.destroy();
 }
 
 const parentGone = (): never => process.exit(1);
