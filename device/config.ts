@@ -168,9 +168,9 @@ export async function loadDevice(settings: DeviceSettings): Promise<LoadedDevice
     throw error;
   }
 
-  privateKeyFrom('claimKey', claimKeyPem);
+  const claimKey = privateKeyFrom('claimKey', claimKeyPem);
   try {
-    assertCertificateMatchesKey(claimCertPem, claimKeyPem);
+    assertCertificateMatchesKey(claimCertPem, claimKey);
   } catch (error) {
     if (error instanceof KeyMismatch) {
       throw new DeviceConfigError(`${SETTING_FLAGS.claimCert} and ${SETTING_FLAGS.claimKey}: ${error.message}`, { cause: error });
