@@ -1,4 +1,5 @@
 import { type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { BoundedCache } from './bounded-cache.js';
 import { InvalidInput } from './errors.js';
 import { publicKeyFromPem } from './public-key.js';
 
@@ -60,29 +61,23 @@ export function toVerificationKey(key: KeyObject): VerificationKey {
   }
 }
 
-const MAX_CACHED_KEYS = 10_000;
-const keyCache = new Map<string, VerificationKey>();
+const keyCache = new BoundedCache<string, VerificationKey>(10_000);
 
 /**
  * Parses a PEM public key once and caches it: parsing costs far more than verifying, and the
- * same fleet keys and per-device keys come back on every request. Bounded, oldest evicted.
+ * same fleet keys and per-device keys come back on every request. Bounded, the least recently
+ * used evicted; a key that does not parse is not cached.
  */
 export function parsePublicKey(pem: string): VerificationKey {
-  const cached = keyCache.get(pem);
-  if (cached) return cached;
-  let key: KeyObject;
-  try {
-    key = publicKeyFromPem(pem);
-  } catch (cause) {
-    throw new UnsupportedKey('public key is not a valid PEM public key', { cause });
-  }
-  const parsed = toVerificationKey(key);
-  if (keyCache.size >= MAX_CACHED_KEYS) {
-    const oldest = keyCache.keys().next();
-    if (!oldest.done) keyCache.delete(oldest.value);
-  }
-  keyCache.set(pem, parsed);
-  return parsed;
+  return keyCache.get(pem, () => {
+    let key: KeyObject;
+    try {
+      key = publicKeyFromPem(pem);
+    } catch (cause) {
+      throw new UnsupportedKey('public key is not a valid PEM public key', { cause });
+    }
+    return toVerificationKey(key);
+  });
 }
 
 /** Verifies a signature; any malformed signature is simply `false`, never an exception. */

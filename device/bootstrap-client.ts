@@ -1,6 +1,7 @@
 import { request as httpsRequest, type Agent, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as z from 'zod';
+import { BoundedCache } from '../core/bounded-cache.js';
 import { describeError } from '../core/errors.js';
 import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
 
@@ -120,8 +121,7 @@ const UNTRUSTED_CODES = new Set([
 ]);
 
 const MIN_TLS_VERSION = 'TLSv1.2';
-const CACHED_CONTEXTS = 8;
-const contexts = new Map<string, SecureContext>();
+const contexts = new BoundedCache<string, SecureContext>(8);
 
 /**
  * The TLS context for a CA bundle (the built-in roots when there is none), made once: OpenSSL
@@ -130,14 +130,7 @@ const contexts = new Map<string, SecureContext>();
  * apart by it (a pooled connection never serves a request that trusts other roots).
  */
 function secureContextFor(ca: string | undefined): SecureContext {
-  const key = ca ?? '';
-  let context = contexts.get(key);
-  if (context === undefined) {
-    context = createSecureContext({ ...(ca !== undefined ? { ca } : {}), minVersion: MIN_TLS_VERSION });
-    if (contexts.size >= CACHED_CONTEXTS) contexts.delete(contexts.keys().next().value ?? '');
-    contexts.set(key, context);
-  }
-  return context;
+  return contexts.get(ca ?? '', () => createSecureContext({ ...(ca !== undefined ? { ca } : {}), minVersion: MIN_TLS_VERSION }));
 }
 
 /** https.request hands its options to tls.connect, which takes a ready context. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { io, iot, iotidentity, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import * as z from 'zod';
+import { BoundedCache } from '../core/bounded-cache.js';
 import { describeError } from '../core/errors.js';
 import { AwsRejected, InvalidAwsAnswer, MqttConnectFailed, MqttRequestFailed } from './errors.js';
 
@@ -132,25 +133,15 @@ type RrOptions = { maxRequestResponseSubscriptions: number; maxStreamingSubscrip
  * builders share theirs between connections.
  */
 export class ConfigCache<T> {
-  private readonly entries = new Map<string, T>();
-  constructor(private readonly limit: number) {}
+  private readonly cache: BoundedCache<string, T>;
+
+  constructor(limit: number) {
+    this.cache = new BoundedCache(limit);
+  }
 
   get(credentials: MqttCredentials, build: () => T): T {
     const key = createHash('sha256').update(credentials.certificatePem).update('\0').update(credentials.privateKeyPem).digest('hex');
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = build();
-      if (this.entries.size >= this.limit) {
-        const leastRecent = this.entries.keys().next();
-        if (!leastRecent.done) this.entries.delete(leastRecent.value);
-      }
-    } else {
-      // Least recently used goes first: the claim credentials, used by every device, stay while
-      // each device's own one-off credentials pass through.
-      this.entries.delete(key);
-    }
-    this.entries.set(key, entry);
-    return entry;
+    return this.cache.get(key, build);
   }
 }
 
