@@ -3,6 +3,7 @@ import { io, iot, iotidentity, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import * as z from 'zod';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { describeError } from '../core/errors.js';
+import { withTimeout } from '../core/timeout.js';
 import { AwsRejected, InvalidAwsAnswer, MqttConnectFailed, MqttRequestFailed } from './errors.js';
 
 /**
@@ -79,19 +80,6 @@ const rejectionSchema = z.object({
   errorCode: z.string().optional(),
   errorMessage: z.string().optional(),
 });
-
-/** Races a promise against a timer that is always cleared, so no timer outlives the call. */
-async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function validated<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
   const parsed = schema.safeParse(value);

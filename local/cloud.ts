@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describeError } from '../core/errors.js';
 import { isIotRegion } from '../core/regions.js';
+import { withTimeout } from '../core/timeout.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
@@ -192,17 +193,13 @@ class HookFunctionTimeout extends Error {
  */
 function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
   return async (targetArn, event, timeoutMs) => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HookFunctionTimeout(`the hook did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const out = await Promise.race([lambda.invoke(targetArn, JSON.stringify(event)), late]);
-      if (out.functionError) throw new Error(`the hook function failed: ${out.payload.slice(0, 200)}`);
-      return JSON.parse(out.payload) as unknown;
-    } finally {
-      clearTimeout(timer);
-    }
+    const out = await withTimeout(
+      lambda.invoke(targetArn, JSON.stringify(event)),
+      timeoutMs,
+      () => new HookFunctionTimeout(`the hook did not answer within ${timeoutMs} ms`),
+    );
+    if (out.functionError) throw new Error(`the hook function failed: ${out.payload.slice(0, 200)}`);
+    return JSON.parse(out.payload) as unknown;
   };
 }
 

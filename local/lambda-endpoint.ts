@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describeError } from '../core/errors.js';
+import { withTimeout } from '../core/timeout.js';
 import type { Logger } from './log.js';
 import { closeServer, listen } from './listen.js';
 
@@ -149,15 +150,11 @@ export async function startLambdaEndpoint(options: {
       logStreamName: `local/${fn.region}`,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FunctionTimeout(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([Promise.resolve().then(() => fn.handler(event, context)), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withTimeout(
+      Promise.resolve().then(() => fn.handler(event, context)),
+      timeoutMs,
+      () => new FunctionTimeout(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`),
+    );
   }
 
   /** Runs a synchronous invocation; a failure of the function is its result, as in Lambda. */

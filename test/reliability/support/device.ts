@@ -5,6 +5,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import * as z from 'zod';
 import { signedBootstrapRequest } from '../../../core/signing.js';
+import { withTimeout } from '../../../core/timeout.js';
 import { createCsr } from '../../local/support/csr.js';
 
 /**
@@ -163,13 +164,7 @@ interface Credentials {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Transient(`no ${what} within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, ms, () => new Transient(`no ${what} within ${ms} ms`));
 }
 
 /** POSTs the bootstrap request; `cut` drops the connection once the request is written. */
