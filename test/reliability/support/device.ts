@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { signedBootstrapRequest } from '../../../core/signing.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { createCsr } from '../../local/support/csr.js';
+import { readAnswer } from './http.js';
 
 /**
  * A device as firmware would write it, with raw clients (node:https and mqtt.js): bootstrap,
@@ -191,20 +192,10 @@ function postBootstrap(
           },
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const raw = Buffer.concat(chunks).toString('utf8');
-            let json: unknown;
-            try {
-              json = JSON.parse(raw);
-            } catch {
-              json = raw;
-            }
-            const retryAfter = res.headers['retry-after'];
-            resolve({ status: res.statusCode ?? 0, ...(typeof retryAfter === 'string' ? { retryAfter } : {}), json });
-          });
+          readAnswer(res).then(({ status, headers, text, json }) => {
+            const retryAfter = headers['retry-after'];
+            resolve({ status, ...(typeof retryAfter === 'string' ? { retryAfter } : {}), json: json === undefined ? text : json });
+          }, reject);
         },
       );
       req.on('error', (error) => reject(cut ? new ConnectionCut('bootstrap request cut after sending') : new Transient(`bootstrap: ${error.message}`)));

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { type Agent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -15,6 +16,25 @@ export class NoAnswer extends Error {
   override name = 'NoAnswer';
 }
 
+/** The whole answer: status, headers, the body as text, and parsed when it is JSON. */
+export function readAnswer(res: IncomingMessage): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+    });
+  });
+}
+
 export function call(
   url: string,
   options: { ca: string; agent?: Agent | false; method?: string; headers?: Record<string, string | number>; body?: string | Buffer; chunked?: boolean; timeoutMs?: number },
@@ -24,19 +44,7 @@ export function call(
     const headers: Record<string, string | number> = { ...(options.headers ?? {}) };
     if (body && !options.chunked && headers['content-length'] === undefined) headers['content-length'] = body.length;
     const req = httpsRequest(url, { method: options.method ?? 'POST', ca: options.ca, agent: options.agent ?? false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
+      readAnswer(res).then(resolve, reject);
     });
     const timer = setTimeout(() => req.destroy(new NoAnswer(`no answer within ${options.timeoutMs ?? 15_000} ms`)), options.timeoutMs ?? 15_000);
     req.on('close', () => clearTimeout(timer));
