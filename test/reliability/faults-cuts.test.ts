@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditSystem, settleConfirmations } from './support/audit.js';
 import { REGION_ADDRESSES, type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
-import { CUT_POINTS, type DeviceResult, type DeviceSpec } from './support/device.js';
+import { CUT_POINTS, type DeviceEnvironment, type DeviceResult, type DeviceSpec } from './support/device.js';
 import { runFleet } from './support/fleet.js';
 import type { LogAudit } from './support/log-audit.js';
 import { reliabilityScale } from './support/scale.js';
@@ -17,10 +17,11 @@ import { reliabilityScale } from './support/scale.js';
 const scale = reliabilityScale();
 let audit: LogAudit;
 let rc: ReliabilityCloud;
+let env: DeviceEnvironment;
 let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  ({ audit, rc, close: closeCloud } = await startAuditedCloud());
+  ({ audit, rc, env, close: closeCloud } = await startAuditedCloud());
 });
 
 afterAll(async () => {
@@ -44,7 +45,7 @@ describe('a connection cut after each provisioning step', () => {
     await rc.enroll(specs.map((s) => s.thingName));
 
     // Act
-    const run = await runFleet(rc.deviceEnvironment((s) => audit.watch(s)), specs, { concurrency: specs.length });
+    const run = await runFleet(env, specs, { concurrency: specs.length });
     results = run.results;
     await settleConfirmations(rc);
     const state = await auditSystem(rc, { results });

@@ -28,8 +28,7 @@ let env: DeviceEnvironment;
 let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ persistent: true, slowHookRegion: SLOW_REGION }));
-  env = rc.deviceEnvironment((s) => audit.watch(s));
+  ({ audit, rc, env, close: closeCloud } = await startAuditedCloud({ persistent: true, slowHookRegion: SLOW_REGION }));
 });
 
 afterAll(async () => {

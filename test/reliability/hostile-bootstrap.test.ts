@@ -5,7 +5,7 @@ import { signedBootstrapRequest } from '../../core/signing.js';
 import { MAX_BOOTSTRAP_BODY_BYTES } from '../../local/bootstrap-server.js';
 import { auditSystem } from './support/audit.js';
 import { type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
-import { runDevice } from './support/device.js';
+import { type DeviceEnvironment, runDevice } from './support/device.js';
 import { call, type HttpAnswer, trickle } from './support/http.js';
 import type { LogAudit } from './support/log-audit.js';
 import { reliabilityScale } from './support/scale.js';
@@ -21,13 +21,14 @@ const scale = reliabilityScale();
 const ERROR_STATUSES = [400, 401, 403, 405, 409, 413];
 let audit: LogAudit;
 let rc: ReliabilityCloud;
+let env: DeviceEnvironment;
 let agent: Agent;
 let url: string;
 let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   // Not in demo mode: the connection's address is the only source address there is.
-  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ demo: false }));
+  ({ audit, rc, env, close: closeCloud } = await startAuditedCloud({ demo: false }));
   agent = new Agent({ keepAlive: true, maxSockets: 8 });
   url = `${rc.cloud.bootstrapUrl ?? ''}/bootstrap`;
   await rc.enroll(['fuzz-target', 'replay-0', 'replay-1', 'replay-2', 'spoof-0', 'after-fuzz-0']);
@@ -164,7 +165,7 @@ describe('huge bodies', () => {
       await call(url, { ca: rc.rootCa, body: '{}', headers: { 'content-type': 'application/json', 'content-length': 2 }, method: 'POST' }),
     ];
     const declaredOnly = await call(url, { ca: rc.rootCa, headers: { 'content-type': 'application/json', 'content-length': 1e9 }, body: '{', method: 'POST', timeoutMs: 5_000 }).catch((error: unknown) => error);
-    const afterwards = await runDevice(rc.deviceEnvironment((s) => audit.watch(s)), { thingName: 'after-fuzz-0', certificateMode: 'keys' });
+    const afterwards = await runDevice(env, { thingName: 'after-fuzz-0', certificateMode: 'keys' });
 
     // Assess
     expect(answers.slice(0, 4).map((a) => a.status)).toEqual([413, 413, 413, 413]);
@@ -214,7 +215,7 @@ describe('replayed bootstrap requests', () => {
     const again = await post(captured);
     const copies = await Promise.all(Array.from({ length: 10 }, () => post(burst)));
     const refusals = [await post(stale), await post(future), await post(JSON.stringify(legacy)), await post(renamed)];
-    const device = await runDevice(rc.deviceEnvironment((s) => audit.watch(s)), { thingName: 'replay-0', certificateMode: 'csr' });
+    const device = await runDevice(env, { thingName: 'replay-0', certificateMode: 'csr' });
     const afterProvisioning = await post(JSON.stringify(signed('replay-0')));
     const replayedAfter = await post(captured);
 

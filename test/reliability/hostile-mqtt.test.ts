@@ -30,8 +30,7 @@ let env: DeviceEnvironment;
 let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  ({ audit, rc, close: closeCloud } = await startAuditedCloud({ demo: false, regions: [REGION, 'eu-central-1'] }));
-  env = rc.deviceEnvironment((s) => audit.watch(s));
+  ({ audit, rc, env, close: closeCloud } = await startAuditedCloud({ demo: false, regions: [REGION, 'eu-central-1'] }));
   await rc.enroll(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'after-mqtt-fuzz-0']);
 });
 

@@ -31,8 +31,7 @@ let env: DeviceEnvironment;
 let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  ({ audit, rc, close: closeCloud } = await startAuditedCloud());
-  env = rc.deviceEnvironment((s) => audit.watch(s));
+  ({ audit, rc, env, close: closeCloud } = await startAuditedCloud());
   await rc.enroll(['tokyo-0', 'sydney-0', 'hook-fuzz-0', 'spent-0']);
 });
 

@@ -241,6 +241,8 @@ export async function startReliabilityCloud(options: ReliabilityCloudOptions): P
 export interface AuditedCloud {
   readonly audit: LogAudit;
   readonly rc: ReliabilityCloud;
+  /** What devices need to reach the cloud, every secret they handle watched for by the audit. */
+  readonly env: DeviceEnvironment;
   /** Gives the process output back, then stops the cloud. */
   close(): Promise<void>;
 }
@@ -262,6 +264,7 @@ export async function startAuditedCloud(options: Omit<ReliabilityCloudOptions, '
   return {
     audit,
     rc,
+    env: rc.deviceEnvironment((secret) => audit.watch(secret)),
     close: async () => {
       restoreOutput();
       await rc.close();
