@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { assertCertificateMatchesKey, certificateIdOf, generateKeyAndCsr, parseCertificate } from '../device/keys.js';
 import { type BootstrappedState, FileStore } from '../device/store.js';
 import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '../local/pki.js';
-import { isMain, round } from './stats.js';
+import { cpuMsSince, isMain, round } from './stats.js';
 
 const ITERATIONS = 1_000;
 const ROUNDS = 5;
@@ -50,8 +50,7 @@ async function cost(calls: number, rounds: number, run: () => Promise<void>, cle
     const cpu = process.cpuUsage();
     const main = mainThreadNs();
     await run();
-    const used = process.cpuUsage(cpu);
-    samples.push({ cpuUs: (used.user + used.system) / calls, mainUs: (mainThreadNs() - main) / 1000 / calls });
+    samples.push({ cpuUs: (cpuMsSince(cpu) * 1000) / calls, mainUs: (mainThreadNs() - main) / 1000 / calls });
     cleanUp();
   }
   samples.sort((a, b) => a.cpuUs - b.cpuUs);

@@ -11,7 +11,7 @@ import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { localDynamoClient } from '../core/aws-clients.js';
 import { ensureRegistryTable } from '../core/registry/index.js';
 import { startDynalite } from '../local/dynamodb.js';
-import { isMain, round } from './stats.js';
+import { cpuMsSince, isMain, round } from './stats.js';
 
 const CALLS = 2_000;
 const IN_FLIGHT = 20;
@@ -30,8 +30,7 @@ async function measure(call: (i: number) => Promise<unknown>): Promise<number> {
       }
     }),
   );
-  const used = process.cpuUsage(before);
-  return round((used.user + used.system) / 1000 / CALLS);
+  return round(cpuMsSince(before) / CALLS);
 }
 
 /** The same, after one whole run as warm-up: the SDK's code is cold for its first thousand calls. */

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fleetJobFor } from '../device/fleet/demo.js';
 import { startDemoCloud } from '../device/fleet/demo-cloud.js';
-import type { LocalCloud } from '../local/cloud.js';
 import { runFleetJobInChild } from '../device/fleet/spawn.js';
 import { summarize } from '../device/fleet/summary.js';
+import type { LocalCloud } from '../local/cloud.js';
 import { createLogger } from '../local/log.js';
-import { isMain } from './stats.js';
+import { cpuMsSince, isMain, round } from './stats.js';
 
-const round = (value: number): number => Math.round(value * 10) / 10;
+const perDevice = (ms: number, devices: number): number => round(ms / devices, 1);
 
 interface Batch {
   summary: ReturnType<typeof summarize>;
@@ -45,8 +45,8 @@ async function runBatch(cloud: LocalCloud, workDir: string, prefix: string, devi
     },
     progress: () => undefined,
   });
-  const cloudCpu = process.cpuUsage(cloudCpuAtStart);
-  return { summary: summarize(run), cloudCpuMs: (cloudCpu.user + cloudCpu.system) / 1000, deviceCpuMs: run.cpuMs ?? Number.NaN };
+  const cloudCpuMs = cpuMsSince(cloudCpuAtStart);
+  return { summary: summarize(run), cloudCpuMs, deviceCpuMs: run.cpuMs ?? Number.NaN };
 }
 
 /**
@@ -70,9 +70,9 @@ export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Rec
       'fleet.end_to_end_p50_ms': summary.perStep.total?.p50Ms ?? Number.NaN,
       'fleet.end_to_end_p99_ms': summary.perStep.total?.p99Ms ?? Number.NaN,
       // CPU per provisioned device, all threads: what bounds throughput on a small machine.
-      'fleet.cloud_cpu_ms_per_device': round(cold.cloudCpuMs / devices),
-      'fleet.device_cpu_ms_per_device': round(cold.deviceCpuMs / devices),
-      'fleet.cpu_ms_per_device': round((cold.cloudCpuMs + cold.deviceCpuMs) / devices),
+      'fleet.cloud_cpu_ms_per_device': perDevice(cold.cloudCpuMs, devices),
+      'fleet.device_cpu_ms_per_device': perDevice(cold.deviceCpuMs, devices),
+      'fleet.cpu_ms_per_device': perDevice(cold.cloudCpuMs + cold.deviceCpuMs, devices),
     };
     for (const [step, figures] of Object.entries(summary.perStep)) {
       if (step === 'total') continue;
@@ -84,9 +84,9 @@ export async function benchFleet(devices = 1_000, concurrency = 50): Promise<Rec
     results['fleet.warm_cloud.devices_per_second'] = warm.summary.devicesPerSecond;
     results['fleet.warm_cloud.end_to_end_p50_ms'] = warm.summary.perStep.total?.p50Ms ?? Number.NaN;
     results['fleet.warm_cloud.end_to_end_p99_ms'] = warm.summary.perStep.total?.p99Ms ?? Number.NaN;
-    results['fleet.warm_cloud.cloud_cpu_ms_per_device'] = round(warm.cloudCpuMs / devices);
-    results['fleet.warm_cloud.device_cpu_ms_per_device'] = round(warm.deviceCpuMs / devices);
-    results['fleet.warm_cloud.cpu_ms_per_device'] = round((warm.cloudCpuMs + warm.deviceCpuMs) / devices);
+    results['fleet.warm_cloud.cloud_cpu_ms_per_device'] = perDevice(warm.cloudCpuMs, devices);
+    results['fleet.warm_cloud.device_cpu_ms_per_device'] = perDevice(warm.deviceCpuMs, devices);
+    results['fleet.warm_cloud.cpu_ms_per_device'] = perDevice(warm.cloudCpuMs + warm.deviceCpuMs, devices);
     return results;
   } finally {
     await cloud.stop();

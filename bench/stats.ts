@@ -31,6 +31,12 @@ export async function timeAsync(fn: (i: number) => Promise<unknown>, iterations:
   return { p50: round(percentile(samples, 50)), p99: round(percentile(samples, 99)) };
 }
 
+/** Milliseconds of CPU (every thread of this process, user and system) since `before` (or since the process started). */
+export function cpuMsSince(before?: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
 export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { connect, createSecureContext, createServer, type SecureVersion } from 'node:tls';
 import { http, io } from 'aws-iot-device-sdk-v2';
 import { loadOrCreatePki } from '../local/pki.js';
-import { isMain, round } from './stats.js';
+import { cpuMsSince, isMain, round } from './stats.js';
 
 const HANDSHAKES = 1_000;
 const AT_ONCE = 10;
@@ -77,8 +77,7 @@ async function runClients(job: ClientJob): Promise<number> {
   const one = job.client === 'crt' ? crtClient(job) : nodeClient(job);
   const before = process.cpuUsage();
   for (let i = 0; i < HANDSHAKES; i += AT_ONCE) await Promise.all(Array.from({ length: AT_ONCE }, one));
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000 / HANDSHAKES;
+  return cpuMsSince(before) / HANDSHAKES;
 }
 
 async function measure(pki: Awaited<ReturnType<typeof loadOrCreatePki>>, { version, tickets, client, mutual }: Case): Promise<{ server: number; client: number }> {
@@ -115,10 +114,10 @@ async function measure(pki: Awaited<ReturnType<typeof loadOrCreatePki>>, { versi
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the client process ended (exit code ${code ?? '?'})`)));
   });
-  const used = process.cpuUsage(before);
+  const serverCpu = cpuMsSince(before);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (offVersion > 0) throw new Error(`${offVersion} of ${HANDSHAKES} ${client} handshakes did not use ${version}`);
-  return { server: round((used.user + used.system) / 1000 / HANDSHAKES), client: round(clientCpu) };
+  return { server: round(serverCpu / HANDSHAKES), client: round(clientCpu) };
 }
 
 export async function benchTls(): Promise<Record<string, number>> {
