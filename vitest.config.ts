@@ -1,13 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import { sourceAliases } from './vitest.shared.js';
 
 export default defineConfig({
+  resolve: { alias: sourceAliases },
   test: {
+    globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
-    // Node 20 is supported by the pinned SDK; its notice about future releases is noise in test output.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

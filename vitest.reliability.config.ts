@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { sourceAliases } from './vitest.shared.js';
 
 /**
  * The reliability suite alone. RELIABILITY_SCALE=full (`npm run test:reliability`) runs 10,000
@@ -8,13 +9,14 @@ import { defineConfig } from 'vitest/config';
 const full = process.env['RELIABILITY_SCALE'] === 'full';
 
 export default defineConfig({
+  resolve: { alias: sourceAliases },
   test: {
+    globalSetup: ['test/global-setup.ts'],
     include: ['test/reliability/**/*.test.ts'],
     testTimeout: 60 * 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: !full,
     reporters: ['default'],
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

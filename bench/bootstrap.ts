@@ -8,13 +8,13 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { build, type BuildOptions } from 'esbuild';
-import { parseBootstrapBody } from '../bootstrap-service/request.js';
-import { parseDeploymentConfig } from '../core/config.js';
-import { loadGeoTable } from '../core/geo/table.js';
-import { compileRegionPolicy } from '../core/region-choice.js';
-import { REGION_CATALOGUE } from '../core/regions.js';
-import { canonicalRequestBytes, parsePublicKey, signedBootstrapRequest, verifySignature } from '../core/signing.js';
-import { ed25519Signer, issueTicket } from '../core/ticket.js';
+import { parseBootstrapBody } from '@global-iot/bootstrap-service/request.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { loadGeoTable } from '@global-iot/core/geo/table.js';
+import { compileRegionPolicy } from '@global-iot/core/region-choice.js';
+import { REGION_CATALOGUE } from '@global-iot/core/regions.js';
+import { canonicalRequestBytes, parsePublicKey, signedBootstrapRequest, verifySignature } from '@global-iot/core/signing.js';
+import { ed25519Signer, issueTicket } from '@global-iot/core/ticket.js';
 import { httpApiEvent, makeHarness } from '../test/helpers/bootstrap.js';
 import { startTestRegistry } from '../test/helpers/registry.js';
 import { isMain, round, timeAsync, timeSync } from './stats.js';

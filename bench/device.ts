@@ -14,9 +14,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertCertificateMatchesKey, certificateIdOf, generateKeyAndCsr, parseCertificate } from '../device/keys.js';
-import { type BootstrappedState, FileStore } from '../device/store.js';
-import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '../local/pki.js';
+import { assertCertificateMatchesKey, certificateIdOf, generateKeyAndCsr, parseCertificate } from '@global-iot/device/keys.js';
+import { type BootstrappedState, FileStore } from '@global-iot/device/store.js';
+import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '@global-iot/local/pki.js';
 import { cpuMsSince, isMain, round } from './stats.js';
 
 const ITERATIONS = 1_000;

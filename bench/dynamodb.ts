@@ -8,9 +8,8 @@
  *   npx tsx bench/dynamodb.ts
  */
 import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { localDynamoClient } from '../core/aws-clients.js';
-import { ensureRegistryTable } from '../core/registry/index.js';
-import { startDynalite } from '../local/dynamodb.js';
+import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { localDynamoClient, startDynalite } from '@global-iot/local/dynamodb.js';
 import { cpuMsSince, isMain, round } from './stats.js';
 
 const CALLS = 2_000;

@@ -10,12 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fleetJobFor } from '../device/fleet/demo.js';
-import { startDemoCloud } from '../device/fleet/demo-cloud.js';
-import { runFleetJobInChild } from '../device/fleet/spawn.js';
-import { summarize } from '../device/fleet/summary.js';
-import type { LocalCloud } from '../local/cloud.js';
-import { createLogger } from '../local/log.js';
+import { fleetJobFor } from '@global-iot/local/fleet/demo.js';
+import { startDemoCloud } from '@global-iot/local/fleet/demo-cloud.js';
+import { runFleetJobInChild } from '@global-iot/local/fleet/spawn.js';
+import { summarize } from '@global-iot/local/fleet/summary.js';
+import type { LocalCloud } from '@global-iot/local/cloud.js';
+import { createLogger } from '@global-iot/local/log.js';
 import { cpuMsSince, isMain, round } from './stats.js';
 
 const perDevice = (ms: number, devices: number): number => round(ms / devices, 1);

@@ -9,10 +9,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as z from 'zod';
-import { classifyAddress, formatIpv4, parseIp } from '../core/geo/address.js';
-import { ensureGeoTable, resolveSourcePackage, SOURCE_IPV4_FILE, SOURCE_IPV6_FILE } from '../core/geo/build.js';
-import { MmdbReader } from '../core/geo/mmdb.js';
-import { GeoTable, loadGeoTable } from '../core/geo/table.js';
+import { classifyAddress, formatIpv4, parseIp } from '@global-iot/core/geo/address.js';
+import { ensureGeoTable, resolveSourcePackage, SOURCE_IPV4_FILE, SOURCE_IPV6_FILE } from '@global-iot/tools/geo/build.js';
+import { MmdbReader } from '@global-iot/tools/geo/mmdb.js';
+import { GeoTable, loadGeoTable } from '@global-iot/core/geo/table.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);

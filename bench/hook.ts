@@ -8,12 +8,12 @@
  *   npx tsx bench/hook.ts
  */
 import { randomBytes } from 'node:crypto';
-import { getDynamoClient } from '../core/aws-clients.js';
-import { DeviceRegistry, ensureRegistryTable } from '../core/registry/index.js';
-import { issueTicket } from '../core/ticket.js';
-import { startDynalite } from '../local/dynamodb.js';
-import { decideProvisioning, type HookDeps } from '../pre-provisioning-hook/hook.js';
-import { HOOK_DYNAMO_CLIENT_OPTIONS } from '../pre-provisioning-hook/settings.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { DeviceRegistry, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { issueTicket } from '@global-iot/core/ticket.js';
+import { startDynalite } from '@global-iot/local/dynamodb.js';
+import { decideProvisioning, type HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
+import { HOOK_DYNAMO_CLIENT_OPTIONS } from '@global-iot/pre-provisioning-hook/settings.js';
 import { certificateId, hookEvent, ticketKeyPair } from '../test/hook/helpers.js';
 import { isMain, round, timeAsync } from './stats.js';
 

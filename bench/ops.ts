@@ -7,11 +7,11 @@
  *   npx tsx bench/ops.ts
  */
 import { randomBytes } from 'node:crypto';
-import { getDynamoClient } from '../core/aws-clients.js';
-import { parseDeploymentConfig } from '../core/config.js';
-import { bulkEnroll, ensureRegistryTable } from '../core/registry/index.js';
-import { startDynalite } from '../local/dynamodb.js';
-import { readEnrollInput } from '../ops/lib/enroll-input.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { bulkEnroll, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { startDynalite } from '@global-iot/local/dynamodb.js';
+import { readEnrollInput } from '@global-iot/ops/lib/enroll-input.js';
 import { isMain, round } from './stats.js';
 
 const DEVICES = 10_000;

@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/reliability.ts [devices] [concurrency]
  */
-import { signedBootstrapRequest } from '../core/signing.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { startReliabilityCloud } from '../test/reliability/support/cloud.js';
 import { trickle } from '../test/reliability/support/http.js';
 import { loadFigures, runLoad } from '../test/reliability/support/load.js';

@@ -24,9 +24,6 @@ const suites: Suite[] = [
   { name: 'reliability', command: 'npx tsx bench/reliability.ts', run: async () => (await import('./reliability.js')).benchReliability() },
 ];
 
-// The pinned SDK supports Node 20; its notice about future releases is noise in the report.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
-
 /** Every figure is named `<suite>.<figure>`, so runs can be compared key by key. */
 function qualified(suite: string, figures: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k.startsWith(`${suite}.`) ? k : `${suite}.${k}`, v]));

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createSecureContext, createServer, type SecureVersion } from 'node:tls';
 import { http, io } from 'aws-iot-device-sdk-v2';
-import { loadOrCreatePki } from '../local/pki.js';
+import { loadOrCreatePki } from '@global-iot/local/pki.js';
 import { cpuMsSince, isMain, round } from './stats.js';
 
 const HANDSHAKES = 1_000;

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { TrustedProxy } from '../core/config.js';
-import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '../core/errors.js';
-import { createEndpointResolver } from '../core/endpoints.js';
-import { parsePublicKey } from '../core/signing.js';
+import type { TrustedProxy } from '@global-iot/core/config.js';
+import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '@global-iot/core/errors.js';
+import { createEndpointResolver } from '@global-iot/core/endpoints.js';
+import { parsePublicKey } from '@global-iot/core/signing.js';
 import { bootstrap, type BootstrapDeps, type BootstrapTrace, cachedValue, regionSelector } from './bootstrap.js';
 import { BadRequest, BootstrapError, ServiceUnavailable, Throttled } from './errors.js';
 import { fromApiGatewayEvent } from './event.js';

@@ -1,16 +1,16 @@
-import type { DeploymentConfig } from '../core/config.js';
-import { ConditionFailed } from '../core/errors.js';
-import { compileRegionPolicy, NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '../core/region-choice.js';
-import { greatCircleKm, getRegion } from '../core/regions.js';
-import type { DeviceRecord, DeviceRegistry } from '../core/registry/index.js';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
+import { ConditionFailed } from '@global-iot/core/errors.js';
+import { compileRegionPolicy, NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '@global-iot/core/region-choice.js';
+import { greatCircleKm, getRegion } from '@global-iot/core/regions.js';
+import type { DeviceRecord, DeviceRegistry } from '@global-iot/core/registry/index.js';
 import {
   canonicalRequestBytes,
   legacyRequestBytes,
   parsePublicKey,
   type VerificationKey,
   verifySignature,
-} from '../core/signing.js';
-import { issueTicket, type TicketSigner } from '../core/ticket.js';
+} from '@global-iot/core/signing.js';
+import { issueTicket, type TicketSigner } from '@global-iot/core/ticket.js';
 import {
   AlreadyProvisioned,
   Conflict,

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import * as z from 'zod';
-import type { TrustedProxy } from '../core/config.js';
+import type { TrustedProxy } from '@global-iot/core/config.js';
 import { BadRequest } from './errors.js';
 
 /** What the bootstrap needs from an API Gateway event, whichever shape it came in. */

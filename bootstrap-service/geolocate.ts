@@ -1,6 +1,6 @@
 import { request } from 'node:https';
 import * as z from 'zod';
-import { classifyAddress } from '../core/geo/address.js';
+import { classifyAddress } from '@global-iot/core/geo/address.js';
 
 export interface Location {
   lat: number;

@@ -13,14 +13,14 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
-import { getDynamoClient } from '../core/aws-clients.js';
-import { parseDeploymentConfig } from '../core/config.js';
-import { describeEndpointViaIot } from '../core/endpoints.js';
-import { getJsonFromEnv, getOptionalStringFromEnv, getStringFromEnv } from '../core/env.js';
-import { ConfigError } from '../core/errors.js';
-import { loadGeoTable } from '../core/geo/table.js';
-import { DeviceRegistry } from '../core/registry/index.js';
-import { ed25519Signer } from '../core/ticket.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
+import { getJsonFromEnv, getOptionalStringFromEnv, getStringFromEnv } from '@global-iot/core/env.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { loadGeoTable } from '@global-iot/core/geo/table.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { ed25519Signer } from '@global-iot/core/ticket.js';
 import { createBootstrapDeps, createBootstrapHandler } from './app.js';
 import { ipstackProvider } from './geolocate.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { thingNameSchema } from '../core/thing-name.js';
+import { thingNameSchema } from '@global-iot/core/thing-name.js';
 import { BadRequest, PayloadTooLarge } from './errors.js';
 
 /** Requests larger than this are refused before parsing. */

@@ -45,11 +45,3 @@ export function getDynamoClient(options: DynamoClientOptions): DynamoDBClient {
   clients.set(key, client);
   return client;
 }
-
-/**
- * A client of its own (the caller destroys it) for a local DynamoDB (dynalite), which checks no
- * signature, so any credentials do. The middleware stack is resolved once per command type.
- */
-export function localDynamoClient(endpoint: string, region: string): DynamoDBClient {
-  return new DynamoDBClient({ region, endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, cacheMiddleware: true });
-}

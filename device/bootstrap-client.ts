@@ -1,8 +1,8 @@
 import { request as httpsRequest, type Agent, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as z from 'zod';
-import { BoundedCache } from '../core/bounded-cache.js';
-import { describeError } from '../core/errors.js';
+import { BoundedCache } from '@global-iot/core/bounded-cache.js';
+import { describeError } from '@global-iot/core/errors.js';
 import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
 
 /**

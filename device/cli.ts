@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { describeError } from '../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from './bootstrap-client.js';
 import { loadDevice, parseDeviceSettings, readConfigFile, SETTING_FLAGS } from './config.js';
 import { DeviceConfigError, StepFailed } from './errors.js';

@@ -2,9 +2,9 @@ import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } fr
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
-import { THING_NAME_PARAM, TICKET_PARAM } from '../core/provisioning-params.js';
-import { toVerificationKey, UnsupportedKey } from '../core/signing.js';
-import { thingNameSchema } from '../core/thing-name.js';
+import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
+import { toVerificationKey, UnsupportedKey } from '@global-iot/core/signing.js';
+import { thingNameSchema } from '@global-iot/core/thing-name.js';
 import { DEFAULT_BOOTSTRAP_TIMING, validateBootstrapUrl } from './bootstrap-client.js';
 import { DeviceConfigError } from './errors.js';
 import { assertCertificateMatchesKey, KeyMismatch } from './keys.js';

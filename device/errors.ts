@@ -1,4 +1,4 @@
-import { ConfigError, ProvisioningError } from '../core/errors.js';
+import { ConfigError, ProvisioningError } from '@global-iot/core/errors.js';
 
 /**
  * What can go wrong on the device. Each class names one cause the device can act on or report;

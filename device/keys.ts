@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, sign, X509Certificate } from 'node:crypto';
-import * as der from '../core/der.js';
+import * as der from '@global-iot/core/der.js';
 import { DeviceError } from './errors.js';
 
 /**

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { io, iot, iotidentity, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import * as z from 'zod';
-import { BoundedCache } from '../core/bounded-cache.js';
-import { describeError } from '../core/errors.js';
-import { withTimeout } from '../core/timeout.js';
+import { BoundedCache } from '@global-iot/core/bounded-cache.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 import { AwsRejected, InvalidAwsAnswer, MqttConnectFailed, MqttRequestFailed } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { THING_NAME_PARAM, TICKET_PARAM } from '../core/provisioning-params.js';
-import { signedBootstrapRequest } from '../core/signing.js';
+import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import type { BootstrapAnswer, BootstrapRequestBody } from './bootstrap-client.js';
 import {
   AwsRejected,

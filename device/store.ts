@@ -3,7 +3,7 @@ import { closeSync, fsync, mkdir, open, openSync, readdirSync, readFileSync, ren
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as z from 'zod';
-import { thingNameSchema } from '../core/thing-name.js';
+import { thingNameSchema } from '@global-iot/core/thing-name.js';
 import { DeviceConfigError, StoredStateInvalid } from './errors.js';
 import { assertCertificateMatchesKey, certificateIdOf, KeyMismatch, parseCertificate } from './keys.js';
 

@@ -3,7 +3,7 @@
  * configuration error into one readable line instead of a stack trace.
  */
 import { App } from 'aws-cdk-lib';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 import { defineDeployment } from './deployment.js';
 
 const app = new App();

@@ -15,10 +15,10 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
-import { type DeploymentConfig, parseDeploymentConfig } from '../core/config.js';
-import { ConfigError } from '../core/errors.js';
-import { isIotRegion, REGION_CATALOGUE } from '../core/regions.js';
-import { parseTicketPublicKeys } from '../core/ticket.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
+import { parseTicketPublicKeys } from '@global-iot/core/ticket.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -50,7 +50,7 @@ export const infraSettingsSchema = z
     /** Prefix of every stack name: `<prefix>-Home`, `<prefix>-<region>`. */
     stackPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'letters, digits and hyphens, starting with a letter, at most 40').default('GlobalIot'),
     /** The provisioning template body deployed in every region, relative to the project root. */
-    templateFile: z.string().min(1).default('infra/templates/global-fleet.json'),
+    templateFile: z.string().min(1).default('core/template/global-fleet.json'),
     /** The IoT policy the template attaches to device certificates; the regional stacks create it. */
     devicePolicyName: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'IoT policy names are 1-128 characters of [\\w+=,.@-]').default('GlobalFleetDevicePolicy'),
     /** The IoT policy attached to the claim certificate in every region. */

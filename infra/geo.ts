@@ -4,8 +4,8 @@
  */
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { ConfigError } from '../core/errors.js';
-import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '../core/geo/table.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
 import { type BundledFile, LAMBDA_TASK_ROOT } from './constructs/provisioning-function.js';
 
 /** The table is missing or too large to ship. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 import { PROJECT_ROOT } from './constructs/provisioning-function.js';
 
 /** The TypeScript modules (each exporting `handler`) that the stacks bundle. */

@@ -3,8 +3,8 @@
  * deploys them as they are. Each is checked at synth by the same engine the local cloud runs, so a
  * template that the emulator would refuse never reaches AWS either.
  */
-import { ConfigError } from '../core/errors.js';
-import { parseTemplate, type ProvisioningTemplate } from '../core/template/parse.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { parseTemplate, type ProvisioningTemplate } from '@global-iot/core/template/parse.js';
 
 /** A template file failed validation; the message names the file and the JSON path. */
 export class TemplateFileError extends ConfigError {

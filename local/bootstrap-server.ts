@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:https';
 import { isIP } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { describeError } from '../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from './log.js';
 import { closeServer, listen } from './listen.js';
 

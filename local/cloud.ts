@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { describeError } from '../core/errors.js';
-import { isIotRegion } from '../core/regions.js';
-import { withTimeout } from '../core/timeout.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { isIotRegion } from '@global-iot/core/regions.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';

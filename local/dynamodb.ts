@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
@@ -153,4 +154,12 @@ async function startDynaliteThread(options: DynaliteOptions): Promise<LocalDynam
       }
     },
   };
+}
+
+/**
+ * A client of its own (the caller destroys it) for a local DynamoDB (dynalite), which checks no
+ * signature, so any credentials do. The middleware stack is resolved once per command type.
+ */
+export function localDynamoClient(endpoint: string, region: string): DynamoDBClient {
+  return new DynamoDBClient({ region, endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, cacheMiddleware: true });
 }

@@ -1,8 +1,8 @@
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { localDynamoClient } from '../core/aws-clients.js';
-import { describeError } from '../core/errors.js';
+import { localDynamoClient } from './dynamodb.js';
+import { describeError } from '@global-iot/core/errors.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
 import { type LogFields, type Logger, type LogLevel, logs } from './log.js';
 import { type LambdaFunction, type ProductFunctions, type ProductFunctionSettings, productFunctions } from './product-functions.js';

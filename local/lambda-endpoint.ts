@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { describeError } from '../core/errors.js';
-import { withTimeout } from '../core/timeout.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 import type { Logger } from './log.js';
 import { closeServer, listen } from './listen.js';
 

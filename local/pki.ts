@@ -14,9 +14,9 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { InvalidInput } from '../core/errors.js';
-import * as der from '../core/der.js';
-import { publicKeyFromSpki } from '../core/public-key.js';
+import { InvalidInput } from '@global-iot/core/errors.js';
+import * as der from '@global-iot/core/der.js';
+import { publicKeyFromSpki } from '@global-iot/core/public-key.js';
 
 /**
  * The local cloud's PKI: a server CA (the stand-in for Amazon Root CA 1) for every TLS server, a

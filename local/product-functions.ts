@@ -1,13 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createBootstrapDeps, createBootstrapHandler } from '../bootstrap-service/app.js';
-import type { GeolocateDeps } from '../bootstrap-service/geolocate.js';
-import type { DeploymentConfig } from '../core/config.js';
-import { describeEndpointViaIot } from '../core/endpoints.js';
-import { describeError } from '../core/errors.js';
-import { loadGeoTable } from '../core/geo/index.js';
-import { DeviceRegistry } from '../core/registry/index.js';
-import { ed25519Signer, parseTicketPublicKeys } from '../core/ticket.js';
-import { createConfirmHandler, createHookHandler } from '../pre-provisioning-hook/app.js';
+import { createBootstrapDeps, createBootstrapHandler } from '@global-iot/bootstrap-service/app.js';
+import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
+import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { loadGeoTable } from '@global-iot/core/geo/index.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { ed25519Signer, parseTicketPublicKeys } from '@global-iot/core/ticket.js';
+import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
 import type { Logger } from './log.js';
 

@@ -1,10 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localDynamoClient } from '../core/aws-clients.js';
-import { parseDeploymentConfig, type DeploymentConfig } from '../core/config.js';
-import { ensureRegistryTable } from '../core/registry/index.js';
-import { readExampleTemplate } from '../core/template/index.js';
+import { localDynamoClient } from './dynamodb.js';
+import { parseDeploymentConfig, type DeploymentConfig } from '@global-iot/core/config.js';
+import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { readProductTemplate } from '@global-iot/core/template/index.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
 import { startFunctionsThread } from './functions-thread.js';
 import type { Logger } from './log.js';
@@ -111,7 +111,7 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
 
     return {
       functions,
-      templates: [{ templateName: config.templateName, templateBody: readExampleTemplate('globalFleet'), hookFunctionName: HOOK_FUNCTION_NAME }],
+      templates: [{ templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME }],
       presenceFunctionName: CONFIRM_FUNCTION_NAME,
       bootstrapHandler: product.bootstrap,
       dispose: async () => {

@@ -1,5 +1,5 @@
 /**
- * `ops`: the operator's command line. Run it as `npx tsx ops/cli.ts <command>` (or the `ops`
+ * `ops`: the operator's command line. Run it as `npx tsx ops/bin.ts <command>` (or the `ops`
  * package script). Commands: enroll, status, list, reset, block, unblock, export; templates
  * list|diff|deploy|rollback; regions status|drain|undrain; claim register. See ops/README.md.
  */
@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import * as z from 'zod';
-import { describeError } from '../core/errors.js';
-import { TemplateValidationError } from '../core/template/index.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { TemplateValidationError } from '@global-iot/core/template/index.js';
 import { claimCommands } from './commands/claim.js';
 import { regionCommands } from './commands/regions.js';
 import { registryCommands } from './commands/registry.js';
@@ -119,22 +119,4 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     return informational ? EXIT.ok : EXIT.usage;
   }
   return exitCode;
-}
-
-function isMain(): boolean {
-  return process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
-}
-
-if (isMain()) {
-  const code = await runCli(process.argv.slice(2), {
-    io: {
-      stdout: (s) => process.stdout.write(s),
-      stderr: (s) => process.stderr.write(s),
-      stderrIsTTY: process.stderr.isTTY,
-    },
-    env: process.env,
-    cwd: process.cwd(),
-  });
-  // Exit once stdout has drained: a large --json answer to a pipe must arrive whole.
-  process.stdout.write('', () => process.exit(code));
 }

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { describeError } from '../core/errors.js';
-import { certificateIdSchema, type HookResponse, presenceConnectedEventSchema } from '../core/provisioning-params.js';
-import type { DeviceRegistry } from '../core/registry/index.js';
-import { isValidThingName } from '../core/thing-name.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { certificateIdSchema, type HookResponse, presenceConnectedEventSchema } from '@global-iot/core/provisioning-params.js';
+import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { decideProvisioning, elapsedMs, type HookDeps } from './hook.js';
 
 /**

@@ -1,5 +1,5 @@
-import { getDynamoClient } from '../core/aws-clients.js';
-import { DeviceRegistry } from '../core/registry/index.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { createConfirmHandler, logJsonLine } from './app.js';
 import { readConfirmSettings } from './settings.js';
 

@@ -1,5 +1,5 @@
-import { getDynamoClient } from '../core/aws-clients.js';
-import { DeviceRegistry } from '../core/registry/index.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { createHookHandler, logJsonLine } from './app.js';
 import { HOOK_DYNAMO_CLIENT_OPTIONS, readHookSettings } from './settings.js';
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { DependencyUnavailable, describeError } from '../core/errors.js';
+import { DependencyUnavailable, describeError } from '@global-iot/core/errors.js';
 import {
   ASSIGNED_AT_PARAM,
   hookEventSchema,
@@ -8,10 +8,10 @@ import {
   regionFromTemplateArn,
   THING_NAME_PARAM,
   TICKET_PARAM,
-} from '../core/provisioning-params.js';
-import type { DeviceRegistry } from '../core/registry/index.js';
-import { isValidThingName } from '../core/thing-name.js';
-import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '../core/ticket.js';
+} from '@global-iot/core/provisioning-params.js';
+import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { isValidThingName } from '@global-iot/core/thing-name.js';
+import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '@global-iot/core/ticket.js';
 
 /**
  * The pre-provisioning hook's decision. AWS IoT calls the hook on RegisterThing in the region a

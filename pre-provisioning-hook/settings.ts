@@ -1,15 +1,15 @@
 import * as z from 'zod';
-import type { DynamoClientOptions } from '../core/aws-clients.js';
-import { deploymentConfigSchema } from '../core/config.js';
-import { ConfigError } from '../core/errors.js';
+import type { DynamoClientOptions } from '@global-iot/core/aws-clients.js';
+import { deploymentConfigSchema } from '@global-iot/core/config.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 import {
   getBoolFromEnv,
   getIntFromEnv,
   getJsonFromEnv,
   getOptionalStringFromEnv,
   getStringFromEnv,
-} from '../core/env.js';
-import { parseTicketPublicKeys, type TicketVerificationKeys } from '../core/ticket.js';
+} from '@global-iot/core/env.js';
+import { parseTicketPublicKeys, type TicketVerificationKeys } from '@global-iot/core/ticket.js';
 import type { HookSettings } from './hook.js';
 
 /**

@@ -1,8 +1,8 @@
 import type * as z from 'zod';
 import { TemplateValidationError, type TemplateIssue } from './errors.js';
-import { isJsonObject } from './intrinsics.js';
 import { formatPath, type PathSegment } from './path.js';
 import { KNOWN_KEYS, templateSchema } from './schema.js';
+import { isJsonObject } from './syntax.js';
 import { MAX_TEMPLATE_BODY_CHARS, MAX_TEMPLATE_DEPTH, RESOURCE_TYPES, type Json, type TemplateType } from './types.js';
 import { validateTemplate } from './validate.js';
 

@@ -1,19 +1,19 @@
 import { NAME_RULES, type NameRule } from './aws-names.js';
-import { asConditionCall } from './conditions.js';
 import type { TemplateIssue } from './errors.js';
+import { formatPath, type PathSegment } from './path.js';
+import { CERTIFICATE_ID_PARAMETER, NO_VALUE_PARAMETER, isPseudoParameter } from './pseudo-parameters.js';
+import type { CertificateResource, Mappings, PolicyResource, TemplateResource, ThingResource } from './schema.js';
 import {
   CONDITION_FUNCTIONS,
   MAX_CONDITION_OPERANDS,
   MIN_CONDITION_OPERANDS,
   VALUE_FUNCTIONS,
+  asConditionCall,
   asIntrinsic,
   isIntrinsicKey,
   isJsonObject,
   parseSubTemplate,
-} from './intrinsics.js';
-import { formatPath, type PathSegment } from './path.js';
-import { CERTIFICATE_ID_PARAMETER, NO_VALUE_PARAMETER, isPseudoParameter } from './pseudo.js';
-import type { CertificateResource, Mappings, PolicyResource, TemplateResource, ThingResource } from './schema.js';
+} from './syntax.js';
 import type { Json, TemplateType } from './types.js';
 
 /** The sections of a template that passed the schema, as validateTemplate reads them. */

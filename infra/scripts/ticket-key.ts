@@ -21,7 +21,7 @@ import {
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import * as z from 'zod';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 
 export class TicketKeyError extends ConfigError {
   override name = 'TicketKeyError';

@@ -6,7 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { REGISTRY_KEY } from '../../core/registry/schema.js';
+import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { GEO_TABLE_RUNTIME_PATH, type GeoTableAsset } from '../geo.js';

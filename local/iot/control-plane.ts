@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import * as z from 'zod';
-import { describeError } from '../../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
 import { certificateIdOf } from '../pki.js';
 import { CERTIFICATE_STATUSES, type CertificateRecord, type RegionState, type TemplateRecord, type ThingRecord } from './region-state.js';

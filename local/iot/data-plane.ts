@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { describeError } from '../../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
 import { type BrokerConnection, type BrokerSettings, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
 import { topicMatches } from '../mqtt/topics.js';

@@ -2,19 +2,12 @@ import { createHash } from 'node:crypto';
 // cborg is pure JavaScript: cbor-x's optional native helper breaks `npm ci` under npm 11.
 import { decode as decodeCbor, encode as encodeCbor } from 'cborg';
 import * as z from 'zod';
-import { describeError } from '../../core/errors.js';
-import { provisioningTemplateArn } from '../../core/provisioning-params.js';
-import {
-  applyThingOverrides,
-  evaluateTemplate,
-  parseTemplate,
-  type ProvisioningTemplate,
-  TemplateConflictError,
-  TemplateError,
-  type TemplateResult,
-} from '../../core/template/index.js';
+import { describeError } from '@global-iot/core/errors.js';
+import { provisioningTemplateArn } from '@global-iot/core/provisioning-params.js';
+import { parseTemplate, type ProvisioningTemplate, TemplateError } from '@global-iot/core/template/index.js';
 import type { Logger } from '../log.js';
 import type { BrokerConnection } from '../mqtt/broker.js';
+import { applyThingOverrides, evaluateTemplate, TemplateConflictError, type TemplateResult } from './template/index.js';
 import {
   type CertificateAuthority,
   CsrRejected,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { InvalidInput } from '../../core/errors.js';
+import { InvalidInput } from '@global-iot/core/errors.js';
 
 /**
  * AWS IoT Core policy evaluation for the actions the broker checks: iot:Connect, iot:Publish,

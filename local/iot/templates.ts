@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { isValidTemplateName, MAX_TEMPLATE_BODY_CHARS, parseTemplate, TemplateValidationError } from '../../core/template/index.js';
+import { isValidTemplateName, MAX_TEMPLATE_BODY_CHARS, parseTemplate, TemplateValidationError } from '@global-iot/core/template/index.js';
 import type { PreProvisioningHook, RegionState, TemplateRecord } from './region-state.js';
 import { alreadyExists, deleteConflict, invalidRequest, notFound, versionsLimitExceeded } from './service-error.js';
 

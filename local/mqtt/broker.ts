@@ -8,7 +8,7 @@ import mqttPacket, {
   type IUnsubscribePacket,
   type Packet,
 } from 'mqtt-packet';
-import { describeError } from '../../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
 import { isValidTopicFilter, isValidTopicName, topicMatches } from './topics.js';
 

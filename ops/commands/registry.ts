@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import * as z from 'zod';
-import { type DeviceRecord, deviceRecordSchema, PROV_STATUSES } from '../../core/registry/index.js';
+import { type DeviceRecord, deviceRecordSchema, PROV_STATUSES } from '@global-iot/core/registry/index.js';
 import { type Bind, outcomeCode } from '../lib/command.js';
 import type { CommandContext } from '../lib/context.js';
 import { formatCsv } from '../lib/csv.js';
@@ -17,7 +17,7 @@ import {
   listDevices,
   type StatusAction,
 } from '../lib/registry.js';
-import type { BulkEnrollReport, BulkItemResult } from '../../core/registry/index.js';
+import type { BulkEnrollReport, BulkItemResult } from '@global-iot/core/registry/index.js';
 
 const reasonSchema = z.string().trim().min(1, 'a reason is required').max(500, 'at most 500 characters');
 const regionFlag = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import * as z from 'zod';
-import { isValidTemplateName } from '../../core/template/index.js';
+import { isValidTemplateName } from '@global-iot/core/template/index.js';
 import { type Bind, outcomeCode } from '../lib/command.js';
 import type { CommandContext } from '../lib/context.js';
 import { EXIT, UsageError } from '../lib/errors.js';

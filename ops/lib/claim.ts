@@ -5,7 +5,7 @@ import {
   type IoTClient,
   RegisterCertificateWithoutCACommand,
 } from '@aws-sdk/client-iot';
-import { describeError } from '../../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import { OperationFailed, UsageError } from './errors.js';
 import { errorName, inEachRegion } from './regional.js';
 

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
-import { type DeploymentConfig, parseDeploymentConfig } from '../../core/config.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
 import { UsageError } from './errors.js';
 
 /**

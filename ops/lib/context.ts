@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { getDynamoClient } from '../../core/aws-clients.js';
-import { getIotClient } from '../../core/endpoints.js';
-import { DeviceRegistry } from '../../core/registry/index.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { getIotClient } from '@global-iot/core/endpoints.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { loadOpsConfig, type OpsConfig } from './config.js';
 import { UsageError } from './errors.js';
 import type { Io } from './output.js';

@@ -1,8 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import * as z from 'zod';
-import type { DeploymentConfig } from '../../core/config.js';
-import { type Enrollment, enrollmentSchema, deviceRecordSchema } from '../../core/registry/index.js';
-import { toVerificationKey } from '../../core/signing.js';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
+import { type Enrollment, enrollmentSchema, deviceRecordSchema } from '@global-iot/core/registry/index.js';
+import { toVerificationKey } from '@global-iot/core/signing.js';
 import { parseCsv } from './csv.js';
 import { UsageError } from './errors.js';
 

@@ -1,5 +1,5 @@
-import { ConfigError, InvalidInput, ProvisioningError } from '../../core/errors.js';
-import { TemplateValidationError } from '../../core/template/index.js';
+import { ConfigError, InvalidInput, ProvisioningError } from '@global-iot/core/errors.js';
+import { TemplateValidationError } from '@global-iot/core/template/index.js';
 
 /** The CLI's exit codes; ops/README.md documents them for scripts. */
 export const EXIT = Object.freeze({

@@ -1,4 +1,4 @@
-import { describeError } from '../../core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import { UsageError } from './errors.js';
 
 /**

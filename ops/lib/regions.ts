@@ -1,7 +1,7 @@
 import { DescribeEndpointCommand, DescribeProvisioningTemplateCommand, type IoTClient, ListProvisioningTemplateVersionsCommand } from '@aws-sdk/client-iot';
-import type { DeploymentConfig } from '../../core/config.js';
-import type { DeviceRegistry } from '../../core/registry/index.js';
-import { isIotRegion } from '../../core/regions.js';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
+import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { isIotRegion } from '@global-iot/core/regions.js';
 import { UsageError } from './errors.js';
 import { errorName, inEachRegion } from './regional.js';
 

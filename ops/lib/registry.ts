@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConditionFailed } from '../../core/errors.js';
+import { ConditionFailed } from '@global-iot/core/errors.js';
 import {
   bulkEnroll,
   type BulkEnrollReport,
@@ -7,8 +7,8 @@ import {
   DeviceRegistry,
   type Enrollment,
   type ProvStatus,
-} from '../../core/registry/index.js';
-import { isValidThingName } from '../../core/thing-name.js';
+} from '@global-iot/core/registry/index.js';
+import { isValidThingName } from '@global-iot/core/thing-name.js';
 import type { EnrollInput, RowProblem } from './enroll-input.js';
 import { OperationFailed, UsageError } from './errors.js';
 

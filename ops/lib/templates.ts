@@ -7,7 +7,7 @@ import {
   ListProvisioningTemplateVersionsCommand,
   UpdateProvisioningTemplateCommand,
 } from '@aws-sdk/client-iot';
-import { parseTemplate } from '../../core/template/index.js';
+import { parseTemplate } from '@global-iot/core/template/index.js';
 import { normaliseJson, unifiedDiff } from './diff.js';
 import { OperationFailed, UsageError } from './errors.js';
 import { errorName, inEachRegion, type RegionOutcome } from './regional.js';

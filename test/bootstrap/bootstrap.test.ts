@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalRequestBytes, signBytes, signedBootstrapRequest } from '../../core/signing.js';
-import { verifyTicket } from '../../core/ticket.js';
-import { loadGeoTable } from '../../core/geo/table.js';
+import { canonicalRequestBytes, signBytes, signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { verifyTicket } from '@global-iot/core/ticket.js';
+import { loadGeoTable } from '@global-iot/core/geo/table.js';
 import { httpApiEvent, makeHarness, parseAnswer } from '../helpers/bootstrap.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getDynamoClient } from '../../core/aws-clients.js';
-import { DeviceRegistry, ensureRegistryTable } from '../../core/registry/index.js';
-import { signedBootstrapRequest } from '../../core/signing.js';
-import { startDynalite } from '../../local/dynamodb.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { DeviceRegistry, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { startDynalite } from '@global-iot/local/dynamodb.js';
 import { httpApiEvent, makeHarness, parseAnswer } from '../helpers/bootstrap.js';
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedBootstrapRequest } from '../../core/signing.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { httpApiEvent, makeHarness } from '../helpers/bootstrap.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 

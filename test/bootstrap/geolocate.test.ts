@@ -2,8 +2,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { geolocate, ipstackProvider } from '../../bootstrap-service/geolocate.js';
-import { createEndpointResolver, describeEndpointViaIot } from '../../core/endpoints.js';
+import { geolocate, ipstackProvider } from '@global-iot/bootstrap-service/geolocate.js';
+import { createEndpointResolver, describeEndpointViaIot } from '@global-iot/core/endpoints.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 
 /** A stand-in for an ipstack-compatible service, over real HTTPS. */

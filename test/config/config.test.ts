@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../core/config.js';
-import { ConfigError } from '../../core/errors.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 
 const base = { homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1'], defaultRegion: 'us-east-1' };
 

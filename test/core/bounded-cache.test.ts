@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCache } from '../../core/bounded-cache.js';
+import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 
 /** The one bounded cache behind parsed keys and TLS contexts (core/signing, the device). */
 

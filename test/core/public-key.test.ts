@@ -1,7 +1,7 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { publicKeyFromPem, publicKeyFromSpki } from '../../core/public-key.js';
+import { publicKeyFromPem, publicKeyFromSpki } from '@global-iot/core/public-key.js';
 
 const spki = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' });
 const pem = (key: KeyObject): string => key.export({ type: 'spki', format: 'pem' }).toString();

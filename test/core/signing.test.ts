@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalRequestBytes, parsePublicKey, UnsupportedKey, verifySignature } from '../../core/signing.js';
+import { canonicalRequestBytes, parsePublicKey, UnsupportedKey, verifySignature } from '@global-iot/core/signing.js';
 
 describe('canonical request bytes', () => {
   it('match the vector documented in the README byte for byte', () => {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ed25519Signer, InvalidTicket, issueTicket, parseTicketPublicKeys, verifyTicket } from '../../core/ticket.js';
+import { ed25519Signer, InvalidTicket, issueTicket, parseTicketPublicKeys, verifyTicket } from '@global-iot/core/ticket.js';
 
 const pair = generateKeyPairSync('ed25519');
 const keys = parseTicketPublicKeys({ k1: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() });

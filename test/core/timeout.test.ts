@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { withTimeout } from '../../core/timeout.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 
 /** The one promise time-out (device MQTT calls, the local IoT's hook call, the local Lambda). */
 

@@ -9,14 +9,14 @@ import {
   parseRetryAfter,
   requestBootstrap,
   validateBootstrapUrl,
-} from '../../device/bootstrap-client.js';
+} from '@global-iot/device/bootstrap-client.js';
 import {
   BootstrapRejected,
   BootstrapUnavailable,
   BootstrapUntrusted,
   DeviceConfigError,
   InvalidBootstrapAnswer,
-} from '../../device/errors.js';
+} from '@global-iot/device/errors.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 
 interface Reply {

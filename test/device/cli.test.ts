@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRASH_AFTER_ENV, type CliIo, EXIT_OK, EXIT_USAGE, main, SETTING_FLAGS } from '../../device/cli.js';
-import { loadDevice, parseDeviceSettings, readConfigFile } from '../../device/config.js';
-import { DeviceConfigError } from '../../device/errors.js';
+import { CRASH_AFTER_ENV, type CliIo, EXIT_OK, EXIT_USAGE, main, SETTING_FLAGS } from '@global-iot/device/cli.js';
+import { loadDevice, parseDeviceSettings, readConfigFile } from '@global-iot/device/config.js';
+import { DeviceConfigError } from '@global-iot/device/errors.js';
 import { selfSignedDeviceCert } from './support/certs.js';
 
 function captureIo(env: Record<string, string> = {}): CliIo & { out: string[]; err: string[] } {

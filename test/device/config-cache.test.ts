@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigCache } from '../../device/mqtt.js';
+import { ConfigCache } from '@global-iot/device/mqtt.js';
 
 /** The MQTT connection settings cache: each entry holds a TLS context, milliseconds to build. */
 

@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateIdOf } from '../../device/keys.js';
-import type { ProvisionEvent } from '../../device/provision.js';
-import { FileStore } from '../../device/store.js';
+import { certificateIdOf } from '@global-iot/device/keys.js';
+import type { ProvisionEvent } from '@global-iot/device/provision.js';
+import { FileStore } from '@global-iot/device/store.js';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';
 import { enrollDevice, eventually, runDevice, snapshotDir } from './support/device.js';
 

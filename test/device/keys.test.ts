@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
-import * as der from '../../core/der.js';
+import * as der from '@global-iot/core/der.js';
 import {
   assertCertificateMatchesKey,
   certificateIdOf,
@@ -14,8 +14,8 @@ import {
   KeyMismatch,
   parseCertificate,
   parsePrivateKey,
-} from '../../device/keys.js';
-import { verifyCsr } from '../../local/pki.js';
+} from '@global-iot/device/keys.js';
+import { verifyCsr } from '@global-iot/local/pki.js';
 import { tamperSignature } from '../local/support/csr.js';
 import { selfSignedDeviceCert } from './support/certs.js';
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { BootstrapAnswer } from '../../device/bootstrap-client.js';
+import type { BootstrapAnswer } from '@global-iot/device/bootstrap-client.js';
 import {
   AwsRejected,
   BootstrapRejected,
@@ -9,12 +9,12 @@ import {
   InvalidBootstrapAnswer,
   MqttRequestFailed,
   StepFailed,
-} from '../../device/errors.js';
-import { generateKeyAndCsr, KeyMismatch } from '../../device/keys.js';
-import type { CreatedCertificate, IdentitySession, MqttTransport } from '../../device/mqtt.js';
-import { type CertificateMode, isRetryableRegistration, parseEndpoint, provisionDevice, toEventError } from '../../device/provision.js';
-import type { DeviceCredentials, DeviceStore, RegisteredState } from '../../device/store.js';
-import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '../../local/pki.js';
+} from '@global-iot/device/errors.js';
+import { generateKeyAndCsr, KeyMismatch } from '@global-iot/device/keys.js';
+import type { CreatedCertificate, IdentitySession, MqttTransport } from '@global-iot/device/mqtt.js';
+import { type CertificateMode, isRetryableRegistration, parseEndpoint, provisionDevice, toEventError } from '@global-iot/device/provision.js';
+import type { DeviceCredentials, DeviceStore, RegisteredState } from '@global-iot/device/store.js';
+import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '@global-iot/local/pki.js';
 
 describe('parseEndpoint', () => {
   it.each([

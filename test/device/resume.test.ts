@@ -2,17 +2,17 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRASH_AFTER_ENV } from '../../device/cli.js';
-import { FileStore } from '../../device/store.js';
+import { CRASH_AFTER_ENV } from '@global-iot/device/cli.js';
+import { FileStore } from '@global-iot/device/store.js';
+import { DEVICE_BIN } from '../helpers/packages.js';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';
 import { enrollDevice, eventually, type TestDevice } from './support/device.js';
 
 /**
- * The device program (`iot-provision`, a real process) killed with SIGKILL right after each step,
+ * The device program (`iot-provision` as built for users, a real process) killed with SIGKILL right after each step,
  * then run again: it must finish without any manual reset.
  */
 
-const BIN = join(import.meta.dirname, '../../device/bin.mjs');
 const STEPS_TO_KILL = ['bootstrap', 'connect', 'create-certificate', 'register-thing', 'store', 'confirm'] as const;
 /** What the state file says right after the kill: the commit point the next run resumes from. */
 const STATE_AFTER_KILL: Record<(typeof STEPS_TO_KILL)[number], string> = {
@@ -45,7 +45,7 @@ interface Run {
 
 function runCli(configPath: string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--config', configPath, '--json'], {
+    const child = spawn(process.execPath, [DEVICE_BIN, '--config', configPath, '--json'], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoredStateInvalid } from '../../device/errors.js';
-import { certificateIdOf } from '../../device/keys.js';
+import { StoredStateInvalid } from '@global-iot/device/errors.js';
+import { certificateIdOf } from '@global-iot/device/keys.js';
 import {
   type BootstrappedState,
   CERT_FILE,
@@ -12,7 +12,7 @@ import {
   type RegisteredState,
   STATE_FILE,
   writeFileAtomic,
-} from '../../device/store.js';
+} from '@global-iot/device/store.js';
 import { selfSignedDeviceCert } from './support/certs.js';
 
 let root: string;

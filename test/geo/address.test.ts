@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyAddress, embeddedIpv4, formatIpv4, parseIp, type AddressClass } from '../../core/geo/address.js';
+import { classifyAddress, embeddedIpv4, formatIpv4, parseIp, type AddressClass } from '@global-iot/core/geo/address.js';
 
 function hex(words: readonly number[]): string {
   return words.map((w) => w.toString(16).padStart(8, '0')).join(' ');

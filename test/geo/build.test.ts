@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, u
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildGeoTable, extractPoint, GeoBuildError, staleReason, type BuildOptions } from '../../core/geo/build.js';
-import { GeoTable, GEO_TABLE_FILE_NAME } from '../../core/geo/table.js';
+import { buildGeoTable, extractPoint, GeoBuildError, staleReason, type BuildOptions } from '@global-iot/tools/geo/build.js';
+import { GeoTable, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
 import { buildMmdb, F32, U16, type FixtureNetwork } from './mmdb-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'geo-build-'));

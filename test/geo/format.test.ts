@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeGeoTable, GeoTableFormatError, readGeoTableHeader, type GeoTableContent } from '../../core/geo/format.js';
-import { GeoTable, GeoTableLoadError, loadGeoTable, resolveGeoTablePath, defaultGeoTablePath } from '../../core/geo/table.js';
+import { encodeGeoTable, GeoTableFormatError, readGeoTableHeader, type GeoTableContent } from '@global-iot/core/geo/format.js';
+import { GeoTable, GeoTableLoadError, loadGeoTable, resolveGeoTablePath, defaultGeoTablePath } from '@global-iot/core/geo/table.js';
 
 const A = { lat: 52.52, lon: 13.4, country: 'DE' };
 const B = { lat: -33.87, lon: 151.21, country: 'AU' };

@@ -2,7 +2,7 @@
  * Writes small MaxMind DB files for tests, so every data type, pointer size, record size and
  * corruption can be exercised without the 134 MB real databases. Independent of the reader.
  */
-import { parseIp } from '../../core/geo/address.js';
+import { parseIp } from '@global-iot/core/geo/address.js';
 
 /** Wrappers for encodings a plain JS value cannot pick by itself. */
 export class F32 {

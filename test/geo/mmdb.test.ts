@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MmdbFormatError, MmdbReader, type MmdbValue } from '../../core/geo/mmdb.js';
+import { MmdbFormatError, MmdbReader, type MmdbValue } from '@global-iot/tools/geo/mmdb.js';
 import { buildMmdb, F32, I32, Ptr, Raw, U16, type FixtureValue } from './mmdb-fixture.js';
 
 interface Leaf {

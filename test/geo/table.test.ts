@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { extractPoint, resolveSourcePackage, SOURCE_IPV4_FILE, SOURCE_IPV6_FILE, ensureGeoTable } from '../../core/geo/build.js';
-import { formatIpv4 } from '../../core/geo/address.js';
-import { MmdbReader } from '../../core/geo/mmdb.js';
-import { loadGeoTable, type GeoTable } from '../../core/geo/index.js';
+import { extractPoint, resolveSourcePackage, SOURCE_IPV4_FILE, SOURCE_IPV6_FILE, ensureGeoTable } from '@global-iot/tools/geo/build.js';
+import { formatIpv4 } from '@global-iot/core/geo/address.js';
+import { MmdbReader } from '@global-iot/tools/geo/mmdb.js';
+import { loadGeoTable, type GeoTable } from '@global-iot/core/geo/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -163,7 +163,7 @@ describe('geo build command line', () => {
 
   it('returns at once with --if-missing when the table is there', () => {
     // Act
-    const run = spawnSync(tsx, ['core/geo/build.ts', '--if-missing', '--out', join(tablePath, '..')], { cwd: repoRoot, encoding: 'utf8' });
+    const run = spawnSync(tsx, ['tools/geo/build.ts', '--if-missing', '--out', join(tablePath, '..')], { cwd: repoRoot, encoding: 'utf8' });
 
     // Assess
     expect(run.stderr).toBe('');
@@ -173,7 +173,7 @@ describe('geo build command line', () => {
 
   it('refuses an unknown flag', () => {
     // Act
-    const run = spawnSync(tsx, ['core/geo/build.ts', '--if-mising'], { cwd: repoRoot, encoding: 'utf8' });
+    const run = spawnSync(tsx, ['tools/geo/build.ts', '--if-mising'], { cwd: repoRoot, encoding: 'utf8' });
 
     // Assess
     expect(run.status).not.toBe(0);

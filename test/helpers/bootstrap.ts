@@ -1,10 +1,10 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createBootstrapDeps, createBootstrapHandler } from '../../bootstrap-service/app.js';
-import type { GeolocateDeps } from '../../bootstrap-service/geolocate.js';
-import { type DeploymentConfig, type DeploymentConfigInput, parseDeploymentConfig } from '../../core/config.js';
-import type { DeviceRegistry } from '../../core/registry/index.js';
-import { ed25519Signer, parseTicketPublicKeys, type TicketVerificationKeys } from '../../core/ticket.js';
+import { createBootstrapDeps, createBootstrapHandler } from '@global-iot/bootstrap-service/app.js';
+import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
+import { type DeploymentConfig, type DeploymentConfigInput, parseDeploymentConfig } from '@global-iot/core/config.js';
+import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { ed25519Signer, parseTicketPublicKeys, type TicketVerificationKeys } from '@global-iot/core/ticket.js';
 
 export const ALL_TEST_REGIONS = [
   'us-east-1',

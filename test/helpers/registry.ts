@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeviceRegistry, ensureRegistryTable } from '../../core/registry/index.js';
-import { type LocalDynamo, startDynalite } from '../../local/dynamodb.js';
+import { DeviceRegistry, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { type LocalDynamo, startDynalite } from '@global-iot/local/dynamodb.js';
 
 export interface TestRegistry {
   dynamo: LocalDynamo;

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DependencyUnavailable } from '../../core/errors.js';
-import { DeviceRegistry } from '../../core/registry/index.js';
-import { createConfirmHandler, createHookHandler } from '../../pre-provisioning-hook/app.js';
+import { DependencyUnavailable } from '@global-iot/core/errors.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { certificateId, closedPort, hookEvent, HookWorld, readFixture } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../core/errors.js';
-import { readConfirmSettings, readHookSettings } from '../../pre-provisioning-hook/settings.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { readConfirmSettings, readHookSettings } from '@global-iot/pre-provisioning-hook/settings.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { certificateId, hookEvent, HookWorld, ticketKeyPair } from './helpers.js';
 
@@ -82,8 +82,8 @@ describe('AWS entry points', () => {
     // Prepare
     const lines: string[] = [];
     const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
-    const { handler: hook } = await import('../../pre-provisioning-hook/handler.js');
-    const { handler: confirm } = await import('../../pre-provisioning-hook/confirm-handler.js');
+    const { handler: hook } = await import('@global-iot/pre-provisioning-hook/handler.js');
+    const { handler: confirm } = await import('@global-iot/pre-provisioning-hook/confirm-handler.js');
     const device = await w.assignedDevice(REGION);
     const cert = certificateId();
     try {

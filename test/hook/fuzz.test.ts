@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provisioningTemplateArn, THING_NAME_PARAM, TICKET_PARAM } from '../../core/provisioning-params.js';
-import { TICKET_PREFIX } from '../../core/ticket.js';
-import { decideProvisioning } from '../../pre-provisioning-hook/hook.js';
+import { provisioningTemplateArn, THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
+import { TICKET_PREFIX } from '@global-iot/core/ticket.js';
+import { decideProvisioning } from '@global-iot/pre-provisioning-hook/hook.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { certificateId, hookEvent, HookWorld, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
 

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { provisioningTemplateArn, TICKET_PARAM, THING_NAME_PARAM } from '../../core/provisioning-params.js';
-import type { DeviceRecord } from '../../core/registry/index.js';
+import { provisioningTemplateArn, TICKET_PARAM, THING_NAME_PARAM } from '@global-iot/core/provisioning-params.js';
+import type { DeviceRecord } from '@global-iot/core/registry/index.js';
 import {
   ed25519Signer,
   issueTicket,
@@ -10,8 +10,8 @@ import {
   type TicketClaims,
   type TicketSigner,
   type TicketVerificationKeys,
-} from '../../core/ticket.js';
-import type { HookDeps } from '../../pre-provisioning-hook/hook.js';
+} from '@global-iot/core/ticket.js';
+import type { HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
 import type { TestRegistry } from '../helpers/registry.js';
 
 export const TICKET_KID = 'hook-test-1';

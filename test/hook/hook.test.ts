@@ -5,10 +5,10 @@ import {
   REGION_PARAM,
   THING_NAME_PARAM,
   TICKET_PARAM,
-} from '../../core/provisioning-params.js';
-import { TICKET_PREFIX } from '../../core/ticket.js';
-import { createHookHandler } from '../../pre-provisioning-hook/app.js';
-import { decideProvisioning } from '../../pre-provisioning-hook/hook.js';
+} from '@global-iot/core/provisioning-params.js';
+import { TICKET_PREFIX } from '@global-iot/core/ticket.js';
+import { createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
+import { decideProvisioning } from '@global-iot/pre-provisioning-hook/hook.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { certificateId, hookEvent, HookWorld, readFixture, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
 

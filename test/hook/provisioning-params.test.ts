@@ -10,7 +10,7 @@ import {
   regionFromTemplateArn,
   THING_NAME_PARAM,
   TICKET_PARAM,
-} from '../../core/provisioning-params.js';
+} from '@global-iot/core/provisioning-params.js';
 import { readFixture } from './helpers.js';
 
 describe('template parameter names', () => {

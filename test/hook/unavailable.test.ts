@@ -2,12 +2,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getDynamoClient } from '../../core/aws-clients.js';
-import { DeviceRegistry } from '../../core/registry/index.js';
-import { createHookHandler } from '../../pre-provisioning-hook/app.js';
-import type { HookDeps } from '../../pre-provisioning-hook/hook.js';
-import { HOOK_DYNAMO_CLIENT_OPTIONS } from '../../pre-provisioning-hook/settings.js';
-import { issueTicket } from '../../core/ticket.js';
+import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
+import type { HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
+import { HOOK_DYNAMO_CLIENT_OPTIONS } from '@global-iot/pre-provisioning-hook/settings.js';
+import { issueTicket } from '@global-iot/core/ticket.js';
 import { certificateId, closedPort, hookEvent, ticketKeyPair } from './helpers.js';
 
 /** The contract: AWS allows 5 s; this project promises an answer in under 3 s. */

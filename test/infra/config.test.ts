@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InfraConfigError, loadInfraConfig, PLACEHOLDER_ACCOUNT, type ConfigSource } from '../../infra/config.js';
-import { TemplateFileError } from '../../infra/templates.js';
+import { InfraConfigError, loadInfraConfig, PLACEHOLDER_ACCOUNT, type ConfigSource } from '@global-iot/infra/config.js';
+import { TemplateFileError } from '@global-iot/infra/templates.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 import { cdkJsonContext, contextOf, ROOT, SIX_REGIONS, withConfig } from './helpers.js';
 
@@ -47,7 +47,7 @@ describe('loadInfraConfig: the default cdk.json context', () => {
     expect(config.accountIsPlaceholder).toBe(true);
     expect(config.ticketKeysArePlaceholders).toBe(true);
     expect(config.template.name).toBe('GlobalFleetProvisioning');
-    expect(config.template.body).toBe(readFileSync(join(ROOT, 'infra/templates/global-fleet.json'), 'utf8'));
+    expect(config.template.body).toBe(readFileSync(join(ROOT, 'core/template/global-fleet.json'), 'utf8'));
     expect(config.settings).toMatchObject({ apiRateLimit: 50, apiBurstLimit: 100, logRetentionDays: 30 });
     expect(config.claimCertificatePem).toBeUndefined();
     expect(config.skipGeoDb).toBe(false);
@@ -366,7 +366,7 @@ describe('loadInfraConfig: infra settings, template and claim certificate', () =
 
   it('refuses a template that attaches a policy other than the device policy', () => {
     // Prepare
-    const body = readFileSync(join(ROOT, 'infra/templates/global-fleet.json'), 'utf8').replace('GlobalFleetDevicePolicy', 'SomethingElse');
+    const body = readFileSync(join(ROOT, 'core/template/global-fleet.json'), 'utf8').replace('GlobalFleetDevicePolicy', 'SomethingElse');
     const context = { ...cdkJsonContext(), infra: { templateFile: file('other-policy.json', body) } };
 
     // Act

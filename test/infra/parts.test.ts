@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { EnvironmentTooLargeError, ProvisioningFunction } from '../../infra/constructs/provisioning-function.js';
-import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '../../infra/geo.js';
-import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '../../infra/handlers.js';
-import { devicePolicyDocument, provisioningRoleGrants } from '../../infra/iot-policies.js';
-import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '../../infra/scripts/ticket-key.js';
-import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '../../core/ticket.js';
+import { EnvironmentTooLargeError, ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
+import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '@global-iot/infra/geo.js';
+import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '@global-iot/infra/handlers.js';
+import { devicePolicyDocument, provisioningRoleGrants } from '@global-iot/infra/iot-policies.js';
+import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
+import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
 
 const file = (size: number) => ({ size, isFile: () => true });
 

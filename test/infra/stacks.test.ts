@@ -18,11 +18,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '../../core/geo/table.js';
-import { NODE_RUNTIME } from '../../infra/constructs/provisioning-function.js';
-import { type Deployment, defineDeployment } from '../../infra/deployment.js';
-import { fleetProvisioningTopics, THING_NAME_VARIABLE } from '../../infra/iot-policies.js';
-import type { RegionalStack } from '../../infra/stacks/regional-stack.js';
+import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
+import { NODE_RUNTIME } from '@global-iot/infra/constructs/provisioning-function.js';
+import { type Deployment, defineDeployment } from '@global-iot/infra/deployment.js';
+import { fleetProvisioningTopics, THING_NAME_VARIABLE } from '@global-iot/infra/iot-policies.js';
+import type { RegionalStack } from '@global-iot/infra/stacks/regional-stack.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 import { cdkJsonContext, ROOT, SIX_REGIONS } from './helpers.js';
 
@@ -88,7 +88,7 @@ function bundleOf(s: Synthesized, stack: Stack, fn: IConstruct): string {
 async function loadBundle(dir: string, env: Record<string, string>): Promise<string> {
   const script = `const m = await import(${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)}); process.stdout.write(typeof m.handler);`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_EC2_METADATA_DISABLED: 'true', ...env },
+    env: { PATH: process.env.PATH ?? '', AWS_EC2_METADATA_DISABLED: 'true', ...env },
     timeout: 20_000,
   });
   return stdout;
@@ -99,7 +99,7 @@ const asList = (value: string | string[]): string[] => (Array.isArray(value) ? v
 beforeAll(() => {
   // Prepare (shared): the geolocation table is built once per checkout; the bundle must carry it.
   if (!existsSync(defaultGeoTablePath())) {
-    execFileSync('npx', ['tsx', 'core/geo/build.ts', '--if-missing'], { cwd: ROOT, stdio: 'ignore' });
+    execFileSync('npx', ['tsx', 'tools/geo/build.ts', '--if-missing'], { cwd: ROOT, stdio: 'ignore' });
   }
   const dir = mkdtempSync(join(tmpdir(), 'infra-six-'));
   scratch.push(dir);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from '../../local/bootstrap-server.js';
-import { silentLogger } from '../../local/log.js';
-import { type LocalPki, loadOrCreatePki } from '../../local/pki.js';
+import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from '@global-iot/local/bootstrap-server.js';
+import { silentLogger } from '@global-iot/local/log.js';
+import { type LocalPki, loadOrCreatePki } from '@global-iot/local/pki.js';
 import { within } from './support/cloud.js';
 
 /** The local stand-in for API Gateway's HTTP API in front of the bootstrap Lambda. */

@@ -26,9 +26,9 @@ import {
 } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readExampleTemplate } from '../../core/template/index.js';
-import { CLAIM_POLICY_NAME } from '../../local/cloud.js';
-import { createCertificateAuthority, encodeName, issueClientCertificate } from '../../local/pki.js';
+import { readProductTemplate } from '@global-iot/core/template/index.js';
+import { CLAIM_POLICY_NAME } from '@global-iot/local/cloud.js';
+import { createCertificateAuthority, encodeName, issueClientCertificate } from '@global-iot/local/pki.js';
 import { closed, connectMqtt, startTestCloud, subscribeCodes, TEMPLATE, type TestCloud } from './support/cloud.js';
 import { type ProvisionedDevice, provision } from './support/provisioning.js';
 
@@ -103,7 +103,7 @@ describe('DescribeEndpoint', () => {
 });
 
 describe('provisioning templates', () => {
-  const body = readExampleTemplate('globalFleet');
+  const body = readProductTemplate();
   const hookArn = () => test.cloud.functionArn(REGION, 'allow-hook');
 
   it('go through their life cycle: create, describe, list, update, versions, delete', async () => {

@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readExampleTemplate } from '../../core/template/index.js';
-import { DEVICE_POLICY_NAME } from '../../local/cloud.js';
-import { OWNERSHIP_TOKEN_TTL_MS } from '../../local/iot/region-state.js';
+import { readProductTemplate } from '@global-iot/core/template/index.js';
+import { DEVICE_POLICY_NAME } from '@global-iot/local/cloud.js';
+import { OWNERSHIP_TOKEN_TTL_MS } from '@global-iot/local/iot/region-state.js';
 import { createCsr, tamperSignature } from './support/csr.js';
 import { createKeys, encode, register, request } from './support/provisioning.js';
 import {
@@ -42,7 +42,7 @@ function slowHookFunction() {
 }
 
 beforeAll(async () => {
-  const body = readExampleTemplate('globalFleet');
+  const body = readProductTemplate();
   // The same template, but refusing to change an existing thing's attributes.
   const failBody = body.replace('"AttributePayload": "MERGE"', '"AttributePayload": "FAIL"');
   const hookLog = { events: [] as unknown[] };

@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../core/config.js';
-import { signedBootstrapRequest } from '../../core/signing.js';
-import { FunctionsThreadFailed, startFunctionsThread } from '../../local/functions-thread.js';
-import { createLogger } from '../../local/log.js';
-import type { ProductFunctionSettings } from '../../local/product-functions.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { FunctionsThreadFailed, startFunctionsThread } from '@global-iot/local/functions-thread.js';
+import { createLogger } from '@global-iot/local/log.js';
+import type { ProductFunctionSettings } from '@global-iot/local/product-functions.js';
 import { httpApiEvent, parseAnswer } from '../helpers/bootstrap.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { hookEvent } from '../hook/helpers.js';

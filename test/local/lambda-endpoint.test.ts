@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionNotFound, InvalidPayload, type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
-import { silentLogger } from '../../local/log.js';
+import { FunctionNotFound, InvalidPayload, type LambdaEndpoint, startLambdaEndpoint } from '@global-iot/local/lambda-endpoint.js';
+import { silentLogger } from '@global-iot/local/log.js';
 import { within } from './support/cloud.js';
 
 /** The local Lambda Invoke endpoint, called with @aws-sdk/client-lambda as the product calls Lambda. */

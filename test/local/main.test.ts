@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REGIONS, LocalCloudConfigError, type LocalCloud, resolveRegionEndpoints } from '../../local/cloud.js';
-import { HelpShown, instructions, parseMainOptions, UsageError } from '../../local/main.js';
+import { DEFAULT_REGIONS, LocalCloudConfigError, type LocalCloud, resolveRegionEndpoints } from '@global-iot/local/cloud.js';
+import { HelpShown, instructions, parseMainOptions, UsageError } from '@global-iot/local/main.js';
 
 /** `npm start`'s command line, and what it prints. */
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeProvisioningTemplateCommand, DescribeThingCommand, IoTClient, UpdateProvisioningTemplateCommand } from '@aws-sdk/client-iot';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceRegistry, ensureRegistryTable } from '../../core/registry/index.js';
-import { startLocalCloud } from '../../local/cloud.js';
+import { DeviceRegistry, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { startLocalCloud } from '@global-iot/local/cloud.js';
 import { asTestCloud, connectMqtt, TEMPLATE, type TestCloud, testFunctions, testLogger, testTemplates } from './support/cloud.js';
 import { type ProvisionedDevice, provision } from './support/provisioning.js';
 

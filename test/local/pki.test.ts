@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as der from '../../core/der.js';
+import * as der from '@global-iot/core/der.js';
 import {
   certificateIdOf,
   CsrRejected,
@@ -14,7 +14,7 @@ import {
   MAX_CSR_PEM_CHARS,
   PkiError,
   verifyCsr,
-} from '../../local/pki.js';
+} from '@global-iot/local/pki.js';
 import { createCsr, parseCertificate, tamperSignature } from './support/csr.js';
 
 /**

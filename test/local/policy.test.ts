@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, devicePolicyDocument, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '../../local/iot/policy.js';
+import { compilePolicy, devicePolicyDocument, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '@global-iot/local/iot/policy.js';
 
 /** AWS IoT policy evaluation, on its own. */
 

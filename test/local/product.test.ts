@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceRegistry } from '../../core/registry/index.js';
-import { signedBootstrapRequest } from '../../core/signing.js';
-import { DEFAULT_TEMPLATE_NAME, startLocalCloud } from '../../local/cloud.js';
-import { productKeyPaths, productWiring } from '../../local/product.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { DEFAULT_TEMPLATE_NAME, startLocalCloud } from '@global-iot/local/cloud.js';
+import { productKeyPaths, productWiring } from '@global-iot/local/product.js';
 import { asTestCloud, connectMqtt, type TestCloud, testLogger, within } from './support/cloud.js';
 import { createKeys, register } from './support/provisioning.js';
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeName, issueClientCertificate, type CertificateAuthority, createCertificateAuthority } from '../../local/pki.js';
+import { encodeName, issueClientCertificate, type CertificateAuthority, createCertificateAuthority } from '@global-iot/local/pki.js';
 import {
   closed,
   connectMqtt,

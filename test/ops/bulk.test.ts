@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvalidInput } from '../../core/errors.js';
-import { bulkEnroll, type Enrollment } from '../../core/registry/index.js';
+import { InvalidInput } from '@global-iot/core/errors.js';
+import { bulkEnroll, type Enrollment } from '@global-iot/core/registry/index.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startUnprocessedProxy } from './helpers.js';
 

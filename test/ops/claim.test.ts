@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DescribeCertificateCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM_POLICY_NAME } from '../../local/cloud.js';
-import { createCertificateAuthority, issueClientCertificate } from '../../local/pki.js';
-import { EXIT } from '../../ops/lib/errors.js';
+import { CLAIM_POLICY_NAME } from '@global-iot/local/cloud.js';
+import { createCertificateAuthority, issueClientCertificate } from '@global-iot/local/pki.js';
+import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { OPS_REGIONS, type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 
 let c: OpsCloud;

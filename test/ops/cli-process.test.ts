@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../ops/lib/errors.js';
+import { EXIT } from '@global-iot/ops/lib/errors.js';
+import { OPS_BIN } from '../helpers/packages.js';
 import { type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 
-/** The CLI as an operator runs it: a separate process, its exit code, its stdout and stderr. */
+/** The CLI as an operator runs it (built, as installed): a process, its exit code, stdout and stderr. */
 function runProcess(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'ops/cli.ts', ...args],
-      { env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, timeout: 60_000 },
+      [OPS_BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? -1 : 0;
         resolve({ code, out: stdout, err: stderr });

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../core/errors.js';
-import { loadOpsConfig } from '../../ops/lib/config.js';
-import { UsageError } from '../../ops/lib/errors.js';
+import { ConfigError } from '@global-iot/core/errors.js';
+import { loadOpsConfig } from '@global-iot/ops/lib/config.js';
+import { UsageError } from '@global-iot/ops/lib/errors.js';
 
 const read = (path: string): string => readFileSync(path, 'utf8');
 
@@ -27,7 +27,7 @@ describe('loadOpsConfig', () => {
     // Assess
     expect(loaded.config.homeRegion).toBe('us-east-1');
     expect(loaded.config.templateName).toBe('GlobalFleetProvisioning');
-    expect(loaded.templateFile).toBe(resolve('infra/templates/global-fleet.json'));
+    expect(loaded.templateFile).toBe(resolve('core/template/global-fleet.json'));
   });
 
   it('reads --config as a deployment config or as a cdk.json', () => {

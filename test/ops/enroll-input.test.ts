@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../core/config.js';
-import { formatCsv, parseCsv } from '../../ops/lib/csv.js';
-import { detectFormat, readEnrollInput, validateEnrollment } from '../../ops/lib/enroll-input.js';
-import { UsageError } from '../../ops/lib/errors.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { formatCsv, parseCsv } from '@global-iot/ops/lib/csv.js';
+import { detectFormat, readEnrollInput, validateEnrollment } from '@global-iot/ops/lib/enroll-input.js';
+import { UsageError } from '@global-iot/ops/lib/errors.js';
 
 const config = parseDeploymentConfig({ homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1'], defaultRegion: 'us-east-1' });
 const ecKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();

@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { IoTClient } from '@aws-sdk/client-iot';
-import type { DeploymentConfig, DeploymentConfigInput } from '../../core/config.js';
-import { parseDeploymentConfig } from '../../core/config.js';
-import { getIotClient } from '../../core/endpoints.js';
-import { DeviceRegistry, ensureRegistryTable } from '../../core/registry/index.js';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.js';
-import { silentLogger } from '../../local/log.js';
-import { runCli } from '../../ops/cli.js';
-import type { Io } from '../../ops/lib/output.js';
-import type { RegistryTarget } from '../../ops/lib/registry.js';
+import type { DeploymentConfig, DeploymentConfigInput } from '@global-iot/core/config.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { getIotClient } from '@global-iot/core/endpoints.js';
+import { DeviceRegistry, ensureRegistryTable } from '@global-iot/core/registry/index.js';
+import { type LocalCloud, startLocalCloud } from '@global-iot/local/cloud.js';
+import { silentLogger } from '@global-iot/local/log.js';
+import { runCli } from '@global-iot/ops/cli.js';
+import type { Io } from '@global-iot/ops/lib/output.js';
+import type { RegistryTarget } from '@global-iot/ops/lib/registry.js';
 
 export const OPS_REGIONS = ['us-east-1', 'eu-central-1', 'ap-northeast-1'] as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseJson, unifiedDiff } from '../../ops/lib/diff.js';
-import { createProgress, renderTable } from '../../ops/lib/output.js';
+import { normaliseJson, unifiedDiff } from '@global-iot/ops/lib/diff.js';
+import { createProgress, renderTable } from '@global-iot/ops/lib/output.js';
 import { captureIo } from './helpers.js';
 
 describe('renderTable', () => {

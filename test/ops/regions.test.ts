@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedBootstrapRequest } from '../../core/signing.js';
-import { EXIT } from '../../ops/lib/errors.js';
-import { regionStatus } from '../../ops/lib/regions.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { EXIT } from '@global-iot/ops/lib/errors.js';
+import { regionStatus } from '@global-iot/ops/lib/regions.js';
 import { httpApiEvent, makeHarness, parseAnswer } from '../helpers/bootstrap.js';
 import { OPS_REGIONS, type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 
@@ -22,7 +22,7 @@ const json = (text: string): Record<string, unknown> => JSON.parse(text) as Reco
 describe('ops regions', () => {
   it('shows each region: draining, endpoint, template versions', async () => {
     // Prepare
-    const file = writeTestFile(c.dir, 't.json', readFileSync('infra/templates/global-fleet.json', 'utf8'));
+    const file = writeTestFile(c.dir, 't.json', readFileSync('core/template/global-fleet.json', 'utf8'));
     await c.cli([
       'templates', 'deploy', '--file', file, '--regions', 'eu-central-1',
       '--role-arn', 'arn:aws:iam::123456789012:role/P', '--hook-arn', 'arn:aws:lambda:{region}:123456789012:function:hook',

@@ -2,8 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../ops/lib/errors.js';
-import { listDevices } from '../../ops/lib/registry.js';
+import { EXIT } from '@global-iot/ops/lib/errors.js';
+import { listDevices } from '@global-iot/ops/lib/registry.js';
 import { type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 
 let c: OpsCloud;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ListProvisioningTemplateVersionsCommand, DescribeProvisioningTemplateCommand } from '@aws-sdk/client-iot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../ops/lib/errors.js';
-import { deployTemplate, listTemplates, loadTemplateFile, rollbackTemplate, type TemplateTarget } from '../../ops/lib/templates.js';
+import { EXIT } from '@global-iot/ops/lib/errors.js';
+import { deployTemplate, listTemplates, loadTemplateFile, rollbackTemplate, type TemplateTarget } from '@global-iot/ops/lib/templates.js';
 import { OPS_REGIONS, type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 
 let c: OpsCloud;
@@ -11,7 +11,7 @@ let v2: string;
 let v3: string;
 beforeAll(async () => {
   c = await startOpsCloud();
-  const body = readFileSync('infra/templates/global-fleet.json', 'utf8');
+  const body = readFileSync('core/template/global-fleet.json', 'utf8');
   base = writeTestFile(c.dir, 'base.json', body);
   const variant = (n: string) => {
     const parsed = JSON.parse(body) as { DeviceConfiguration: Record<string, unknown> };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NoEligibleRegion, compileRegionPolicy, type RegionPolicy } from '../../core/region-choice.js';
-import { REGION_CATALOGUE, getRegion, greatCircleKm } from '../../core/regions.js';
+import { NoEligibleRegion, compileRegionPolicy, type RegionPolicy } from '@global-iot/core/region-choice.js';
+import { REGION_CATALOGUE, getRegion, greatCircleKm } from '@global-iot/core/regions.js';
 
 const ALL = REGION_CATALOGUE.map((region) => region.code);
 // Rounding and the ranking shortcut may differ from greatCircleKm in the last bits only.

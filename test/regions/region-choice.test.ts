@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 import {
   DEFAULT_FALLBACK_COUNT,
   InvalidLocation,
@@ -10,8 +10,8 @@ import {
   compileRegionPolicy,
   regionPolicySchema,
   type RegionPolicy,
-} from '../../core/region-choice.js';
-import { REGION_CATALOGUE, greatCircleKm } from '../../core/regions.js';
+} from '@global-iot/core/region-choice.js';
+import { REGION_CATALOGUE, greatCircleKm } from '@global-iot/core/regions.js';
 
 const ALL = REGION_CATALOGUE.map((region) => region.code);
 

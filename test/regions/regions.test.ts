@@ -7,7 +7,7 @@ import {
   getRegion,
   greatCircleKm,
   isIotRegion,
-} from '../../core/regions.js';
+} from '@global-iot/core/regions.js';
 
 /** Generous [minLat, maxLat, minLon, maxLon] boxes; a point outside one is surely misplaced. */
 const COUNTRY_BOXES: Record<string, [number, number, number, number]> = {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConditionFailed } from '../../core/errors.js';
+import { ConditionFailed } from '@global-iot/core/errors.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let t: TestRegistry;

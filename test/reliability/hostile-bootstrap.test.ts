@@ -1,8 +1,8 @@
 import { Agent } from 'node:https';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedBootstrapRequest } from '../../core/signing.js';
-import { MAX_BOOTSTRAP_BODY_BYTES } from '../../local/bootstrap-server.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { MAX_BOOTSTRAP_BODY_BYTES } from '@global-iot/local/bootstrap-server.js';
 import { auditSystem } from './support/audit.js';
 import { type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { type DeviceEnvironment, runDevice } from './support/device.js';

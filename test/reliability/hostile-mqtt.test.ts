@@ -3,7 +3,7 @@ import { encode as encodeCbor } from 'cborg';
 import fc from 'fast-check';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TEMPLATE_NAME } from '../../local/cloud.js';
+import { DEFAULT_TEMPLATE_NAME } from '@global-iot/local/cloud.js';
 import { auditSystem, expectCleanEnd, settleConfirmations } from './support/audit.js';
 import { type ReliabilityCloud, startAuditedCloud } from './support/cloud.js';
 import { connectMqtt, type DeviceEnvironment, runDevice } from './support/device.js';
@@ -11,7 +11,7 @@ import { call } from './support/http.js';
 import type { LogAudit } from './support/log-audit.js';
 import { type Outcome, publishAndWait, subscribeEach } from './support/mqtt-probe.js';
 import { reliabilityScale } from './support/scale.js';
-import { signedBootstrapRequest } from '../../core/signing.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 
 /**
  * Hostile input on MQTT, over mutual TLS with the fleet's claim certificate (which every device

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { resolveGeoTablePath } from '../../core/geo/index.js';
-import { DEFAULT_REGIONS } from '../../local/cloud.js';
+import { resolveGeoTablePath } from '@global-iot/core/geo/index.js';
+import { DEFAULT_REGIONS } from '@global-iot/local/cloud.js';
 import { loadFigures, type LoadReport, runLoad } from './support/load.js';
 import { reliabilityScale } from './support/scale.js';
 

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_EVALUATION_LIMITS,
-  TemplateEvaluationError,
-  evaluateTemplate,
-  parseTemplate,
-} from '../../core/template/index.js';
+import { parseTemplate } from '@global-iot/core/template/index.js';
+import { DEFAULT_EVALUATION_LIMITS, TemplateEvaluationError, evaluateTemplate } from '@global-iot/local/iot/template/index.js';
 import { CERTIFICATE_ID, evaluateBody, evaluationErrorOf, expressionTemplate, fleetTemplate, readFixture } from './helpers.js';
 
 const fleetCertificate = { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' } } };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EXAMPLE_TEMPLATES, parseTemplate, readExampleTemplate, type ExampleTemplate } from '../../core/template/index.js';
-import { CERTIFICATE_ID, evaluateBody, evaluationErrorOf, readFixture } from './helpers.js';
+import { parseTemplate } from '@global-iot/core/template/index.js';
+import { CERTIFICATE_ID, EXAMPLE_TEMPLATES, evaluateBody, evaluationErrorOf, readExampleTemplate, readFixture, type ExampleTemplate } from './helpers.js';
 
 const publishPolicy = JSON.stringify({
   Version: '2012-10-17',

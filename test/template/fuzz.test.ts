@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  TemplateEvaluationError,
-  TemplateValidationError,
-  evaluateTemplate,
-  parseTemplate,
-  type ProvisioningTemplate,
-} from '../../core/template/index.js';
+import { TemplateValidationError, parseTemplate, type ProvisioningTemplate } from '@global-iot/core/template/index.js';
+import { TemplateEvaluationError, evaluateTemplate } from '@global-iot/local/iot/template/index.js';
 
 /** Runs parseTemplate and reports how it ended; anything but a TemplateValidationError is a bug. */
 function parseOutcome(body: unknown): 'parsed' | 'rejected' {

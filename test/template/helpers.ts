@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { TemplateValidationError, parseTemplate, readProductTemplate, type ParseOptions, type TemplateIssue } from '@global-iot/core/template/index.js';
 import {
   TemplateEvaluationError,
-  TemplateValidationError,
   evaluateTemplate,
-  parseTemplate,
   type EvaluationContext,
   type EvaluationLimits,
-  type ParseOptions,
-  type TemplateIssue,
   type TemplateResult,
-} from '../../core/template/index.js';
+} from '@global-iot/local/iot/template/index.js';
 
 /** A certificate id of AWS's shape (64 hex digits). */
 export const CERTIFICATE_ID = 'c0ffee'.padEnd(64, '0');
@@ -20,6 +17,26 @@ export const CERTIFICATE_ID = 'c0ffee'.padEnd(64, '0');
  */
 export function readFixture(name: 'jitp-device.pem' | 'common-name-only.pem'): string {
   return readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+}
+
+/** Template bodies the tests use: the product's own, and AWS's documented examples (fixtures). */
+export const EXAMPLE_TEMPLATES = {
+  /** The product's fleet template; the pre-provisioning hook supplies Region and AssignedAt. */
+  globalFleet: 'product',
+  /** AWS's fleet provisioning example (mapping, DeviceConfiguration, inline policy document). */
+  awsFleetProvisioning: 'aws-fleet-provisioning.json',
+  /** AWS's JITP example: parameters read from the device certificate's subject. Parse as JITP. */
+  awsJitp: 'aws-jitp.json',
+  /** AWS's bulk registration example naming an existing certificate by id. Parse as JITP. */
+  awsBulkCertificateId: 'aws-bulk-certificate-id.json',
+} as const;
+
+export type ExampleTemplate = keyof typeof EXAMPLE_TEMPLATES;
+
+/** An example template body as text, ready for parseTemplate or CreateProvisioningTemplate. */
+export function readExampleTemplate(name: ExampleTemplate): string {
+  const file = EXAMPLE_TEMPLATES[name];
+  return file === 'product' ? readProductTemplate() : readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8');
 }
 
 /** The issues parseTemplate reports; fails the test if it accepts the body or throws anything else. */

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProvisioningError } from '../../core/errors.js';
-import {
-  TemplateConflictError,
-  TemplateError,
-  applyThingOverrides,
-  type OverrideAction,
-  type ThingOverrideSettings,
-  type ThingState,
-} from '../../core/template/index.js';
+import { ProvisioningError } from '@global-iot/core/errors.js';
+import { TemplateError, type OverrideAction } from '@global-iot/core/template/index.js';
+import { TemplateConflictError, applyThingOverrides, type ThingOverrideSettings, type ThingState } from '@global-iot/local/iot/template/index.js';
 import { thrownBy } from './helpers.js';
 
 const existing: ThingState = {

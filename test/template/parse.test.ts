@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ProvisioningError } from '../../core/errors.js';
+import { ProvisioningError } from '@global-iot/core/errors.js';
 import {
   MAX_TEMPLATE_BODY_CHARS,
   TemplateError,
   TemplateValidationError,
   isValidTemplateName,
   parseTemplate,
-  readExampleTemplate,
-} from '../../core/template/index.js';
-import { fleetTemplate, issuesOf, thrownBy } from './helpers.js';
+} from '@global-iot/core/template/index.js';
+import { fleetTemplate, issuesOf, readExampleTemplate, thrownBy } from './helpers.js';
 
 const thing = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   Type: 'AWS::IoT::Thing',

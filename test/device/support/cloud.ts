@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseDeploymentConfig } from '../../../core/config.js';
-import { DeviceRegistry } from '../../../core/registry/index.js';
-import { type LocalCloud, startLocalCloud } from '../../../local/cloud.js';
-import { createLogger } from '../../../local/log.js';
-import { productWiring } from '../../../local/product.js';
-import type { MqttTarget } from '../../../device/mqtt.js';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { type LocalCloud, startLocalCloud } from '@global-iot/local/cloud.js';
+import { createLogger } from '@global-iot/local/log.js';
+import { productWiring } from '@global-iot/local/product.js';
+import type { MqttTarget } from '@global-iot/device/mqtt.js';
 
 /**
  * The local cloud running the product (the real bootstrap, hooks and confirmation handler over

@@ -1,12 +1,12 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '../../../device/bootstrap-client.js';
-import { generateKeyAndCsr } from '../../../device/keys.js';
-import { createCrtTransport, type MqttProtocol } from '../../../device/mqtt.js';
-import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '../../../device/provision.js';
-import { FileStore } from '../../../device/store.js';
-import { DEMO_SOURCE_IP_HEADER } from '../../../local/bootstrap-server.js';
+import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '@global-iot/device/bootstrap-client.js';
+import { generateKeyAndCsr } from '@global-iot/device/keys.js';
+import { createCrtTransport, type MqttProtocol } from '@global-iot/device/mqtt.js';
+import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '@global-iot/device/provision.js';
+import { FileStore } from '@global-iot/device/store.js';
+import { DEMO_SOURCE_IP_HEADER } from '@global-iot/local/bootstrap-server.js';
 import type { ProductCloud } from './cloud.js';
 
 /** A device of the test fleet: enrolled with its own key, at a simulated public address. */

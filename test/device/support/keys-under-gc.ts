@@ -4,7 +4,7 @@
  * while it allocates can then meet the finaliser of the job that made the key, which takes the
  * same lock, and the process hangs instead of printing `done`.
  */
-import { generateKeyAndCsr } from '../../../device/keys.js';
+import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 
 const count = Number(process.argv[2] ?? 10_000);
 let bytes = 0;

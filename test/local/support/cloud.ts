@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { ISubackPacket } from 'mqtt-packet';
-import { readExampleTemplate } from '../../../core/template/index.js';
-import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from '../../../local/cloud.js';
-import type { LocalFunction } from '../../../local/lambda-endpoint.js';
-import { createLogger } from '../../../local/log.js';
+import { readProductTemplate } from '@global-iot/core/template/index.js';
+import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from '@global-iot/local/cloud.js';
+import type { LocalFunction } from '@global-iot/local/lambda-endpoint.js';
+import { createLogger } from '@global-iot/local/log.js';
 
 /**
  * A local cloud for one test file: its own PKI in a temporary directory, no DynamoDB unless asked
@@ -49,7 +49,7 @@ export function testFunctions(regions: readonly string[], hookLog: HookLog): Loc
 }
 
 export function testTemplates(): LocalCloudOptions['templates'] {
-  const body = readExampleTemplate('globalFleet');
+  const body = readProductTemplate();
   return [
     { templateName: TEMPLATE, templateBody: body, hookFunctionName: 'allow-hook' },
     { templateName: DENY_TEMPLATE, templateBody: body, hookFunctionName: 'deny-hook' },

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { DeviceRecord } from '../../../core/registry/index.js';
+import type { DeviceRecord } from '@global-iot/core/registry/index.js';
 import type { LogAudit } from './log-audit.js';
 import type { ReliabilityCloud } from './cloud.js';
 import type { DeviceResult } from './device.js';

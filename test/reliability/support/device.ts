@@ -4,8 +4,8 @@ import { request as httpsRequest } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import * as z from 'zod';
-import { signedBootstrapRequest } from '../../../core/signing.js';
-import { withTimeout } from '../../../core/timeout.js';
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 import { createCsr } from '../../local/support/csr.js';
 import { readAnswer } from './http.js';
 

@@ -74,7 +74,6 @@ export function runFleetInChild(
       execArgv: ['--import', import.meta.resolve('tsx')],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
     const samples: MemorySample[] = [sampleMemory(0)];
     let peakRss = process.memoryUsage().rss;

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../../../local/log.js';
+import { createLogger, type Logger } from '@global-iot/local/log.js';
 
 /**
  * Reads every log line the local cloud and the product's handlers write, as they are written,

@@ -1,0 +1,28 @@
+/**
+ * The device client as a library: what `iot-provision` runs, for firmware that embeds the flow
+ * (and for the fleet simulator and `ops verify`, which drive many devices through it).
+ */
+export {
+  provisionDevice,
+  toEventError,
+  STEPS,
+  type CertificateMode,
+  type DeviceIdentity,
+  type ProvisionDeps,
+  type ProvisionEvent,
+  type ProvisionOptions,
+  type ProvisionResult,
+  type StepName,
+} from './provision.js';
+export { loadDevice, parseDeviceSettings, type DeviceSettings, type LoadedDevice } from './config.js';
+export {
+  DEFAULT_BOOTSTRAP_TIMING,
+  realBootstrapClientDeps,
+  requestBootstrap,
+  type BootstrapAnswer,
+  type BootstrapClientOptions,
+} from './bootstrap-client.js';
+export { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttTarget, type MqttTransport } from './mqtt.js';
+export { generateKeyAndCsr, certificateIdOf } from './keys.js';
+export { FileStore, type DeviceStore, type StoredDevice } from './store.js';
+export * from './errors.js';

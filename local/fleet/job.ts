@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { localDynamoClient } from '../dynamodb.js';
+import { loadGeoTable } from '@global-iot/core/geo/index.js';
+import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import type { MqttProtocol } from '@global-iot/device/mqtt.js';
+import type { CertificateMode } from '@global-iot/device/provision.js';
+import { checkRanges } from './addresses.js';
+import type { FleetRun } from './outcome.js';
+import { createFleet, enrollFleet, runFleet } from './run.js';
+
+/**
+ * One fleet run, described by plain data so that it can run in this process or in a child
+ * process (where it gets a core of its own, away from the local cloud's event loop).
+ */
+export interface FleetJob {
+  count: number;
+  /** Thing names are `<prefix>-00000`...; one prefix per run keeps runs apart in the registry. */
+  prefix: string;
+  concurrency: number;
+  certificateMode: CertificateMode | 'mixed';
+  protocol: MqttProtocol;
+  bootstrapUrl: string;
+  caPath: string;
+  claimCertPath: string;
+  claimKeyPath: string;
+  /** Region -> MQTT port: the local regions share the host `localhost`. */
+  regionPorts: Record<string, number>;
+  registry: { endpoint: string; region: string; tableName: string };
+  outDir: string;
+  durable: boolean;
+}
+
+export interface FleetProgress {
+  /** Every device is enrolled; provisioning starts now. */
+  enrolled(): void;
+  progress(done: number, failed: number): void;
+}
+
+export async function executeFleetJob(job: FleetJob, report: FleetProgress): Promise<FleetRun> {
+  const geo = loadGeoTable();
+  checkRanges(geo);
+  const [caPem, claimCertPem, claimKeyPem] = await Promise.all([
+    readFile(job.caPath, 'utf8'),
+    readFile(job.claimCertPath, 'utf8'),
+    readFile(job.claimKeyPath, 'utf8'),
+  ]);
+  const devices = createFleet({ count: job.count, prefix: job.prefix, geo, certificateMode: job.certificateMode });
+  const client = localDynamoClient(job.registry.endpoint, job.registry.region);
+  try {
+    await enrollFleet(new DeviceRegistry({ client, tableName: job.registry.tableName }), devices);
+  } finally {
+    client.destroy();
+  }
+  report.enrolled();
+  return runFleet({
+    devices,
+    concurrency: job.concurrency,
+    bootstrapUrl: new URL(job.bootstrapUrl),
+    caPem,
+    caPath: job.caPath,
+    claim: { certificatePem: claimCertPem, privateKeyPem: claimKeyPem },
+    protocol: job.protocol,
+    outDir: job.outDir,
+    durable: job.durable,
+    resolveEndpoint: (region, endpointAddress) => {
+      const port = job.regionPorts[region];
+      if (port === undefined) throw new Error(`the bootstrap named region ${region}, which the local cloud does not run`);
+      return { region, host: endpointAddress, port };
+    },
+    onDeviceDone: (_outcome, done, failed) => report.progress(done, failed),
+  });
+}

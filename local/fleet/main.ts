@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import * as z from 'zod';
+import { describeError } from '@global-iot/core/errors.js';
+import { isIotRegion } from '@global-iot/core/regions.js';
+import { DEFAULT_REGIONS } from '../cloud.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runFleetDemo } from './demo.js';
+import { startDemoCloud } from './demo-cloud.js';
+
+/**
+ * The fleet demo as a program: start the local cloud in demo mode with the product, provision a
+ * simulated global fleet through it, print the summary, write the report, stop. Exit code 1 if
+ * any device failed, 2 for bad options.
+ */
+
+const optionsSchema = z.object({
+  devices: z.coerce.number().int().min(1).max(100_000),
+  concurrency: z.coerce.number().int().min(1).max(1_000),
+  regions: z
+    .string()
+    .transform((text) => text.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isIotRegion, 'not an AWS region with AWS IoT Core')).min(1)),
+  certificateMode: z.enum(['csr', 'keys', 'mixed']),
+  mqtt: z.enum(['3.1.1', '5']),
+  workDir: z.string().min(1),
+  report: z.string().min(1),
+  inProcess: z.boolean(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+});
+
+export function parseDemoArgs(argv: readonly string[], write: (text: string) => void): (DemoOptions & { regions: string[]; logLevel: z.infer<typeof optionsSchema>['logLevel'] }) | 'help' {
+  const d = DEFAULT_DEMO_OPTIONS;
+  const program = new Command()
+    .name('fleet-demo')
+    .description('Start the local cloud in demo mode and provision a simulated global fleet through it, end to end.')
+    .option('--devices <n>', 'devices to enrol and provision', String(d.devices))
+    .option('--concurrency <n>', 'devices provisioning at the same time', String(d.concurrency))
+    .option('--regions <list>', 'comma-separated regions the local cloud runs', DEFAULT_REGIONS.join(','))
+    .addOption(new Option('--certificate-mode <mode>', 'csr, keys, or mixed (half each)').choices(['csr', 'keys', 'mixed']).default(d.certificateMode))
+    .addOption(new Option('--mqtt <version>', 'MQTT version the devices use').choices(['3.1.1', '5']).default('3.1.1'))
+    .option('--work-dir <dir>', 'local cloud files, device files (<dir>/fleet, emptied first)', d.workDir)
+    .option('--report <file>', 'where the report page goes', d.reportPath)
+    .option('--in-process', 'run the devices in this process instead of a child process of their own', false)
+    .addOption(new Option('--log-level <level>', "the local cloud's log level on stderr").choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: () => undefined });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') return 'help';
+    throw error;
+  }
+  const parsed = optionsSchema.safeParse(program.opts());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`--${String(issue?.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue?.message ?? 'invalid'}`);
+  }
+  const o = parsed.data;
+  return {
+    devices: o.devices,
+    concurrency: o.concurrency,
+    regions: o.regions,
+    certificateMode: o.certificateMode,
+    protocol: o.mqtt === '5' ? 'mqtt5' : 'mqtt311',
+    workDir: o.workDir,
+    reportPath: o.report,
+    inProcess: o.inProcess,
+    logLevel: o.logLevel,
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseDemoArgs(argv, (text) => process.stdout.write(text));
+  } catch (error) {
+    process.stderr.write(`fleet-demo: ${describeError(error).replace(/^\w+: (error: )?/, '')}\n`);
+    return 2;
+  }
+  if (options === 'help') return 0;
+  const log = createLogger(options.logLevel);
+  const workDir = resolve(options.workDir);
+  const cloud = await startDemoCloud({ workDir, log, regions: options.regions });
+  try {
+    const result = await runFleetDemo(cloud, options, {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      stderrIsTty: process.stderr.isTTY,
+    });
+    return result.exitCode;
+  } finally {
+    await cloud.stop();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // The CRT's native threads and the local cloud's servers are closed; exit explicitly all
+      // the same, so a straggling handle cannot keep the demo from ending.
+      process.exit(code);
+    },
+    (error: unknown) => {
+      process.stderr.write(`fleet-demo failed: ${describeError(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
