@@ -1,12 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import boundaries from '@global-iot/tools/eslint/package-boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.cache/**', '.local-cloud/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', '.cache/**', '.local-cloud/**', 'bench/results/**', '*/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    plugins: { boundaries },
     rules: {
+      'boundaries/packages': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
