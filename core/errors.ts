@@ -16,6 +16,11 @@ export class InvalidInput extends ProvisioningError {
   override name = 'InvalidInput';
 }
 
+/** A command-line flag, argument or input file is unusable; nothing was changed. */
+export class UsageError extends ProvisioningError {
+  override name = 'UsageError';
+}
+
 /** A stored record does not match its schema: a defect or a hand edit, never the caller's input. */
 export class MalformedRecord extends ProvisioningError {
   override name = 'MalformedRecord';

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import * as z from 'zod';
-import { describeError } from '@global-iot/core/errors.js';
+import { describeError, UsageError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
 import { createLogger, type LogLevel } from './log.js';
@@ -43,10 +43,6 @@ export const mainOptionsSchema = z.object({
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 export type MainOptions = z.infer<typeof mainOptionsSchema>;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /** --help was asked for and printed: not an error, nothing to start. */
 export class HelpShown extends Error {

@@ -1,4 +1,4 @@
-import { ConfigError, InvalidInput, ProvisioningError } from '@global-iot/core/errors.js';
+import { ConfigError, InvalidInput, ProvisioningError, UsageError } from '@global-iot/core/errors.js';
 import { TemplateValidationError } from '@global-iot/core/template/index.js';
 
 /** The CLI's exit codes; ops/README.md documents them for scripts. */
@@ -13,11 +13,6 @@ export const EXIT = Object.freeze({
 });
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** A flag, argument or input file is unusable; nothing was changed. */
-export class UsageError extends ProvisioningError {
-  override name = 'UsageError';
-}
-
 /** The operation could not be carried out (a device is missing, a region refused the call). */
 export class OperationFailed extends ProvisioningError {
   override name = 'OperationFailed';
@@ -29,3 +24,5 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof TemplateValidationError) return EXIT.usage;
   return EXIT.failed;
 }
+
+export { UsageError };

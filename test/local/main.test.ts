@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REGIONS, LocalCloudConfigError, type LocalCloud, resolveRegionEndpoints } from '@global-iot/local/cloud.js';
-import { HelpShown, instructions, parseMainOptions, UsageError } from '@global-iot/local/main.js';
+import { UsageError } from '@global-iot/core/errors.js';
+import { HelpShown, instructions, parseMainOptions } from '@global-iot/local/main.js';
 
 /** `npm start`'s command line, and what it prints. */
 
