@@ -121,7 +121,7 @@ export async function listDevices(
   return { items };
 }
 
-/** Every device (matching the filter), for `ops export`. */
+/** Every device (matching the filter), for `iot-ops export`. */
 export function allDevices(target: RegistryTarget, filter: ListFilter = {}): AsyncGenerator<DeviceRecord> {
   return scanFrom(target, filter);
 }
