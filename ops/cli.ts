@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { describeError } from '@global-iot/core/errors.js';
 import { TemplateValidationError } from '@global-iot/core/template/index.js';
 import { COMMANDS } from './commands/index.js';
@@ -15,6 +15,7 @@ import { type CommandContext, createContext } from './lib/context.js';
 import { EXIT, type ExitCode, exitCodeOf } from './lib/errors.js';
 import { globalFlags } from './lib/global-flags.js';
 import { type Io, toJson } from './lib/output.js';
+import { createProgram } from './lib/program.js';
 
 export const PROGRAM_NAME = 'iot-ops';
 
@@ -45,11 +46,9 @@ function printError(io: Io, json: boolean, error: unknown): void {
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<ExitCode> {
   const { io, env, cwd } = environment;
   let exitCode: ExitCode = EXIT.ok;
-  const program = new Command(PROGRAM_NAME)
-    .description('Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
-    .showHelpAfterError(`(${PROGRAM_NAME} --help lists the commands)`);
+  const program = createProgram(PROGRAM_NAME, io).description(
+    'Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.',
+  );
   globalFlags.addTo(program);
 
   const contextOf = (command: Command): CommandContext => {

@@ -1,17 +1,15 @@
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { UsageError } from '@global-iot/ops/lib/errors.js';
 import { arg, defineArgs, defineFlags, flag } from '@global-iot/ops/lib/flags.js';
+import { createProgram } from '@global-iot/ops/lib/program.js';
+import { captureIo } from './helpers.js';
 
 /** One declaration per flag gives both commander's option and the schema that validates it. */
 
-function program(): { command: Command; output: () => string } {
-  let output = '';
-  const command = new Command('t')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (output += s), writeErr: (s) => (output += s) });
-  return { command, output: () => output };
+function program(): { command: ReturnType<typeof createProgram>; output: () => string } {
+  const io = captureIo();
+  return { command: createProgram('t', io), output: () => io.out + io.err };
 }
 
 const sample = defineFlags({
