@@ -64,3 +64,9 @@ export function outcomeCode(succeeded: number, failed: number): ExitCode {
   if (failed === 0) return EXIT.ok;
   return succeeded > 0 ? EXIT.partial : EXIT.failed;
 }
+
+/** The exit code of a report with one row per region (or item), from the rows that failed. */
+export function rowsOutcome<Row>(rows: readonly Row[], failed: (row: Row) => boolean): ExitCode {
+  const failures = rows.filter(failed).length;
+  return outcomeCode(rows.length - failures, failures);
+}

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { NAME_RULES } from '@global-iot/core/template/aws-names.js';
-import { defineCommand, type CliCommand, outcomeCode } from '../../lib/command.js';
+import { defineCommand, type CliCommand, rowsOutcome } from '../../lib/command.js';
 import { type ClaimRow, claimRowFailed, readClaimCertificate, registerClaim } from '../../lib/claim.js';
 import { dryRunFlag, regionsFlag } from '../../lib/common-flags.js';
 import { defineFlags, flag } from '../../lib/flags.js';
@@ -44,7 +44,6 @@ export const claimRegister: CliCommand = defineCommand({
       ctx.io.stdout(renderTable(columns(dryRun), rows));
       if (dryRun) ctx.io.stdout('dry run: nothing changed\n');
     }
-    const failed = rows.filter((r) => claimRowFailed(r, dryRun)).length;
-    return outcomeCode(rows.length - failed, failed);
+    return rowsOutcome(rows, (r) => claimRowFailed(r, dryRun));
   },
 });

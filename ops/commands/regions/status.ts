@@ -1,4 +1,4 @@
-import { defineCommand, type CliCommand, outcomeCode } from '../../lib/command.js';
+import { defineCommand, type CliCommand, rowsOutcome } from '../../lib/command.js';
 import { renderTable, toJson } from '../../lib/output.js';
 import { regionStatus, type RegionStatusRow } from '../../lib/regions.js';
 
@@ -22,7 +22,6 @@ export const regionsStatus: CliCommand = defineCommand({
   async run(ctx) {
     const rows = await regionStatus({ config: ctx.config().config, registry: ctx.registry(), iot: (r) => ctx.iot(r), timeoutMs: ctx.timeoutMs });
     ctx.io.stdout(ctx.json ? toJson({ regions: rows }) : renderTable(COLUMNS, rows));
-    const failed = rows.filter((r) => r.enabled && !r.reachable).length;
-    return outcomeCode(rows.length - failed, failed);
+    return rowsOutcome(rows, (r) => r.enabled && !r.reachable);
   },
 });

@@ -1,4 +1,4 @@
-import { defineCommand, type CliCommand, outcomeCode } from '../../lib/command.js';
+import { defineCommand, type CliCommand, rowsOutcome } from '../../lib/command.js';
 import { regionsFlag } from '../../lib/common-flags.js';
 import { defineFlags } from '../../lib/flags.js';
 import { renderTable, toJson } from '../../lib/output.js';
@@ -29,7 +29,6 @@ export const templatesDiff: CliCommand = defineCommand({
       ctx.io.stdout(renderTable(COLUMNS, rows));
       for (const r of rows) if (r.diff !== '') ctx.io.stdout(`\n${r.diff}`);
     }
-    const failed = rows.filter((r) => r.state === 'error').length;
-    return outcomeCode(rows.length - failed, failed);
+    return rowsOutcome(rows, (r) => r.state === 'error');
   },
 });

@@ -1,4 +1,4 @@
-import { defineCommand, type CliCommand, outcomeCode } from '../../lib/command.js';
+import { defineCommand, type CliCommand, rowsOutcome } from '../../lib/command.js';
 import { regionsFlag } from '../../lib/common-flags.js';
 import { defineFlags } from '../../lib/flags.js';
 import { renderTable, toJson } from '../../lib/output.js';
@@ -27,7 +27,6 @@ export const templatesList: CliCommand = defineCommand({
     const target = templateTarget(ctx, flags);
     const rows = await listTemplates(target, localTemplate(ctx, flags.file, false));
     ctx.io.stdout(ctx.json ? toJson({ templateName: target.templateName, regions: rows }) : renderTable(COLUMNS, rows));
-    const failed = rows.filter((r) => r.error !== undefined).length;
-    return outcomeCode(rows.length - failed, failed);
+    return rowsOutcome(rows, (r) => r.error !== undefined);
   },
 });

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineCommand, type CliCommand, outcomeCode } from '../../lib/command.js';
+import { defineCommand, type CliCommand, rowsOutcome } from '../../lib/command.js';
 import { dryRunFlag, regionsFlag } from '../../lib/common-flags.js';
 import { defineFlags, flag } from '../../lib/flags.js';
 import { renderTable, toJson } from '../../lib/output.js';
@@ -33,7 +33,6 @@ export const templatesRollback: CliCommand = defineCommand({
       ctx.io.stdout(renderTable(columns, rows));
       if (flags.dryRun) ctx.io.stdout('dry run: nothing changed\n');
     }
-    const failed = rows.filter((r) => r.action === 'error').length;
-    return outcomeCode(rows.length - failed, failed);
+    return rowsOutcome(rows, (r) => r.action === 'error');
   },
 });
