@@ -7,7 +7,8 @@ import { isIotRegion } from './regions.js';
  * bootstrap and hook functions (passed to them as JSON) and the local cloud. Every number a user
  * may want to change is here, with its default; see the README's settings table.
  */
-const regionCode = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
+/** The shape of an AWS region code; whether AWS IoT runs there is `isIotRegion`'s question. */
+export const regionCode = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'country codes are ISO 3166-1 alpha-2, upper case');
 const templateName = z.string().regex(/^[0-9A-Za-z_-]{1,36}$/, 'template names are 1-36 characters of [0-9A-Za-z_-]');
 const hostName = z

@@ -1,23 +1,23 @@
 /**
- * `ops`: the operator's command line. Run it as `npx tsx ops/bin.ts <command>` (or the `ops`
- * package script). Commands: enroll, status, list, reset, block, unblock, export; templates
- * list|diff|deploy|rollback; regions status|drain|undrain; claim register. See ops/README.md.
+ * `iot-ops`: the operator's command line (entry `bin.ts`; in the repository `npm run ops --`).
+ * Commands: enroll, status, list, reset, block, unblock, export; templates
+ * list|diff|deploy|rollback; regions status|drain|undrain; claim register; one file each under
+ * commands/. See ops/README.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import * as z from 'zod';
+import { type Command, CommanderError } from 'commander';
 import { describeError } from '@global-iot/core/errors.js';
 import { TemplateValidationError } from '@global-iot/core/template/index.js';
-import { claimCommands } from './commands/claim.js';
-import { regionCommands } from './commands/regions.js';
-import { registryCommands } from './commands/registry.js';
-import { templateCommands } from './commands/templates.js';
+import { COMMANDS } from './commands/index.js';
 import type { Bind } from './lib/command.js';
 import { type CommandContext, createContext } from './lib/context.js';
 import { EXIT, type ExitCode, exitCodeOf } from './lib/errors.js';
-import { parseFlags } from './lib/options.js';
+import { globalFlags } from './lib/global-flags.js';
 import { type Io, toJson } from './lib/output.js';
+import { createProgram } from './lib/program.js';
+
+export const PROGRAM_NAME = 'iot-ops';
 
 export interface CliEnvironment {
   readonly io: Io;
@@ -30,15 +30,6 @@ export interface CliEnvironment {
   /** Standard input, for `enroll --file -`. */
   readonly readStdin?: () => string;
 }
-
-const globalFlags = z.object({
-  config: z.string().min(1).optional(),
-  endpointDynamodb: z.string().optional(),
-  endpointIot: z.string().optional(),
-  json: z.boolean().optional(),
-  quiet: z.boolean().optional(),
-  timeout: z.coerce.number().int().min(100).max(60_000).default(5_000),
-});
 
 /** The error as the operator sees it: the message, and a template's every problem. */
 function printError(io: Io, json: boolean, error: unknown): void {
@@ -55,27 +46,20 @@ function printError(io: Io, json: boolean, error: unknown): void {
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<ExitCode> {
   const { io, env, cwd } = environment;
   let exitCode: ExitCode = EXIT.ok;
-  const program = new Command('ops')
-    .description('Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
-    .showHelpAfterError('(ops --help lists the commands)')
-    .option('--config <file>', 'deployment configuration (JSON, or a cdk.json; default: ./cdk.json context.config; env OPS_CONFIG)')
-    .option('--endpoint-dynamodb <url>', 'local cloud DynamoDB endpoint (env OPS_ENDPOINT_DYNAMODB; default: AWS)')
-    .option('--endpoint-iot <url>', 'local cloud IoT control plane (env OPS_ENDPOINT_IOT; default: AWS)')
-    .option('--json', 'one JSON document on stdout, for scripts')
-    .option('--quiet', 'no progress on stderr')
-    .option('--timeout <ms>', 'per-region budget for IoT calls', '5000');
+  const program = createProgram(PROGRAM_NAME, io).description(
+    'Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.',
+  );
+  globalFlags.addTo(program);
 
   const contextOf = (command: Command): CommandContext => {
-    const flags = parseFlags(globalFlags, command.optsWithGlobals());
+    const flags = globalFlags.parse(command.optsWithGlobals());
     const configFile = flags.config ?? env['OPS_CONFIG'];
     const endpointDynamodb = flags.endpointDynamodb ?? env['OPS_ENDPOINT_DYNAMODB'];
     const endpointIot = flags.endpointIot ?? env['OPS_ENDPOINT_IOT'];
     return createContext({
       io,
-      json: flags.json ?? false,
-      quiet: flags.quiet ?? false,
+      json: flags.json,
+      quiet: flags.quiet,
       now: environment.now ?? Date.now,
       timeoutMs: flags.timeout,
       ...(configFile !== undefined ? { configFile } : {}),
@@ -95,7 +79,8 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     (handler) =>
     async (...commanderArgs) => {
       const command = commanderArgs.at(-1) as Command;
-      const json = command.optsWithGlobals<{ json?: boolean }>().json ?? false;
+      // Known before the flags are validated, so that a bad flag is reported as the caller asked.
+      const json = globalFlags.peek(command.optsWithGlobals(), 'json') ?? false;
       try {
         const ctx = contextOf(command);
         exitCode = await handler(ctx, command.processedArgs, command.opts());
@@ -105,10 +90,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
       }
     };
 
-  registryCommands(program, bind);
-  templateCommands(program, bind);
-  regionCommands(program, bind);
-  claimCommands(program, bind);
+  for (const command of COMMANDS) command.register(program, bind);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -27,7 +27,7 @@ export interface EnrollInput {
   readonly invalid: RowProblem[];
 }
 
-/** A device as an object: the enrolment's names, or the registry's (as `ops export` writes them). */
+/** A device as an object: the enrolment's names, or the registry's (as `iot-ops export` writes them). */
 const rowSchema = z.union([
   z.looseObject({
     thingName: z.unknown(),
@@ -188,7 +188,7 @@ function checkEnrollment(e: Enrollment, config: DeploymentConfig): string[] {
   return problems;
 }
 
-/** Validates one enrolment given on the command line (`ops enroll <thing> ...`). */
+/** Validates one enrolment given on the command line (`iot-ops enroll <thing> ...`). */
 export function validateEnrollment(input: unknown, config: DeploymentConfig): Enrollment {
   const parsed = enrollmentSchema.safeParse(input);
   if (!parsed.success) {

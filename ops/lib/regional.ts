@@ -1,16 +1,19 @@
 import { describeError } from '@global-iot/core/errors.js';
+import { withAbortTimeout } from '@global-iot/core/timeout.js';
 import { UsageError } from './errors.js';
 
-/**
- * Runs one operation in several regions at once, each with its own deadline, and keeps every
- * region's outcome: one unreachable region must not hide the answers of the others.
- */
+/** One region's answer, or why there is none. */
 export type RegionOutcome<T> = { region: string; ok: true; value: T } | { region: string; ok: false; error: string };
 
 export class RegionTimeout extends Error {
   override name = 'RegionTimeout';
 }
 
+/**
+ * Runs one operation in several regions at once, each with its own deadline (its calls aborted
+ * when it passes), and keeps every region's outcome: one unreachable region must not hide the
+ * answers of the others.
+ */
 export async function inEachRegion<T>(
   regions: readonly string[],
   timeoutMs: number,
@@ -18,21 +21,11 @@ export async function inEachRegion<T>(
 ): Promise<RegionOutcome<T>[]> {
   return Promise.all(
     regions.map(async (region): Promise<RegionOutcome<T>> => {
-      const controller = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          reject(new RegionTimeout(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      });
       try {
-        const value = await Promise.race([fn(region, controller.signal), deadline]);
+        const value = await withAbortTimeout((signal) => fn(region, signal), timeoutMs, () => new RegionTimeout(`no answer within ${timeoutMs} ms`));
         return { region, ok: true, value };
       } catch (error) {
         return { region, ok: false, error: describeError(error) };
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -16,7 +16,7 @@ export interface RegionStatusRow {
   readonly region: string;
   readonly enabled: boolean;
   readonly isDefault: boolean;
-  /** Draining by the configuration, by an operator at run time (`ops regions drain`), or both. */
+  /** Draining by the configuration, by an operator at run time (`iot-ops regions drain`), or both. */
   readonly draining: 'config' | 'runtime' | 'config+runtime' | 'no';
   /** What DescribeEndpoint answered (or the configured override). */
   readonly endpoint?: string;

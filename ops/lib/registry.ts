@@ -8,6 +8,7 @@ import {
   type Enrollment,
   type ProvStatus,
 } from '@global-iot/core/registry/index.js';
+import { NAME_RULES } from '@global-iot/core/template/aws-names.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import type { EnrollInput, RowProblem } from './enroll-input.js';
 import { OperationFailed, UsageError } from './errors.js';
@@ -63,7 +64,7 @@ export async function enrollOne(target: RegistryTarget, enrollment: Enrollment, 
 }
 
 function requireThingName(thingName: string): void {
-  if (!isValidThingName(thingName)) throw new UsageError(`"${thingName}" is not a thing name (1 to 128 characters of [a-zA-Z0-9:_-])`);
+  if (!isValidThingName(thingName)) throw new UsageError(`"${thingName}" is not a thing name (${NAME_RULES.thingName.rule})`);
 }
 
 export async function deviceStatus(target: RegistryTarget, thingName: string): Promise<DeviceRecord> {
@@ -121,7 +122,7 @@ export async function listDevices(
   return { items };
 }
 
-/** Every device (matching the filter), for `ops export`. */
+/** Every device (matching the filter), for `iot-ops export`. */
 export function allDevices(target: RegistryTarget, filter: ListFilter = {}): AsyncGenerator<DeviceRecord> {
   return scanFrom(target, filter);
 }

@@ -52,7 +52,7 @@ describe('the ops process', () => {
     expect(partial.code).toBe(EXIT.partial);
     expect(JSON.parse(partial.out)).toMatchObject({ counts: { created: 1, conflict: 1 } });
     expect(help.code).toBe(EXIT.ok);
-    expect(help.out).toContain('Usage: ops');
+    expect(help.out).toContain('Usage: iot-ops');
   });
 
   it('exits 2 without a configuration', async () => {

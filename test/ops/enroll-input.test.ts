@@ -29,6 +29,27 @@ describe('parseCsv', () => {
     expect(() => parseCsv('a\n"x"y')).toThrow(/after a closing quote/);
   });
 
+  it('numbers rows by the line they start on in a Windows file whose quoted keys hold CRLFs, LF and CR ends mixed in', () => {
+    // Prepare: a PEM key over three CRLF lines, non-ASCII text (bytes are not characters), blank lines.
+    const text = 'thing_name,public_key\r\n"é-1","-----BEGIN\r\nMFk\r\n-----END"\r\n\r\nsecond,\n\rthird,x\rfourth,ü\r\n';
+    // Act
+    const records = parseCsv(text);
+    // Assess
+    expect(records).toEqual([
+      { line: 1, fields: ['thing_name', 'public_key'] },
+      { line: 2, fields: ['é-1', '-----BEGIN\r\nMFk\r\n-----END'] },
+      { line: 6, fields: ['second', ''] },
+      { line: 8, fields: ['third', 'x'] },
+      { line: 9, fields: ['fourth', 'ü'] },
+    ]);
+  });
+
+  it('names the line a malformed row starts on, after multi-line rows', () => {
+    expect(() => parseCsv('"open')).toThrow(/^CSV line 1: a quoted field is not closed$/);
+    expect(() => parseCsv('h,k\r\nä,"a\r\nb"\r\n\r\nok,1\r\nbad,"x"y\r\n')).toThrow(/^CSV line 6: unexpected character after a closing quote$/);
+    expect(() => parseCsv('h\n"a\nb"\n\n\n"never closed\nmore\n')).toThrow(/^CSV line 6: a quoted field is not closed$/);
+  });
+
   it('round-trips what formatCsv writes', () => {
     // Prepare
     const rows = [['plain', 'with,comma', 'with "quote"', 'multi\nline', ' padded ']];

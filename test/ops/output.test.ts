@@ -67,6 +67,11 @@ describe('template diff', () => {
     expect(diff).toBe(['--- region', '+++ file', '@@ -4,3 +4,3 @@', ' 4', '-5', '+five', ' 6', '@@ -10,1 +10,2 @@', ' 10', '+11', ''].join('\n'));
   });
 
+  it('names the line before a hunk that has no lines on one side, as unified diffs do', () => {
+    expect(unifiedDiff('a\nb', 'a\nx\nb', { from: 'r', to: 'f' }, 0)).toBe('--- r\n+++ f\n@@ -1,0 +2,1 @@\n+x\n');
+    expect(unifiedDiff('a\nx\nb', 'a\nb', { from: 'r', to: 'f' }, 0)).toBe('--- r\n+++ f\n@@ -2,1 +1,0 @@\n-x\n');
+  });
+
   it('diffs against an empty side', () => {
     expect(unifiedDiff('', 'x\ny', { from: 'absent', to: 'file' })).toBe('--- absent\n+++ file\n@@ -1,1 +1,2 @@\n-\n+x\n+y\n');
   });

@@ -153,6 +153,7 @@ describe('ops status, list, reset, block, unblock, export', () => {
     expect(missing.code).toBe(EXIT.failed);
     expect(json(missing.out)).toMatchObject({ error: { name: 'OperationFailed', message: 'thing nobody is not enrolled' } });
     expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toBe('error: "bad/name" is not a thing name (1 to 128 characters of [a-zA-Z0-9:_-])\n');
   });
 
   it('lists by status and region, a page at a time, until every device has been seen once', async () => {
