@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
+import { regionRankingSchema } from './region-ranking.js';
 import { isIotRegion } from './regions.js';
 
 /**
@@ -31,6 +32,14 @@ export const geoProviderSchema = z.object({
   timeoutMs: z.number().int().min(50).max(3000).default(300),
 });
 
+/** When a device's measured handshake times may move it off the model's region (core/measured-choice.ts). */
+export const measuredChoiceSchema = z.object({
+  /** A measured region must be faster than the model's by at least this many ms... */
+  marginMs: z.number().min(0).max(1000).default(5),
+  /** ...and by at least this share of the model's region's measured time. */
+  marginRatio: z.number().min(0).max(1).default(0.1),
+});
+
 export const deploymentConfigSchema = z.object({
   /** Region of the registry table, the bootstrap API and the ticket key. */
   homeRegion: regionCode,
@@ -44,6 +53,10 @@ export const deploymentConfigSchema = z.object({
   draining: z.array(regionCode).default([]),
   /** How many next-best regions the answer carries for the device to fall back to. */
   fallbackCount: z.number().int().min(0).max(10).default(2),
+  /** What "nearest" means for a located device: the network-distance model, or the map. */
+  regionRanking: regionRankingSchema.default('network'),
+  // prefault: an absent block is parsed as {}, so its fields get their defaults.
+  measuredChoice: measuredChoiceSchema.prefault({}),
   templateName: templateName.default('GlobalFleetProvisioning'),
   tableName: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/).default('iot-device-registry'),
   ticketTtlSeconds: z.number().int().min(60).max(3600).default(900),

@@ -16,7 +16,14 @@ describe('deployment configuration', () => {
       maxProvisionAttempts: 3,
       requireClientIdMatch: true,
       fallbackCount: 2,
+      regionRanking: 'network',
+      measuredChoice: { marginMs: 5, marginRatio: 0.1 },
     });
+  });
+
+  it('fills in the rest of a partly given block', () => {
+    const config = parseDeploymentConfig({ ...base, measuredChoice: { marginMs: 12 } });
+    expect(config.measuredChoice).toEqual({ marginMs: 12, marginRatio: 0.1 });
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -31,6 +38,9 @@ describe('deployment configuration', () => {
     ['a too-short ticket lifetime', { ticketTtlSeconds: 5 }, /ticketTtlSeconds/],
     ['a plain-HTTP geolocation provider', { geoProvider: { url: 'http://api.ipstack.com' } }, /must use HTTPS/],
     ['an unknown trusted proxy', { trustedProxy: { type: 'anything' } }, /trustedProxy/],
+    ['an unknown region ranking', { regionRanking: 'fastest' }, /regionRanking/],
+    ['a negative measurement margin', { measuredChoice: { marginMs: -1 } }, /measuredChoice\.marginMs/],
+    ['a measurement margin ratio over 1', { measuredChoice: { marginRatio: 1.5 } }, /measuredChoice\.marginRatio/],
   ];
   for (const [label, change, message] of bad) {
     it(`refuses ${label} with a message naming the setting`, () => {
