@@ -64,27 +64,30 @@ export function compileRttModel(table: RttTable, regions: readonly string[]): Rt
   });
   const msPerKm = table.model.accessMsPer100Km / 100;
   const slackKm = table.model.anchorSlackKm;
-  const anchorKm = new Float64Array(anchorCount);
+  const anchorH = new Float64Array(anchorCount);
 
   function estimate(point: LatLon, out: Float64Array): void {
     const pLat = point.lat * DEG_TO_RAD;
     const pLon = point.lon * DEG_TO_RAD;
     const pCos = Math.cos(pLat);
-    let nearestKm = Infinity;
+    // Haversine terms grow with distance: the nearest anchor and the band are found on them,
+    // and only the few anchors in the band pay for asin and sqrt.
+    let nearestH = Infinity;
     for (let a = 0; a < anchorCount; a++) {
       const sinHalfDLat = Math.sin(((latRad[a] ?? 0) - pLat) / 2);
       const sinHalfDLon = Math.sin(((lonRad[a] ?? 0) - pLon) / 2);
-      const h = sinHalfDLat * sinHalfDLat + pCos * (cosLat[a] ?? 0) * sinHalfDLon * sinHalfDLon;
-      const km = EARTH_DIAMETER_KM * Math.asin(Math.sqrt(Math.min(1, h)));
-      anchorKm[a] = km;
-      if (km < nearestKm) nearestKm = km;
+      const h = Math.min(1, sinHalfDLat * sinHalfDLat + pCos * (cosLat[a] ?? 0) * sinHalfDLon * sinHalfDLon);
+      anchorH[a] = h;
+      if (h < nearestH) nearestH = h;
     }
+    const reachKm = EARTH_DIAMETER_KM * Math.asin(Math.sqrt(nearestH)) + slackKm;
+    const reachHalfAngle = Math.min(Math.PI / 2, reachKm / EARTH_DIAMETER_KM);
+    const reachH = Math.sin(reachHalfAngle) ** 2;
     out.fill(Infinity, 0, regionCount);
-    const reachKm = nearestKm + slackKm;
     for (let a = 0; a < anchorCount; a++) {
-      const km = anchorKm[a] ?? Infinity;
-      if (km > reachKm) continue;
-      const access = km * msPerKm;
+      const h = anchorH[a] ?? 1;
+      if (h > reachH) continue;
+      const access = EARTH_DIAMETER_KM * Math.asin(Math.sqrt(h)) * msPerKm;
       const row = a * regionCount;
       for (let r = 0; r < regionCount; r++) {
         const ms = access + (backbone[row + r] ?? Infinity);
