@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loadGeoTable } from '@global-iot/core/geo/table.js';
+import { DEMO_RANGES } from '@global-iot/local/fleet/addresses.js';
 import { compileRttModel, defaultRttTable, rankByEstimatedRtt } from '@global-iot/core/network/rtt-model.js';
 import { InvalidRegionPolicy, compileRegionPolicy, type RegionPolicy } from '@global-iot/core/region-choice.js';
 import { REGION_CATALOGUE } from '@global-iot/core/regions.js';
@@ -144,6 +146,31 @@ describe('network ranking: a device with no measurements, on every continent', (
 
     // Assess
     expect(regions).toEqual([withFive, withAll, withoutMumbai]);
+  });
+
+  it("places the demo fleet's real addresses on every continent, through the geolocation table", () => {
+    // Prepare: by continent, with the two places whose traffic crosses to another one.
+    const table = loadGeoTable();
+    const five = chooser(DEFAULT_5);
+    const byContinent: Record<string, string> = {
+      Africa: 'eu-central-1',
+      Europe: 'eu-central-1',
+      Asia: 'ap-northeast-1',
+      'North America': 'us-east-1',
+      'South America': 'sa-east-1',
+      Oceania: 'ap-southeast-2',
+    };
+    const exceptions: Record<string, string> = { '181.48.0': 'us-east-1', '94.200.0': 'eu-central-1' };
+
+    // Act
+    const placed = DEMO_RANGES.map((range) => {
+      const location = table.lookup(`${range.prefix}.1`);
+      return { place: range.place, region: location === undefined ? 'unlocated' : five.choose({ location }).region };
+    });
+
+    // Assess
+    expect(placed).toEqual(DEMO_RANGES.map((range) => ({ place: range.place, region: exceptions[range.prefix] ?? byContinent[range.continent] })));
+    expect(DEMO_RANGES.filter((range) => range.continent === 'Africa').length).toBeGreaterThanOrEqual(5);
   });
 
   it('sends southern Africa to Frankfurt where great-circle distance sent it to São Paulo', () => {
