@@ -14,6 +14,7 @@ interface Suite {
 
 const suites: Suite[] = [
   { name: 'geolocation', command: 'npx tsx bench/geo.ts', run: async () => (await import('./geo.js')).benchGeo() },
+  { name: 'region', command: 'npx tsx bench/region.ts', run: async () => (await import('./region.js')).benchRegion() },
   { name: 'bootstrap', command: 'npx tsx bench/bootstrap.ts', run: async () => (await import('./bootstrap.js')).benchBootstrap() },
   { name: 'hook', command: 'npx tsx bench/hook.ts', run: async () => (await import('./hook.js')).benchHook() },
   { name: 'ops', command: 'npx tsx bench/ops.ts', run: async () => (await import('./ops.js')).benchOps() },

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
+import { regionRankingSchema } from './region-ranking.js';
 import { isIotRegion } from './regions.js';
 
 /**
@@ -32,6 +33,42 @@ export const geoProviderSchema = z.object({
   timeoutMs: z.number().int().min(50).max(3000).default(300),
 });
 
+/** When a device's measured handshake times may move it off the model's region (core/measured-choice.ts). */
+export const measuredChoiceSchema = z.object({
+  /** A measured region must be faster than the model's by at least this many ms... */
+  marginMs: z.number().min(0).max(1000).default(5),
+  /** ...and by at least this share of the model's region's measured time. */
+  marginRatio: z.number().min(0).max(1).default(0.1),
+});
+
+const dynamoTableName = z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, 'DynamoDB table names are 3-255 characters of [a-zA-Z0-9_.-]');
+const tps = z.number().int().min(1).max(100_000);
+
+/** Quota-aware admission: each region's rate of new assignments under a ceiling (core/admission/). */
+export const admissionSchema = z.object({
+  /** Off: every assignment is admitted, as before the limiter. */
+  enabled: z.boolean().default(true),
+  /** The limiter's own table of per-region, per-second counters (never the registry, which `ops list` scans). */
+  tableName: dynamoTableName.default('iot-bootstrap-admission'),
+  /** AWS's RegisterThing quota per account and region (published default: 10 per second). */
+  registerThingQuotaTps: tps.default(10),
+  /** Regions whose quota was raised, region to its RegisterThing quota per second. */
+  regionQuotaTps: z.record(regionCode, tps).default({}),
+  /** Share of the quota the bootstrap admits: room for retries and for devices of other flows. */
+  safetyFactor: z.number().gt(0).max(1).default(0.8),
+  /** Over the ceiling: answer 429 with Retry-After, or try the device's next candidate region first. */
+  overflow: z.enum(['retry-after', 'next-region']).default('retry-after'),
+  /** With `next-region`: how many further candidates to try before answering 429. */
+  overflowRegions: z.number().int().min(1).max(10).default(1),
+  /** The longest Retry-After the limiter answers. */
+  maxRetryAfterSeconds: z.number().int().min(1).max(3600).default(60),
+  /** Random extra wait, as a share of the computed one, so retries do not arrive together. */
+  retryJitterRatio: z.number().min(0).max(2).default(0.5),
+  /** How long a counter is kept before DynamoDB's TTL may delete it. */
+  counterTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+});
+export type AdmissionSettings = z.output<typeof admissionSchema>;
+
 export const deploymentConfigSchema = z.object({
   /** Region of the registry table, the bootstrap API and the ticket key. */
   homeRegion: regionCode,
@@ -45,8 +82,13 @@ export const deploymentConfigSchema = z.object({
   draining: z.array(regionCode).default([]),
   /** How many next-best regions the answer carries for the device to fall back to. */
   fallbackCount: z.number().int().min(0).max(10).default(2),
+  /** What "nearest" means for a located device: the network-distance model, or the map. */
+  regionRanking: regionRankingSchema.default('network'),
+  // prefault: an absent block is parsed as {}, so its fields get their defaults.
+  measuredChoice: measuredChoiceSchema.prefault({}),
+  admission: admissionSchema.prefault({}),
   templateName: templateName.default('GlobalFleetProvisioning'),
-  tableName: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/).default('iot-device-registry'),
+  tableName: dynamoTableName.default('iot-device-registry'),
   ticketTtlSeconds: z.number().int().min(60).max(3600).default(900),
   /** Accepted difference between the device's clock and ours, either way. */
   timestampSkewSeconds: z.number().int().min(10).max(3600).default(300),
@@ -85,6 +127,12 @@ function crossCheck(config: DeploymentConfig): string[] {
   }
   for (const region of Object.keys(config.endpointOverrides)) {
     if (!enabled.has(region)) problems.push(`endpointOverrides: ${region} is not an enabled region`);
+  }
+  for (const region of Object.keys(config.admission.regionQuotaTps)) {
+    if (!enabled.has(region)) problems.push(`admission.regionQuotaTps: ${region} is not an enabled region`);
+  }
+  if (config.admission.tableName === config.tableName) {
+    problems.push(`admission.tableName: ${config.tableName} is the registry table; the counters need a table of their own`);
   }
   return problems;
 }

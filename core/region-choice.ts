@@ -1,11 +1,16 @@
 import * as z from 'zod';
 import { ConfigError, InvalidInput, ProvisioningError } from './errors.js';
+import { compileRttModel, defaultRttTable, RegionNotInRttTable, type RttModel } from './network/rtt-model.js';
+import type { RttTable } from './network/rtt-table.js';
+import { type RegionRanking, regionRankingSchema } from './region-ranking.js';
 import { getRegion, isIotRegion } from './regions.js';
+
+export { type RegionRanking, regionRankingSchema } from './region-ranking.js';
 
 /**
  * Which AWS region a device is provisioned into. Runs on every bootstrap request, so everything
  * that depends only on the policy is worked out once in `compileRegionPolicy`, and `choose` only
- * measures distances to the handful of candidate regions.
+ * estimates the way to the handful of candidate regions.
  *
  * Rules, in order:
  * 1. Candidates are the enabled regions that are not draining. When the device's country has a
@@ -19,11 +24,14 @@ import { getRegion, isIotRegion } from './regions.js';
  *      way out (ignore the pin, or break residency) would be a silent surprise.
  * 3. A preferred region (sent by a device whose first region failed) wins when it is a
  *    candidate; otherwise it is ignored, since it is the device's word, not the operator's.
- * 4. With a location: the nearest candidate by great-circle distance. Without one: the default
- *    region if it is a candidate, else the first candidate in `enabled` order.
- * Fallbacks are the next candidates by distance (without a location: the default region first,
- * then `enabled` order), never the chosen region, at most `fallbackCount`. Ties in distance go
- * to the region listed first in `enabled`.
+ * 4. With a location: the nearest candidate by `ranking`: `network` (the default) ranks by the
+ *    round trip the network-distance model estimates (core/network/), `great-circle` by distance
+ *    on the map. Without one: the default region if it is a candidate, else the first candidate
+ *    in `enabled` order.
+ * Fallbacks are the next candidates by the same ranking (without a location: the default region
+ * first, then `enabled` order), never the chosen region, at most `fallbackCount`. Ties go to the
+ * region listed first in `enabled`. Whatever the ranking, the answer's `distanceKm` is the
+ * great-circle distance and `estimatedRttMs` the model's estimate, both to the chosen region.
  * Residency is applied only when the caller knows the country; a location without a country is
  * routed by distance alone.
  */
@@ -70,6 +78,8 @@ export const regionPolicySchema = z
     residency: z.record(z.string(), z.array(z.string()).min(1, 'a residency rule must allow at least one region')).default({}),
     /** How many next-best regions the answer carries. */
     fallbackCount: z.number().int().min(0).max(MAX_FALLBACK_COUNT).default(DEFAULT_FALLBACK_COUNT),
+    /** What "nearest" means for a device with a location: estimated round trip, or map distance. */
+    ranking: regionRankingSchema.default('network'),
   })
   .superRefine((policy, ctx) => {
     const problem = (path: (string | number)[], message: string): void => {
@@ -127,6 +137,8 @@ export interface RegionChoice {
   region: string;
   /** Great-circle distance to the chosen region in whole km, when the location is known. */
   distanceKm?: number;
+  /** The network-distance model's round trip to the chosen region in whole ms, when the location is known. */
+  estimatedRttMs?: number;
   reason: 'pinned' | 'preferred' | 'nearest' | 'default';
   fallbacks: string[];
 }
@@ -139,7 +151,7 @@ export interface RegionChooser {
 const DEG_TO_RAD = Math.PI / 180;
 const EARTH_DIAMETER_KM = 2 * 6371.0088;
 
-/** The regions one group of devices may go to, laid out for fast distance scans. */
+/** The regions one group of devices may go to, laid out for fast scans. */
 interface CandidateSet {
   /** In `enabled` order, which is also the tie-break order. */
   readonly codes: readonly string[];
@@ -147,24 +159,28 @@ interface CandidateSet {
   readonly latRad: Float64Array;
   readonly lonRad: Float64Array;
   readonly cosLat: Float64Array;
+  /** Where each candidate sits in the network model's estimates. */
+  readonly modelIndex: Int32Array;
   /** Order without a location: the default region first when it is a candidate. */
   readonly stableOrder: readonly string[];
 }
 
-function buildCandidateSet(codes: readonly string[], defaultRegion: string): CandidateSet {
+function buildCandidateSet(codes: readonly string[], defaultRegion: string, model: RttModel): CandidateSet {
   const latRad = new Float64Array(codes.length);
   const lonRad = new Float64Array(codes.length);
   const cosLat = new Float64Array(codes.length);
+  const modelIndex = new Int32Array(codes.length);
   codes.forEach((code, i) => {
     const region = getRegion(code);
     latRad[i] = region.lat * DEG_TO_RAD;
     lonRad[i] = region.lon * DEG_TO_RAD;
     cosLat[i] = Math.cos(region.lat * DEG_TO_RAD);
+    modelIndex[i] = model.regions.indexOf(code);
   });
   const stableOrder = codes.includes(defaultRegion)
     ? [defaultRegion, ...codes.filter((code) => code !== defaultRegion)]
     : [...codes];
-  return { codes, indexOf: new Map(codes.map((code, i) => [code, i])), latRad, lonRad, cosLat, stableOrder };
+  return { codes, indexOf: new Map(codes.map((code, i) => [code, i])), latRad, lonRad, cosLat, modelIndex, stableOrder };
 }
 
 /** The haversine term: grows with distance, so it ranks regions without asin and sqrt. */
@@ -194,11 +210,73 @@ function checkLocation(location: { lat: number; lon: number; country?: string })
   return country.toUpperCase();
 }
 
+/** One device's view of a candidate set: a score per candidate (lower is nearer), distance and estimate on demand. */
+interface Scored {
+  readonly score: Float64Array;
+  km(i: number): number;
+  rttMs(i: number): number;
+}
+
+function scoreCandidates(
+  set: CandidateSet,
+  location: { lat: number; lon: number },
+  model: RttModel,
+  ranking: RegionRanking,
+): Scored {
+  const latRad = location.lat * DEG_TO_RAD;
+  const lonRad = location.lon * DEG_TO_RAD;
+  const cosLat = Math.cos(latRad);
+  const estimates = new Float64Array(model.regions.length);
+  model.estimate(location, estimates);
+  const rttMs = (i: number): number => estimates[set.modelIndex[i] ?? -1] ?? Infinity;
+  const score = new Float64Array(set.codes.length);
+  for (let i = 0; i < set.codes.length; i++) {
+    score[i] = ranking === 'network' ? rttMs(i) : haversineTerm(set, i, latRad, lonRad, cosLat);
+  }
+  return { score, km: (i) => termToKm(haversineTerm(set, i, latRad, lonRad, cosLat)), rttMs };
+}
+
+/** The indexes of the `want` lowest scores, lowest first, `skip` left out; strict `<` keeps the earlier on a tie. */
+function lowest(score: Float64Array, want: number, skip: number): number[] {
+  const bestIndex = new Int32Array(want);
+  const bestScore = new Float64Array(want);
+  let kept = 0;
+  for (let i = 0; want > 0 && i < score.length; i++) {
+    if (i === skip) continue;
+    const s = score[i] ?? Infinity;
+    if (kept === want && !(s < (bestScore[want - 1] ?? Infinity))) continue;
+    let j = kept < want ? kept++ : want - 1;
+    while (j > 0 && s < (bestScore[j - 1] ?? Infinity)) {
+      bestScore[j] = bestScore[j - 1] ?? Infinity;
+      bestIndex[j] = bestIndex[j - 1] ?? 0;
+      j--;
+    }
+    bestScore[j] = s;
+    bestIndex[j] = i;
+  }
+  return Array.from(bestIndex.subarray(0, kept));
+}
+
+/** Compiles the network model for `codes`, reporting a region it lacks as a policy problem. */
+function modelFor(codes: readonly string[], table: RttTable): RttModel {
+  try {
+    return compileRttModel(table, codes);
+  } catch (error) {
+    if (error instanceof RegionNotInRttTable) throw new InvalidRegionPolicy([`enabled: ${error.message}`], { cause: error });
+    throw error;
+  }
+}
+
+export interface CompileOptions {
+  /** The network-distance table; the one that ships with the product unless given. */
+  rttTable?: RttTable;
+}
+
 /**
  * Validates `policy` (throwing `InvalidRegionPolicy` with every problem named) and returns a
  * chooser that applies it. Compile once per policy and reuse the chooser.
  */
-export function compileRegionPolicy(policy: unknown): RegionChooser {
+export function compileRegionPolicy(policy: unknown, options: CompileOptions = {}): RegionChooser {
   const parsed = regionPolicySchema.safeParse(policy);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(policy)'}: ${issue.message}`);
@@ -208,15 +286,17 @@ export function compileRegionPolicy(policy: unknown): RegionChooser {
   const enabled = new Set(valid.enabled);
   const draining = new Set(valid.draining);
   const baseCodes = valid.enabled.filter((code) => !draining.has(code));
-  const base = buildCandidateSet(baseCodes, valid.defaultRegion);
+  const model = modelFor(baseCodes, options.rttTable ?? defaultRttTable());
+  const base = buildCandidateSet(baseCodes, valid.defaultRegion, model);
   const byCountry = new Map<string, CandidateSet>();
   for (const [country, allowed] of Object.entries(valid.residency)) {
     const allowedSet = new Set(allowed);
-    byCountry.set(country, buildCandidateSet(baseCodes.filter((code) => allowedSet.has(code)), valid.defaultRegion));
+    byCountry.set(country, buildCandidateSet(baseCodes.filter((code) => allowedSet.has(code)), valid.defaultRegion, model));
   }
   const fallbackCount = valid.fallbackCount;
 
-  function choose(input: RegionChoiceInput): RegionChoice {
+  /** Rules 1 to 3: the candidate set, and the pinned or preferred region when one wins. */
+  function preselect(input: RegionChoiceInput): { set: CandidateSet; chosen?: string; reason: RegionChoice['reason'] } {
     const country = input.location === undefined ? undefined : checkLocation(input.location);
     const set = (country === undefined ? undefined : byCountry.get(country)) ?? base;
     if (set.codes.length === 0) {
@@ -224,69 +304,42 @@ export function compileRegionPolicy(policy: unknown): RegionChooser {
         `no region may take a device in ${String(country)}: its residency rule allows ${valid.residency[country ?? '']?.join(', ') ?? 'nothing'}, and none of them is taking devices`,
       );
     }
-
-    let chosen: string | undefined;
-    let reason: RegionChoice['reason'] = 'nearest';
     const pinned = input.pinnedRegion;
     if (pinned !== undefined) {
       if (!enabled.has(pinned)) {
         throw new PinnedRegionNotEnabled(`the device is pinned to "${pinned}", which the region policy does not enable`);
       }
-      if (set.indexOf.has(pinned)) {
-        chosen = pinned;
-        reason = 'pinned';
-      } else if (!draining.has(pinned)) {
-        throw new NoEligibleRegion(
-          `the device is pinned to ${pinned}, but devices in ${String(country)} may only use ${set.codes.join(', ')}`,
-        );
+      if (set.indexOf.has(pinned)) return { set, chosen: pinned, reason: 'pinned' };
+      if (!draining.has(pinned)) {
+        throw new NoEligibleRegion(`the device is pinned to ${pinned}, but devices in ${String(country)} may only use ${set.codes.join(', ')}`);
       }
     }
     const preferred = input.preferredRegion;
-    if (chosen === undefined && preferred !== undefined && set.indexOf.has(preferred)) {
-      chosen = preferred;
-      reason = 'preferred';
-    }
+    if (preferred !== undefined && set.indexOf.has(preferred)) return { set, chosen: preferred, reason: 'preferred' };
+    return { set, reason: 'nearest' };
+  }
 
+  function choose(input: RegionChoiceInput): RegionChoice {
+    const { set, chosen, reason } = preselect(input);
     if (input.location === undefined) {
       if (chosen === undefined) {
         const first = set.stableOrder[0] ?? set.codes[0] ?? valid.defaultRegion;
         return { region: first, reason: 'default', fallbacks: set.stableOrder.slice(1, 1 + fallbackCount) };
       }
-      const picked = chosen;
-      return { region: picked, reason, fallbacks: set.stableOrder.filter((code) => code !== picked).slice(0, fallbackCount) };
+      return { region: chosen, reason, fallbacks: set.stableOrder.filter((code) => code !== chosen).slice(0, fallbackCount) };
     }
 
-    const latRad = input.location.lat * DEG_TO_RAD;
-    const lonRad = input.location.lon * DEG_TO_RAD;
-    const cosLat = Math.cos(latRad);
+    const scored = scoreCandidates(set, input.location, model, valid.ranking);
     const skip = chosen === undefined ? -1 : (set.indexOf.get(chosen) ?? -1);
-    // Keep the `want` smallest terms in order; strict `<` keeps the earlier region on a tie.
-    const want = chosen === undefined ? 1 + fallbackCount : fallbackCount;
-    const bestIndex = new Int32Array(want);
-    const bestTerm = new Float64Array(want);
-    let kept = 0;
-    for (let i = 0; want > 0 && i < set.codes.length; i++) {
-      if (i === skip) continue;
-      const h = haversineTerm(set, i, latRad, lonRad, cosLat);
-      if (kept === want && !(h < (bestTerm[want - 1] ?? Infinity))) continue;
-      let j = kept < want ? kept++ : want - 1;
-      while (j > 0 && h < (bestTerm[j - 1] ?? Infinity)) {
-        bestTerm[j] = bestTerm[j - 1] ?? Infinity;
-        bestIndex[j] = bestIndex[j - 1] ?? 0;
-        j--;
-      }
-      bestTerm[j] = h;
-      bestIndex[j] = i;
-    }
-    const ranked: string[] = [];
-    for (let r = 0; r < kept; r++) ranked.push(set.codes[bestIndex[r] ?? 0] ?? '');
-
-    if (chosen === undefined) {
-      const nearest = ranked[0] ?? valid.defaultRegion;
-      return { region: nearest, distanceKm: Math.round(termToKm(bestTerm[0] ?? 0)), reason: 'nearest', fallbacks: ranked.slice(1) };
-    }
-    const distanceKm = Math.round(termToKm(haversineTerm(set, skip, latRad, lonRad, cosLat)));
-    return { region: chosen, distanceKm, reason, fallbacks: ranked };
+    const ranked = lowest(scored.score, chosen === undefined ? 1 + fallbackCount : fallbackCount, skip);
+    const pick = chosen === undefined ? (ranked.shift() ?? 0) : skip;
+    return {
+      region: set.codes[pick] ?? valid.defaultRegion,
+      distanceKm: Math.round(scored.km(pick)),
+      estimatedRttMs: Math.round(scored.rttMs(pick)),
+      reason,
+      fallbacks: ranked.map((i) => set.codes[i] ?? ''),
+    };
   }
 
   return { policy: valid, choose };

@@ -1,6 +1,7 @@
 import { type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { BoundedCache } from './bounded-cache.js';
 import { InvalidInput } from './errors.js';
+import { type Measurement, measurementTenths } from './measurements.js';
 import { publicKeyFromPem } from './public-key.js';
 
 /**
@@ -14,11 +15,22 @@ import { publicKeyFromPem } from './public-key.js';
  * the request's `timestamp` (ms since the epoch) in decimal ASCII without sign, leading zeros or
  * exponent. Thing names cannot contain LF, so the bytes are unambiguous.
  *
+ * Measurements (v2), for a request that carries handshake times (core/measurements.ts):
+ *
+ *     "iot-bootstrap-v2" LF <thing-name> LF <timestamp> (LF <region> "=" <ms>)+
+ *
+ * one line per measurement, sorted by region code (byte order), <ms> in decimal ASCII with at
+ * most one digit after a point and no trailing zero after it (23.4, 95, never 95.0 or 095). A
+ * region code holds neither LF nor "=", so the bytes are unambiguous; sorting makes them
+ * independent of the order the device listed its figures in. A request without measurements
+ * keeps v1.
+ *
  * Legacy format (the original sample, off unless a deployment enables it): the signature is over
  * the raw thing-name bytes, with RSA PKCS#1 v1.5 / SHA-256. It carries no time, so a captured
  * request replays forever.
  */
 export const SIGNING_CONTEXT = 'iot-bootstrap-v1';
+export const SIGNING_CONTEXT_V2 = 'iot-bootstrap-v2';
 
 export type SigningAlgorithm = 'rsa-pkcs1-sha256' | 'ecdsa-p256-sha256' | 'ed25519';
 
@@ -29,6 +41,24 @@ export interface VerificationKey {
 
 export function canonicalRequestBytes(thingName: string, timestamp: number): Buffer {
   return Buffer.from(`${SIGNING_CONTEXT}\n${thingName}\n${timestamp}`, 'utf8');
+}
+
+/** A measurement's time as the signed text: tenths exact, no trailing ".0". */
+export function formatMeasurementMs(ms: number): string {
+  const tenths = measurementTenths(ms);
+  if (tenths === undefined || tenths < 0) throw new InvalidInput(`${String(ms)} ms is not a non-negative multiple of 0.1`);
+  const whole = Math.floor(tenths / 10);
+  const tenth = tenths % 10;
+  return tenth === 0 ? String(whole) : `${whole}.${tenth}`;
+}
+
+/** The v2 bytes: v1's lines, then one `<region>=<ms>` line per measurement in region order. */
+export function canonicalRequestBytesV2(thingName: string, timestamp: number, measurements: readonly Measurement[]): Buffer {
+  if (measurements.length === 0) throw new InvalidInput('v2 signs measurements; sign a request without them as v1');
+  const lines = [...measurements]
+    .sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
+    .map((m) => `${m.region}=${formatMeasurementMs(m.ms)}`);
+  return Buffer.from(`${SIGNING_CONTEXT_V2}\n${thingName}\n${timestamp}\n${lines.join('\n')}`, 'utf8');
 }
 
 export function legacyRequestBytes(thingName: string): Buffer {
@@ -111,12 +141,25 @@ export function signBytes(privateKey: KeyObject, data: Buffer): Buffer {
   }
 }
 
-/** The body a device sends to the bootstrap service (v1 format). */
+// A type, not an interface: callers pass it where a plain JSON record is expected.
+export type SignedBootstrapRequest = {
+  'thing-name': string;
+  'thing-name-sig': string;
+  timestamp: number;
+  measurements?: Measurement[];
+};
+
+/** The body a device sends to the bootstrap service: v1, or v2 when it carries measurements. */
 export function signedBootstrapRequest(
   privateKey: KeyObject,
   thingName: string,
   timestamp: number,
-): { 'thing-name': string; 'thing-name-sig': string; timestamp: number } {
-  const sig = signBytes(privateKey, canonicalRequestBytes(thingName, timestamp));
-  return { 'thing-name': thingName, 'thing-name-sig': sig.toString('base64'), timestamp };
+  measurements: readonly Measurement[] = [],
+): SignedBootstrapRequest {
+  if (measurements.length === 0) {
+    const sig = signBytes(privateKey, canonicalRequestBytes(thingName, timestamp));
+    return { 'thing-name': thingName, 'thing-name-sig': sig.toString('base64'), timestamp };
+  }
+  const sig = signBytes(privateKey, canonicalRequestBytesV2(thingName, timestamp, measurements));
+  return { 'thing-name': thingName, 'thing-name-sig': sig.toString('base64'), timestamp, measurements: measurements.map(({ region, ms }) => ({ region, ms })) };
 }

@@ -9,7 +9,8 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConditionFailed, DependencyThrottled, DependencyUnavailable, MalformedRecord } from '../errors.js';
+import { throwAsDependencyError } from '../dynamo-errors.js';
+import { ConditionFailed, MalformedRecord } from '../errors.js';
 import {
   type DeviceRecord,
   deviceRecordSchema,
@@ -60,16 +61,7 @@ function translate(error: unknown): never {
   if (error instanceof ConditionalCheckFailedException) {
     throw new ConditionFailed('registry record is not in the required state', { cause: error });
   }
-  if (error instanceof Error) {
-    const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-    const status = meta?.httpStatusCode;
-    const throttled = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name);
-    if (throttled) throw new DependencyThrottled(`DynamoDB throttled: ${error.name}`, { cause: error });
-    if (status === undefined || status >= 500) {
-      throw new DependencyUnavailable(`DynamoDB unavailable: ${error.name}`, { cause: error });
-    }
-  }
-  throw error;
+  return throwAsDependencyError(error);
 }
 
 function isSameHookAttempt(record: DeviceRecord, h: HookAttempt): boolean {

@@ -16,7 +16,26 @@ describe('deployment configuration', () => {
       maxProvisionAttempts: 3,
       requireClientIdMatch: true,
       fallbackCount: 2,
+      regionRanking: 'network',
+      measuredChoice: { marginMs: 5, marginRatio: 0.1 },
+      admission: {
+        enabled: true,
+        tableName: 'iot-bootstrap-admission',
+        registerThingQuotaTps: 10,
+        regionQuotaTps: {},
+        safetyFactor: 0.8,
+        overflow: 'retry-after',
+        overflowRegions: 1,
+        maxRetryAfterSeconds: 60,
+        retryJitterRatio: 0.5,
+        counterTtlSeconds: 3600,
+      },
     });
+  });
+
+  it('fills in the rest of a partly given block', () => {
+    const config = parseDeploymentConfig({ ...base, measuredChoice: { marginMs: 12 } });
+    expect(config.measuredChoice).toEqual({ marginMs: 12, marginRatio: 0.1 });
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -31,6 +50,16 @@ describe('deployment configuration', () => {
     ['a too-short ticket lifetime', { ticketTtlSeconds: 5 }, /ticketTtlSeconds/],
     ['a plain-HTTP geolocation provider', { geoProvider: { url: 'http://api.ipstack.com' } }, /must use HTTPS/],
     ['an unknown trusted proxy', { trustedProxy: { type: 'anything' } }, /trustedProxy/],
+    ['an unknown region ranking', { regionRanking: 'fastest' }, /regionRanking/],
+    ['a negative measurement margin', { measuredChoice: { marginMs: -1 } }, /measuredChoice\.marginMs/],
+    ['a measurement margin ratio over 1', { measuredChoice: { marginRatio: 1.5 } }, /measuredChoice\.marginRatio/],
+    ['a raised quota for a region not enabled', { admission: { regionQuotaTps: { 'ap-south-1': 50 } } }, /admission\.regionQuotaTps: ap-south-1 is not an enabled region/],
+    ['a safety factor of 0', { admission: { safetyFactor: 0 } }, /admission\.safetyFactor/],
+    ['a safety factor over 1', { admission: { safetyFactor: 1.2 } }, /admission\.safetyFactor/],
+    ['a fractional quota', { admission: { registerThingQuotaTps: 2.5 } }, /admission\.registerThingQuotaTps/],
+    ['an unknown overflow', { admission: { overflow: 'drop' } }, /admission\.overflow/],
+    ['the registry as the counter table', { admission: { tableName: 'iot-device-registry' } }, /admission\.tableName: iot-device-registry is the registry table/],
+    ['a bad counter table name', { admission: { tableName: 'a b' } }, /admission\.tableName: DynamoDB table names/],
   ];
   for (const [label, change, message] of bad) {
     it(`refuses ${label} with a message naming the setting`, () => {

@@ -1,11 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NoEligibleRegion, compileRegionPolicy, type RegionPolicy } from '@global-iot/core/region-choice.js';
+import { compileRttModel, defaultRttTable } from '@global-iot/core/network/rtt-model.js';
+import { NoEligibleRegion, compileRegionPolicy, type RegionPolicy, type RegionRanking } from '@global-iot/core/region-choice.js';
 import { REGION_CATALOGUE, getRegion, greatCircleKm } from '@global-iot/core/regions.js';
 
 const ALL = REGION_CATALOGUE.map((region) => region.code);
-// Rounding and the ranking shortcut may differ from greatCircleKm in the last bits only.
-const EPSILON_KM = 1e-6;
+// Rounding and the ranking shortcut may differ from the reference figures in the last bits only.
+const EPSILON = 1e-6;
+
+/** The reference "how far" for each ranking, computed without the chooser's shortcuts. */
+const MODEL = compileRttModel(defaultRttTable(), ALL);
+function referenceCost(ranking: RegionRanking, location: { lat: number; lon: number }): (code: string) => number {
+  if (ranking === 'great-circle') return (code) => greatCircleKm(location, getRegion(code));
+  const out = new Float64Array(ALL.length);
+  MODEL.estimate(location, out);
+  return (code) => out[ALL.indexOf(code)] ?? Number.NaN;
+}
+const RANKINGS: RegionRanking[] = ['network', 'great-circle'];
 
 /** Valid policies: a shuffled non-empty subset enabled, some (never all) draining, maybe a DE rule. */
 const policyArbitrary: fc.Arbitrary<RegionPolicy> = fc
@@ -29,11 +40,11 @@ const locationArbitrary = fc.record({
 });
 
 describe('choose: properties over random policies and locations', () => {
-  it('picks a candidate, never a draining region, and no candidate is strictly nearer', () => {
+  it.each(RANKINGS)('%s: picks a candidate, never a draining region, and no candidate is strictly nearer', (ranking) => {
     fc.assert(
       fc.property(policyArbitrary, locationArbitrary, (policy, rawLocation) => {
         // Prepare
-        const chooser = compileRegionPolicy(policy);
+        const chooser = compileRegionPolicy({ ...policy, ranking });
         const { lat, lon, country } = rawLocation;
         const location = country === undefined ? { lat, lon } : { lat, lon, country };
         const draining = new Set(policy.draining);
@@ -55,17 +66,19 @@ describe('choose: properties over random policies and locations', () => {
         expect(candidates).toContain(choice.region);
         expect(draining.has(choice.region)).toBe(false);
         expect(choice.reason).toBe('nearest');
-        const chosenKm = greatCircleKm(location, getRegion(choice.region));
+        const cost = referenceCost(ranking, location);
         for (const code of candidates) {
-          expect(greatCircleKm(location, getRegion(code))).toBeGreaterThanOrEqual(chosenKm - EPSILON_KM);
+          expect(cost(code)).toBeGreaterThanOrEqual(cost(choice.region) - EPSILON);
         }
-        expect(choice.distanceKm).toBe(Math.round(chosenKm));
+        // Whatever ranks, the answer's figures are map distance and the model's estimate.
+        expect(choice.distanceKm).toBe(Math.round(greatCircleKm(location, getRegion(choice.region))));
+        expect(choice.estimatedRttMs).toBe(Math.round(referenceCost('network', location)(choice.region)));
       }),
       { numRuns: 300 },
     );
   });
 
-  it('gives distinct, non-draining fallback candidates, nearest first, none skipped', () => {
+  it.each(RANKINGS)('%s: gives distinct, non-draining fallback candidates, nearest first, none skipped', (ranking) => {
     fc.assert(
       fc.property(
         policyArbitrary,
@@ -73,11 +86,11 @@ describe('choose: properties over random policies and locations', () => {
         fc.option(fc.constantFrom(...ALL), { nil: undefined }),
         (policy, rawLocation, preferredRegion) => {
           // Prepare
-          const chooser = compileRegionPolicy(policy);
+          const chooser = compileRegionPolicy({ ...policy, ranking });
           const location = { lat: rawLocation.lat, lon: rawLocation.lon };
           const draining = new Set(policy.draining);
           const candidates = policy.enabled.filter((code) => !draining.has(code));
-          const km = (code: string): number => greatCircleKm(location, getRegion(code));
+          const km = referenceCost(ranking, location);
 
           // Act
           const choice = chooser.choose({ location, preferredRegion });
@@ -92,12 +105,12 @@ describe('choose: properties over random policies and locations', () => {
             expect(draining.has(code)).toBe(false);
           }
           for (let i = 1; i < fallbacks.length; i++) {
-            expect(km(fallbacks[i] ?? '')).toBeGreaterThanOrEqual(km(fallbacks[i - 1] ?? '') - EPSILON_KM);
+            expect(km(fallbacks[i] ?? '')).toBeGreaterThanOrEqual(km(fallbacks[i - 1] ?? '') - EPSILON);
           }
           const lastKm = fallbacks.length === 0 ? -Infinity : km(fallbacks[fallbacks.length - 1] ?? '');
           for (const code of candidates) {
             if (code === choice.region || fallbacks.includes(code)) continue;
-            expect(km(code)).toBeGreaterThanOrEqual(lastKm - EPSILON_KM);
+            expect(km(code)).toBeGreaterThanOrEqual(lastKm - EPSILON);
           }
           if (preferredRegion !== undefined && candidates.includes(preferredRegion)) {
             expect(choice).toMatchObject({ region: preferredRegion, reason: 'preferred' });

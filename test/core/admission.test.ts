@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admissionCeiling, admit, type AdmissionDeps, tryAdmit } from '@global-iot/core/admission/limiter.js';
+import { retryAfterSeconds } from '@global-iot/core/admission/retry-after.js';
+import { ADMISSION_TTL_ATTRIBUTE, admissionCounterKey, ensureAdmissionTable } from '@global-iot/core/admission/table.js';
+import { admissionSchema, type AdmissionSettings } from '@global-iot/core/config.js';
+import { DependencyUnavailable } from '@global-iot/core/errors.js';
+import { type LocalDynamo, startDynalite } from '@global-iot/local/dynamodb.js';
+
+let dynamo: LocalDynamo;
+let client: DynamoDBClient;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+});
+
+afterAll(async () => {
+  client.destroy();
+  await dynamo.close();
+});
+
+/** A fresh counter table and settings: ceiling 8 per region (quota 10 x 0.8) unless changed. */
+async function setup(overrides: Partial<AdmissionSettings> = {}): Promise<AdmissionSettings> {
+  const settings = admissionSchema.parse({ tableName: `admission-${randomUUID().slice(0, 8)}`, ...overrides });
+  await ensureAdmissionTable(client, settings.tableName);
+  return settings;
+}
+
+function deps(clock: { now: number }, random: () => number = () => 0): AdmissionDeps {
+  return { client, now: () => clock.now, random };
+}
+
+const T0 = Date.parse('2026-11-28T12:00:00.000Z');
+
+describe('admissionCeiling', () => {
+  it.each<[string, Partial<AdmissionSettings>, string, number]>([
+    ["AWS's published 10 per second times 0.8", {}, 'us-east-1', 8],
+    ['a raised quota for one region', { regionQuotaTps: { 'eu-central-1': 50 } }, 'eu-central-1', 40],
+    ['other regions keep the default', { regionQuotaTps: { 'eu-central-1': 50 } }, 'us-east-1', 8],
+    ['10 x 0.7, without a rounding slip', { safetyFactor: 0.7 }, 'us-east-1', 7],
+    ['never less than one', { registerThingQuotaTps: 1, safetyFactor: 0.5 }, 'us-east-1', 1],
+  ])('%s', (_why, overrides, region, expected) => {
+    // Prepare
+    const settings = admissionSchema.parse(overrides);
+
+    // Act
+    const ceiling = admissionCeiling(settings, region);
+
+    // Assess
+    expect(ceiling).toBe(expected);
+  });
+});
+
+describe('tryAdmit against DynamoDB (dynalite)', () => {
+  it('never admits more than the ceiling in a second, however many callers race', async () => {
+    // Prepare
+    const settings = await setup();
+    const clock = { now: T0 + 250 };
+
+    // Act
+    const outcomes = await Promise.all(Array.from({ length: 60 }, () => tryAdmit(deps(clock), settings, 'us-east-1')));
+
+    // Assess
+    expect(outcomes.filter((o) => o.admitted)).toHaveLength(8);
+    expect(outcomes.map((o) => o.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(outcomes.filter((o) => o.admitted).every((o) => o.count <= 8)).toBe(true);
+  });
+
+  it('keeps every second under the ceiling while the clock moves, and each region apart', async () => {
+    // Prepare
+    const settings = await setup();
+    const clock = { now: T0 };
+    const admittedPerSecond = new Map<string, number>();
+
+    // Act: 4 seconds of 25 concurrent attempts at two regions each.
+    for (let s = 0; s < 4; s++) {
+      clock.now = T0 + s * 1000 + 10;
+      const wave = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => tryAdmit(deps(clock), settings, i % 2 === 0 ? 'us-east-1' : 'eu-central-1')),
+      );
+      for (const o of wave) {
+        if (o.admitted) admittedPerSecond.set(`${o.region}@${o.second}`, (admittedPerSecond.get(`${o.region}@${o.second}`) ?? 0) + 1);
+      }
+    }
+
+    // Assess
+    expect(admittedPerSecond.size).toBe(8);
+    expect([...admittedPerSecond.values()]).toEqual(Array.from({ length: 8 }, () => 8));
+  });
+
+  it('lets the counter expire: TTL set on it, and the next second starts again at 1', async () => {
+    // Prepare
+    const settings = await setup({ counterTtlSeconds: 600 });
+    const clock = { now: T0 + 999 };
+    const second = Math.floor(clock.now / 1000);
+    for (let i = 0; i < 9; i++) await tryAdmit(deps(clock), settings, 'ap-northeast-1');
+
+    // Act
+    const stored = await client.send(
+      new GetItemCommand({ TableName: settings.tableName, Key: { pk: { S: admissionCounterKey('ap-northeast-1', second) } } }),
+    );
+    clock.now = T0 + 1000;
+    const next = await tryAdmit(deps(clock), settings, 'ap-northeast-1');
+
+    // Assess
+    expect(stored.Item?.[ADMISSION_TTL_ATTRIBUTE]?.N).toBe(String(second + 600));
+    expect(stored.Item?.attempts?.N).toBe('9');
+    expect(next).toMatchObject({ admitted: true, count: 1, second: second + 1 });
+  });
+
+  it('reports DynamoDB not answering as DependencyUnavailable', async () => {
+    // Prepare: nothing listens on the port of a stopped dynalite.
+    const stopped = await startDynalite();
+    await stopped.close();
+    const dead = new DynamoDBClient({ region: 'us-east-1', endpoint: stopped.endpoint, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const settings = admissionSchema.parse({});
+
+    // Act
+    const attempt = tryAdmit({ client: dead, now: () => T0, random: () => 0 }, settings, 'us-east-1');
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(DependencyUnavailable);
+    dead.destroy();
+  });
+});
+
+describe('Retry-After', () => {
+  it('spreads a burst over the seconds it needs: ceiling-many refused callers per second', async () => {
+    // Prepare: no jitter, so the schedule shows.
+    const settings = await setup();
+    const clock = { now: T0 + 100 };
+
+    // Act
+    const outcomes = await Promise.all(Array.from({ length: 8 + 32 }, () => tryAdmit(deps(clock, () => 0), settings, 'sa-east-1')));
+
+    // Assess
+    const histogram: Record<number, number> = {};
+    for (const o of outcomes) if (o.retryAfterSeconds !== undefined) histogram[o.retryAfterSeconds] = (histogram[o.retryAfterSeconds] ?? 0) + 1;
+    expect(histogram).toEqual({ 1: 8, 2: 8, 3: 8, 4: 8 });
+  });
+
+  it('adds jitter of up to half the wait again, never less than the schedule', () => {
+    // Prepare
+    const settings = admissionSchema.parse({});
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+
+    // Act
+    const waits = Array.from({ length: 2000 }, (_, i) => ({ over: (i % 80) + 1, wait: retryAfterSeconds((i % 80) + 1, 8, settings, random) }));
+
+    // Assess
+    for (const { over, wait } of waits) {
+      const base = Math.ceil(over / 8);
+      expect(wait).toBeGreaterThanOrEqual(base);
+      expect(wait).toBeLessThanOrEqual(base + Math.ceil(base * 0.5));
+    }
+    expect(new Set(waits.filter((w) => w.over === 80).map((w) => w.wait))).toEqual(new Set([10, 11, 12, 13, 14, 15]));
+  });
+
+  it('is capped by maxRetryAfterSeconds and is at least 1', () => {
+    // Prepare
+    const settings = admissionSchema.parse({ maxRetryAfterSeconds: 30 });
+
+    // Act
+    const far = retryAfterSeconds(10_000, 8, settings, () => 0.99);
+    const near = retryAfterSeconds(1, 1000, settings, () => 0);
+
+    // Assess
+    expect(far).toBe(30);
+    expect(near).toBe(1);
+  });
+});
+
+describe('admit', () => {
+  it('answers 429 material when the region is full and overflow is retry-after', async () => {
+    // Prepare
+    const settings = await setup({ registerThingQuotaTps: 1, safetyFactor: 1 });
+    const clock = { now: T0 };
+
+    // Act
+    const first = await admit(deps(clock), settings, ['us-east-1', 'eu-central-1']);
+    const second = await admit(deps(clock), settings, ['us-east-1', 'eu-central-1']);
+
+    // Assess
+    expect(first).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+    expect(second).toMatchObject({ admitted: false, retryAfterSeconds: 1, refused: [{ region: 'us-east-1', count: 2 }] });
+  });
+
+  it('sends the device to its next candidate when overflow is next-region, then refuses', async () => {
+    // Prepare
+    const settings = await setup({ registerThingQuotaTps: 1, safetyFactor: 1, overflow: 'next-region', overflowRegions: 1 });
+    const clock = { now: T0 };
+    const candidates = ['us-east-1', 'eu-central-1', 'sa-east-1'];
+
+    // Act
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await admit(deps(clock), settings, candidates));
+
+    // Assess
+    expect(outcomes[0]).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+    expect(outcomes[1]).toEqual({ admitted: true, region: 'eu-central-1', overflowedFrom: ['us-east-1'] });
+    expect(outcomes[2]).toMatchObject({ admitted: false, refused: [{ region: 'us-east-1' }, { region: 'eu-central-1' }] });
+  });
+
+  it('never leaves the candidates it is given: a pinned device passes only its region', async () => {
+    // Prepare
+    const settings = await setup({ registerThingQuotaTps: 1, safetyFactor: 1, overflow: 'next-region', overflowRegions: 3 });
+    const clock = { now: T0 };
+    await admit(deps(clock), settings, ['eu-west-1']);
+
+    // Act
+    const pinned = await admit(deps(clock), settings, ['eu-west-1']);
+
+    // Assess
+    expect(pinned).toMatchObject({ admitted: false, refused: [{ region: 'eu-west-1' }] });
+  });
+
+  it('admits without a write when admission is off', async () => {
+    // Prepare: a table that does not exist would fail any write.
+    const settings = admissionSchema.parse({ enabled: false, tableName: 'no-such-table' });
+
+    // Act
+    const outcome = await admit(deps({ now: T0 }), settings, ['us-east-1']);
+
+    // Assess
+    expect(outcome).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+  });
+});
