@@ -16,6 +16,7 @@ const suites: Suite[] = [
   { name: 'geolocation', command: 'npx tsx bench/geo.ts', run: async () => (await import('./geo.js')).benchGeo() },
   { name: 'bootstrap', command: 'npx tsx bench/bootstrap.ts', run: async () => (await import('./bootstrap.js')).benchBootstrap() },
   { name: 'hook', command: 'npx tsx bench/hook.ts', run: async () => (await import('./hook.js')).benchHook() },
+  { name: 'bundles', command: 'npx tsx bench/bundles.ts', run: async () => (await import('./bundles.js')).benchBundles() },
   { name: 'ops', command: 'npx tsx bench/ops.ts', run: async () => (await import('./ops.js')).benchOps() },
   { name: 'dynamodb', command: 'npx tsx bench/dynamodb.ts', run: async () => (await import('./dynamodb.js')).benchDynamodb() },
   { name: 'tls', command: 'npx tsx bench/tls.ts', run: async () => (await import('./tls.js')).benchTls() },
