@@ -20,7 +20,7 @@ import { getJsonFromEnv, getOptionalStringFromEnv, getStringFromEnv } from '@glo
 import { ConfigError } from '@global-iot/core/errors.js';
 import { loadGeoTable } from '@global-iot/core/geo/table.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
-import { ed25519Signer } from '@global-iot/core/ticket.js';
+import { ed25519Signer, parseTicketSigningSecret } from '@global-iot/core/ticket.js';
 import { createBootstrapDeps, createBootstrapHandler } from './app.js';
 import { ipstackProvider } from './geolocate.js';
 
@@ -33,8 +33,6 @@ const tableName = getStringFromEnv({ key: 'REGISTRY_TABLE', defaultValue: config
 const fleetPublicKeys = getJsonFromEnv({ key: 'FLEET_PUBLIC_KEYS', parse: (v) => z.array(z.string()).parse(v), defaultValue: [] });
 const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT');
 
-const secretSchema = z.object({ kid: z.string().min(1), privateKeyPem: z.string().min(1) });
-
 const secrets = new SecretsManagerClient({ region: homeRegion });
 
 async function readSecret(secretArn: string): Promise<string> {
@@ -44,16 +42,8 @@ async function readSecret(secretArn: string): Promise<string> {
 }
 
 async function loadSigner() {
-  const raw = await readSecret(getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' }));
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('the ticket signing secret is not JSON');
-  }
-  const parsed = secretSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError('the ticket signing secret must be JSON {"kid", "privateKeyPem"}');
-  return ed25519Signer(parsed.data.kid, parsed.data.privateKeyPem);
+  const { kid, privateKey } = parseTicketSigningSecret(await readSecret(getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' })));
+  return ed25519Signer(kid, privateKey);
 }
 
 // Top-level await: the key is fetched once per cold start, before the first request.

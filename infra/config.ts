@@ -18,7 +18,7 @@ import * as z from 'zod';
 import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
-import { parseTicketPublicKeys } from '@global-iot/core/ticket.js';
+import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -100,8 +100,6 @@ export interface ConfigSource {
 }
 
 const ticketKeysSchema = z.record(z.string(), z.string().min(1));
-/** The ticket format's rule for key ids (core/ticket.ts, claim `kid`). */
-const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const fleetKeysSchema = z.array(z.string().min(1));
 const accountSchema = z.string().regex(/^\d{12}$/, 'an AWS account id is 12 digits');
 
@@ -149,7 +147,7 @@ export function parseInfraDeploymentConfig(input: unknown): DeploymentConfig {
 
 function validateTicketKeys(keys: Record<string, string>): void {
   for (const [kid, pem] of Object.entries(keys)) {
-    if (!KID_PATTERN.test(kid)) {
+    if (!TICKET_KID_PATTERN.test(kid)) {
       throw new InfraConfigError(`ticketPublicKeys: key id '${kid}' must be 1-64 characters of [A-Za-z0-9._-], as tickets carry it`);
     }
     // createPublicKey accepts a private key too (it derives the public half), so look first.
