@@ -15,8 +15,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +25,7 @@ import { GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
 import { ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
 import { GEO_TABLE_BUNDLE_PATH, locateGeoTable } from '@global-iot/infra/geo.js';
 import { DEFAULT_HANDLER_ENTRIES } from '@global-iot/infra/handlers.js';
+import { startSecretsManagerStandIn } from '../test/helpers/secrets-manager.js';
 import { isMain, percentile, round } from './stats.js';
 
 /** Fresh processes per bundle; the median and the slowest are reported. */
@@ -101,22 +100,6 @@ function sizeFigures(name: FunctionName, dir: string): Record<string, number> {
   };
 }
 
-/** Secrets Manager's GetSecretValue, answered with a fresh Ed25519 ticket key. */
-async function startSecretsStandIn(): Promise<{ server: Server; endpoint: string; calls: () => number }> {
-  const privateKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  let calls = 0;
-  const server = createServer((req, res) => {
-    calls++;
-    req.resume();
-    req.on('end', () => {
-      res.setHeader('content-type', 'application/x-amz-json-1.1');
-      res.end(JSON.stringify({ ARN: SECRET_ARN, Name: 'bench-ticket-key', VersionId: 'v1', SecretString: JSON.stringify({ kid: 'bench-1', privateKeyPem }) }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls: () => calls };
-}
-
 /** The environment each function needs at init, besides what the construct sets. */
 function initEnvironment(name: FunctionName, bundle: Bundle, secretsEndpoint: string): Record<string, string> {
   const ticketPublicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -145,7 +128,7 @@ function initEnvironment(name: FunctionName, bundle: Bundle, secretsEndpoint: st
   }
 }
 
-const childSchema = z.object({ importMs: z.number(), sinceProcessStartMs: z.number(), handler: z.literal('function') });
+const childSchema = z.object({ importMs: z.number(), sinceProcessStartMs: z.number(), cpuMs: z.number(), handler: z.literal('function') });
 
 /**
  * One cold init: a fresh `node`, the bundle imported as Lambda's runtime imports it, timed from
@@ -157,7 +140,8 @@ async function coldInit(bundle: Bundle, env: Record<string, string>): Promise<z.
     'const started = performance.now();',
     `const m = await import(${JSON.stringify(url)});`,
     'const ready = performance.now();',
-    'process.stdout.write("\\n" + JSON.stringify({ importMs: ready - started, sinceProcessStartMs: ready, handler: typeof m.handler }) + "\\n");',
+    'const cpu = process.cpuUsage();',
+    'process.stdout.write("\\n" + JSON.stringify({ importMs: ready - started, sinceProcessStartMs: ready, cpuMs: (cpu.user + cpu.system) / 1000, handler: typeof m.handler }) + "\\n");',
   ].join(' ');
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env, cwd: bundle.dir, timeout: 30_000 });
   const last = stdout.trim().split('\n').pop() ?? '';
@@ -173,25 +157,30 @@ async function initFigures(name: FunctionName, bundle: Bundle, secretsEndpoint: 
   for (let i = 0; i < RUNS; i++) runs.push(await coldInit(bundle, env));
   const imports = runs.map((r) => r.importMs).sort((a, b) => a - b);
   const starts = runs.map((r) => r.sinceProcessStartMs).sort((a, b) => a - b);
+  const cpu = runs.map((r) => r.cpuMs).sort((a, b) => a - b);
   return {
     [`${name}.cold_init_p50_ms`]: round(percentile(imports, 50), 1),
     [`${name}.cold_init_max_ms`]: round(percentile(imports, 100), 1),
     [`${name}.process_start_to_ready_p50_ms`]: round(percentile(starts, 50), 1),
+    // CPU of the whole process up to ready (every thread): what moves least when the machine is shared.
+    [`${name}.process_cpu_to_ready_p50_ms`]: round(percentile(cpu, 50), 1),
   };
 }
 
 export async function benchBundles(): Promise<Record<string, number>> {
   const outdir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
-  const secrets = await startSecretsStandIn();
+  const secrets = await startSecretsManagerStandIn();
+  const privateKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  secrets.set(SECRET_ARN, JSON.stringify({ kid: 'bench-1', privateKeyPem }));
   try {
     const bundles = buildBundles(outdir);
     const figures: Record<string, number> = {};
     for (const name of FUNCTIONS) Object.assign(figures, sizeFigures(name, bundles[name].dir));
     for (const name of FUNCTIONS) Object.assign(figures, await initFigures(name, bundles[name], secrets.endpoint));
-    figures['bootstrap.secret_reads_per_init'] = round(secrets.calls() / (RUNS + 1), 2);
+    figures['bootstrap.secret_reads_per_init'] = round(secrets.calls.length / (RUNS + 1), 2);
     return figures;
   } finally {
-    secrets.server.close();
+    await secrets.close();
     // The cloud assembly holds a copy of the 50 MB geolocation table.
     rmSync(outdir, { recursive: true, force: true });
   }

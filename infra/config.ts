@@ -15,8 +15,10 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
+import { SECRET_CACHE_SECONDS } from '@global-iot/bootstrap-service/settings.js';
 import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '@global-iot/core/lambda-telemetry.js';
 import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
 import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
@@ -70,6 +72,10 @@ export const infraSettingsSchema = z
       .int()
       .refine((d) => (RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${RETENTION_DAYS.join(', ')}`)
       .default(30),
+    /** CloudWatch namespace of the functions' metrics (EMF, written by Powertools). */
+    metricsNamespace: metricsNamespaceSchema.default(DEFAULT_METRICS_NAMESPACE),
+    /** How long the bootstrap uses a secret it read (ticket key, geolocation key) before reading it again. */
+    secretCacheSeconds: z.number().int().min(SECRET_CACHE_SECONDS.min).max(SECRET_CACHE_SECONDS.max).default(SECRET_CACHE_SECONDS.default),
   })
   .strict();
 export type InfraSettings = z.infer<typeof infraSettingsSchema>;

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { CONFIRM_SERVICE_NAME, HOOK_SERVICE_NAME } from '@global-iot/pre-provisioning-hook/settings.js';
 import type { InfraConfig } from '../config.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import type { HandlerEntries } from '../handlers.js';
@@ -70,6 +71,8 @@ export class RegionalStack extends Stack {
         TICKET_PUBLIC_KEYS: JSON.stringify(config.ticketPublicKeys),
         MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
         REQUIRE_CLIENT_ID_MATCH: String(deployment.requireClientIdMatch),
+        POWERTOOLS_SERVICE_NAME: HOOK_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
       },
     });
     this.hookFunction.addToRolePolicy(registryAccess);
@@ -157,7 +160,7 @@ export class RegionalStack extends Stack {
       description: 'Marks a device provisioned when it first connects with its new certificate',
       timeout: Duration.seconds(10),
       logRetention: retention,
-      environment: registry,
+      environment: { ...registry, POWERTOOLS_SERVICE_NAME: CONFIRM_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace },
     });
     this.confirmFunction.addToRolePolicy(registryAccess);
 
