@@ -13,6 +13,7 @@ import {
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '@global-iot/core/ticket.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 
 /**
  * The pre-provisioning hook's decision. AWS IoT calls the hook on RegisterThing in the region a
@@ -58,6 +59,10 @@ interface DecisionContext {
 
 const deny = (reason: string): Decision => ({ allow: false, reason });
 
+/** The decision took longer than the hook's deadline. */
+class DeadlineExceeded extends Error {
+  override name = 'DeadlineExceeded';
+}
 
 async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): Promise<Decision> {
   const parsed = hookEventSchema.safeParse(event);
@@ -128,15 +133,12 @@ async function evaluateClosed(event: unknown, deps: HookDeps, ctx: DecisionConte
 export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<HookResponse> {
   const started = performance.now();
   const ctx: DecisionContext = {};
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<Decision>((resolve) => {
-    timer = setTimeout(() => resolve(deny('deadline exceeded')), deps.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS);
-  });
   let decision: Decision;
   try {
-    decision = await Promise.race([evaluateClosed(event, deps, ctx), deadline]);
-  } finally {
-    clearTimeout(timer);
+    decision = await withTimeout(evaluateClosed(event, deps, ctx), deps.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS, () => new DeadlineExceeded());
+  } catch (error) {
+    // evaluateClosed never rejects: what arrives here is the deadline.
+    decision = deny(error instanceof DeadlineExceeded ? 'deadline exceeded' : 'internal error');
   }
   const outcome = decision.allow ? 'allow' : 'deny';
   deps.record({
