@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { App, type CfnElement, type Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
 import { NODE_RUNTIME } from '@global-iot/infra/constructs/provisioning-function.js';
@@ -353,6 +353,67 @@ describe('regional stacks', () => {
       for (const fn of Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))) {
         expect(fn.Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Six/Provisioning');
       }
+    }
+  });
+});
+
+/**
+ * The regional stack's logical ids as they were before its resources were grouped in constructs:
+ * a changed id replaces the resource on deploy, and replacing a named one (template, policies,
+ * the claim certificate) fails because the new one's name is taken.
+ */
+const REGIONAL_LOGICAL_IDS = [
+  'ClaimCertificate',
+  'ClaimCertificatePolicy',
+  'ClaimPolicy',
+  'DevicePolicy',
+  'PreProvisioningHook26D7000F',
+  'PreProvisioningHookInvokeByIotProvisioning272A7ED5',
+  'PreProvisioningHookLogsBF0DFB3F',
+  'PreProvisioningHookRole4387DC29',
+  'PreProvisioningHookRoleDefaultPolicyDBAE4A27',
+  'PresenceConnectedRule',
+  'PresenceRuleErrorRoleDefaultPolicy9FD1D45F',
+  'PresenceRuleErrorRoleEB93D0E7',
+  'PresenceRuleErrorsC1802DC9',
+  'ProvisioningConfirmation01902736',
+  'ProvisioningConfirmationInvokeByPresenceRule6B256072',
+  'ProvisioningConfirmationLogs5E13B8D9',
+  'ProvisioningConfirmationRole9198BEF5',
+  'ProvisioningConfirmationRoleDefaultPolicy73CD2D1D',
+  'ProvisioningRole2348A7C9',
+  'ProvisioningTemplate',
+];
+
+describe('regional stack composition', () => {
+  it('is four constructs: device policy, template with its hook, claim certificate, presence confirmation', () => {
+    // Prepare
+    const stack = six.regional.get('eu-central-1') as RegionalStack;
+
+    // Act
+    const children = stack.node.children.filter((c) => c instanceof Construct && !(c instanceof CfnElement)).map((c) => [c.node.id, c.constructor.name]);
+
+    // Assess
+    expect(children).toEqual([
+      ['Device', 'DevicePolicy'],
+      ['Template', 'ProvisioningTemplate'],
+      ['Claim', 'ClaimCertificate'],
+      ['Confirmation', 'PresenceConfirmation'],
+    ]);
+  });
+
+  it('keeps the logical ids the resources had before they were grouped', () => {
+    for (const stack of six.regional.values()) {
+      // Act
+      const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown>; Outputs: Record<string, unknown> };
+
+      // Assess
+      expect(Object.keys(template.Resources).sort()).toEqual(REGIONAL_LOGICAL_IDS);
+      expect(Object.keys(template.Outputs).sort()).toEqual(['ClaimCertificateId', 'ClaimPolicyName', 'TemplateName']);
+    }
+    for (const stack of defaults.regional.values()) {
+      const ids = Object.keys((Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown> }).Resources).sort();
+      expect(ids).toEqual(REGIONAL_LOGICAL_IDS.filter((id) => !id.startsWith('ClaimCertificate')));
     }
   });
 });
