@@ -54,7 +54,8 @@ export function captureOutput(): { lines: () => Record<string, unknown>[]; stop:
       chunks
         .join('')
         .split('\n')
-        .filter((line) => line.trim() !== '')
+        // Powertools writes JSON objects; anything else (a runtime warning) is not theirs.
+        .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
     stop: () => {
       for (const spy of spies) spy.mockRestore();
