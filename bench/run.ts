@@ -17,6 +17,7 @@ const suites: Suite[] = [
   { name: 'region', command: 'npx tsx bench/region.ts', run: async () => (await import('./region.js')).benchRegion() },
   { name: 'bootstrap', command: 'npx tsx bench/bootstrap.ts', run: async () => (await import('./bootstrap.js')).benchBootstrap() },
   { name: 'hook', command: 'npx tsx bench/hook.ts', run: async () => (await import('./hook.js')).benchHook() },
+  { name: 'bundles', command: 'npx tsx bench/bundles.ts', run: async () => (await import('./bundles.js')).benchBundles() },
   { name: 'ops', command: 'npx tsx bench/ops.ts', run: async () => (await import('./ops.js')).benchOps() },
   { name: 'dynamodb', command: 'npx tsx bench/dynamodb.ts', run: async () => (await import('./dynamodb.js')).benchDynamodb() },
   { name: 'tls', command: 'npx tsx bench/tls.ts', run: async () => (await import('./tls.js')).benchTls() },

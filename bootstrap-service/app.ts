@@ -2,19 +2,20 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { TrustedProxy } from '@global-iot/core/config.js';
 import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '@global-iot/core/errors.js';
 import { createEndpointResolver } from '@global-iot/core/endpoints.js';
+import type { InvocationRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { parsePublicKey } from '@global-iot/core/signing.js';
 import { bootstrap, type BootstrapDeps, type BootstrapTrace, cachedValue, regionSelector } from './bootstrap.js';
 import { BadRequest, BootstrapError, ServiceUnavailable, Throttled } from './errors.js';
 import { fromApiGatewayEvent } from './event.js';
 
-export type LogSink = (entry: Record<string, unknown>) => void;
-
-export const jsonLogSink: LogSink = (entry) => {
-  process.stdout.write(`${JSON.stringify(entry)}\n`);
-};
-
 export interface BootstrapHandlerDeps extends BootstrapDeps {
-  log: LogSink;
+  /** Receives one record per request: the log line and the metrics (Powertools on Lambda). */
+  record: InvocationRecorder;
+}
+
+/** What a request's outcome is counted under: its code, and the region on success. */
+function dimensions(outcome: string, trace: BootstrapTrace): Record<string, string>[] {
+  return [{ Outcome: outcome }, ...(outcome === 'SUCCESS' && trace.region !== undefined ? [{ Region: trace.region }] : [])];
 }
 
 function respond(status: number, body: unknown, retryAfterSeconds?: number): APIGatewayProxyStructuredResultV2 {
@@ -39,8 +40,8 @@ function toBootstrapError(error: unknown): BootstrapError | undefined {
 }
 
 /**
- * The API Gateway adapter: event in, one decision, response out, one JSON log line. Takes its
- * dependencies so the same code runs in Lambda and in the local cloud.
+ * The API Gateway adapter: event in, one decision, response out, one record (log line and
+ * metrics). Takes its dependencies so the same code runs in Lambda and in the local cloud.
  */
 export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
   const trustedProxy: TrustedProxy = deps.config.trustedProxy;
@@ -68,16 +69,21 @@ export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
         trace.reason = describeError(error);
       }
     }
-    deps.log({
-      msg: 'bootstrap',
-      requestId,
-      thing: trace.thing,
+    deps.record({
+      event: 'bootstrap',
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(trace.thing === undefined ? {} : { thing: trace.thing }),
       outcome,
-      status: result.statusCode,
-      region: trace.region,
-      reason: trace.reason,
-      geo: trace.geoSource,
-      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+      durationMs: performance.now() - started,
+      fields: {
+        status: result.statusCode,
+        region: trace.region,
+        reason: trace.reason,
+        geo: trace.geoSource,
+        ticketId: trace.ticketId,
+        ticketKid: trace.ticketKid,
+      },
+      dimensions: dimensions(outcome, trace),
     });
     return result;
   };
@@ -91,7 +97,7 @@ export interface BootstrapParts {
   signer: BootstrapDeps['signer'];
   describeEndpoint: (region: string) => Promise<string>;
   geo: BootstrapDeps['geo'];
-  log?: LogSink;
+  record: InvocationRecorder;
   now?: () => number;
   /** How long the drained-regions list is cached. */
   drainingCacheMs?: number;
@@ -110,6 +116,6 @@ export function createBootstrapDeps(parts: BootstrapParts): BootstrapHandlerDeps
     drainingRegions: cachedValue(() => parts.registry.getDrainingRegions(), [], parts.drainingCacheMs ?? 10_000, now),
     chooser: regionSelector(parts.config),
     now,
-    log: parts.log ?? jsonLogSink,
+    record: parts.record,
   };
 }

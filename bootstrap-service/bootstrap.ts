@@ -60,6 +60,9 @@ export interface BootstrapTrace {
   region?: string;
   reason?: string;
   geoSource?: Location['source'] | 'none';
+  /** The issued ticket's id and the id of the key that signed it (never the ticket). */
+  ticketId?: string;
+  ticketKid?: string;
 }
 
 /**
@@ -225,6 +228,8 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
     } catch (cause) {
       throw new ServiceUnavailable('the ticket signer is unavailable', 5, { cause });
     }
+    trace.ticketId = issued.claims.jti;
+    trace.ticketKid = issued.claims.kid;
     try {
       await deps.registry.assign({
         thingName: record.thing_name,

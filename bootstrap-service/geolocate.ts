@@ -1,6 +1,7 @@
 import { request } from 'node:https';
 import * as z from 'zod';
 import { classifyAddress } from '@global-iot/core/geo/address.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 
 export interface Location {
   lat: number;
@@ -61,40 +62,56 @@ const MAX_PROVIDER_ANSWER_BYTES = 64 * 1024;
 
 /**
  * An ipstack-compatible provider: GET <url>/<ip>?access_key=<key>, over HTTPS only, with a
- * short overall timeout. The key is sent inside TLS and never logged.
+ * short overall timeout. The key is sent inside TLS and never logged. It is a string, or a
+ * function asked per lookup (the deployed bootstrap reads it from Secrets Manager with a cache
+ * lifetime, so a replaced key is used without a cold start).
  */
-export function ipstackProvider(options: { url: string; apiKey: string; timeoutMs: number; ca?: string | Buffer }): GeoProvider {
+export function ipstackProvider(options: {
+  url: string;
+  apiKey: string | (() => Promise<string>);
+  timeoutMs: number;
+  ca?: string | Buffer;
+}): GeoProvider {
   const base = new URL(options.url);
   if (base.protocol !== 'https:') throw new Error('the geolocation provider must use HTTPS');
-  return (ip) =>
-    new Promise((resolve, reject) => {
-      const url = new URL(`${base.pathname.replace(/\/$/, '')}/${encodeURIComponent(ip)}`, base);
-      url.searchParams.set('access_key', options.apiKey);
-      const req = request(url, { method: 'GET', timeout: options.timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_PROVIDER_ANSWER_BYTES) req.destroy(new Error('geolocation answer too large'));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`geolocation provider answered ${res.statusCode}`));
-          try {
-            const answer = ipstackAnswerSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            if (answer.latitude === null || answer.longitude === null) return resolve(undefined);
-            const country = answer.country_code && /^[A-Z]{2}$/.test(answer.country_code) ? answer.country_code : undefined;
-            resolve({ lat: answer.latitude, lon: answer.longitude, ...(country ? { country } : {}) });
-          } catch {
-            reject(new Error('geolocation provider answered malformed JSON'));
-          }
-        });
-        res.on('error', reject);
+  const apiKey = options.apiKey;
+  return async (ip) => {
+    const started = performance.now();
+    // The key's read counts against the same budget: a slow secret store must not hold the request.
+    const key = typeof apiKey === 'string' ? apiKey : await withTimeout(apiKey(), options.timeoutMs, () => new Error('geolocation provider key read timed out'));
+    const url = new URL(`${base.pathname.replace(/\/$/, '')}/${encodeURIComponent(ip)}`, base);
+    url.searchParams.set('access_key', key);
+    return fetchLocation(url, { ...options, timeoutMs: Math.max(1, options.timeoutMs - (performance.now() - started)) });
+  };
+}
+
+function fetchLocation(url: URL, options: { timeoutMs: number; ca?: string | Buffer }): Promise<Omit<Location, 'source'> | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', timeout: options.timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_PROVIDER_ANSWER_BYTES) req.destroy(new Error('geolocation answer too large'));
+        else chunks.push(chunk);
       });
-      const timer = setTimeout(() => req.destroy(new Error('geolocation provider timed out')), options.timeoutMs);
-      req.on('close', () => clearTimeout(timer));
-      req.on('timeout', () => req.destroy(new Error('geolocation provider timed out')));
-      req.on('error', reject);
-      req.end();
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`geolocation provider answered ${res.statusCode}`));
+        try {
+          const answer = ipstackAnswerSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          if (answer.latitude === null || answer.longitude === null) return resolve(undefined);
+          const country = answer.country_code && /^[A-Z]{2}$/.test(answer.country_code) ? answer.country_code : undefined;
+          resolve({ lat: answer.latitude, lon: answer.longitude, ...(country ? { country } : {}) });
+        } catch {
+          reject(new Error('geolocation provider answered malformed JSON'));
+        }
+      });
+      res.on('error', reject);
     });
+    const timer = setTimeout(() => req.destroy(new Error('geolocation provider timed out')), options.timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('timeout', () => req.destroy(new Error('geolocation provider timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,82 +1,63 @@
 /**
  * AWS Lambda entry point of the bootstrap service (API Gateway HTTP API). Settings are read once
- * per cold start and fail loudly; everything else lives in app.ts and bootstrap.ts.
- *
- * Environment:
- *   BOOTSTRAP_CONFIG            deployment configuration (JSON, core/config.ts)
- *   REGISTRY_TABLE              registry table name (default: the config's tableName)
- *   FLEET_PUBLIC_KEYS           JSON array of PEM public keys devices may sign with
- *   TICKET_SIGNING_SECRET_ARN   Secrets Manager secret {"kid", "privateKeyPem"} (Ed25519)
- *   GEO_DB_PATH                 geolocation table shipped in the bundle
- *   IPSTACK_API_KEY_SECRET_ARN  secret holding the key of the optional geolocation provider
- *   IPSTACK_API_KEY             the same key in plain text (local runs only)
+ * per cold start and fail loudly (settings.ts lists them); the decision lives in app.ts and
+ * bootstrap.ts. The ticket key is read before the first request, so a placeholder secret fails
+ * the cold start rather than a device's request.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import type { Context } from 'aws-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
-import { parseDeploymentConfig } from '@global-iot/core/config.js';
 import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
-import { getJsonFromEnv, getOptionalStringFromEnv, getStringFromEnv } from '@global-iot/core/env.js';
-import { ConfigError } from '@global-iot/core/errors.js';
+import { describeError } from '@global-iot/core/errors.js';
 import { loadGeoTable } from '@global-iot/core/geo/table.js';
+import { createLambdaTelemetry } from '@global-iot/core/lambda-telemetry.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
-import { ed25519Signer } from '@global-iot/core/ticket.js';
 import { createBootstrapDeps, createBootstrapHandler } from './app.js';
-import { ipstackProvider } from './geolocate.js';
+import { type GeolocateDeps, ipstackProvider } from './geolocate.js';
+import { apiKeyFromSecret, secretsManagerReader, ticketSignerFromSecret } from './secrets.js';
+import { type BootstrapSettings, readBootstrapSettings } from './settings.js';
 
-const config = getJsonFromEnv({
-  key: 'BOOTSTRAP_CONFIG',
-  parse: (value) => parseDeploymentConfig(value),
-});
-const homeRegion = getStringFromEnv({ key: 'AWS_REGION' });
-const tableName = getStringFromEnv({ key: 'REGISTRY_TABLE', defaultValue: config.tableName });
-const fleetPublicKeys = getJsonFromEnv({ key: 'FLEET_PUBLIC_KEYS', parse: (v) => z.array(z.string()).parse(v), defaultValue: [] });
-const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT');
+const settings = readBootstrapSettings(process.env);
+const telemetry = createLambdaTelemetry(settings.telemetry);
+const readSecret = secretsManagerReader({ region: settings.region, maxAgeSeconds: settings.secretCacheSeconds });
 
-const secretSchema = z.object({ kid: z.string().min(1), privateKeyPem: z.string().min(1) });
+/** A refresh that failed leaves the last good value in use; the operator sees why. */
+const onStale = (secret: string) => (error: unknown) =>
+  telemetry.logger.warn('secret refresh failed: the last good value stays in use', { secret, error: describeError(error) });
 
-const secrets = new SecretsManagerClient({ region: homeRegion });
+const signer = ticketSignerFromSecret(() => readSecret(settings.ticketSecretArn), onStale('ticket signing key'));
+await signer.currentKey();
 
-async function readSecret(secretArn: string): Promise<string> {
-  const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!out.SecretString) throw new ConfigError(`secret ${secretArn} has no string value`);
-  return out.SecretString;
+function geolocation(s: BootstrapSettings): GeolocateDeps {
+  const table = loadGeoTable(s.geoTablePath);
+  const lookup: GeolocateDeps['lookup'] = (ip) => table.lookup(ip);
+  const provider = s.config.geoProvider;
+  const key = s.geoApiKey;
+  if (provider === undefined || key === undefined) return { lookup };
+  const apiKey = 'value' in key ? key.value : apiKeyFromSecret(() => readSecret(key.secretArn), onStale('geolocation provider key'));
+  return {
+    lookup,
+    provider: ipstackProvider({ url: provider.url, apiKey, timeoutMs: provider.timeoutMs }),
+    onProviderError: (error) => telemetry.logger.warn('geolocation provider failed: location unknown', { error: describeError(error) }),
+  };
 }
 
-async function loadSigner() {
-  const raw = await readSecret(getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN' }));
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('the ticket signing secret is not JSON');
-  }
-  const parsed = secretSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError('the ticket signing secret must be JSON {"kid", "privateKeyPem"}');
-  return ed25519Signer(parsed.data.kid, parsed.data.privateKeyPem);
-}
-
-// Top-level await: the key is fetched once per cold start, before the first request.
-const signer = await loadSigner();
-const geoTable = loadGeoTable();
-const apiKeySecretArn = getOptionalStringFromEnv('IPSTACK_API_KEY_SECRET_ARN');
-const apiKey = apiKeySecretArn ? (await readSecret(apiKeySecretArn)).trim() : getOptionalStringFromEnv('IPSTACK_API_KEY');
-
-export const handler = createBootstrapHandler(
+const handle = createBootstrapHandler(
   createBootstrapDeps({
-    config,
+    config: settings.config,
     registry: new DeviceRegistry({
-      client: getDynamoClient({ region: homeRegion, ...(dynamoEndpoint ? { endpoint: dynamoEndpoint } : {}) }),
-      tableName,
+      client: getDynamoClient({ region: settings.region, ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}) }),
+      tableName: settings.tableName,
     }),
-    fleetPublicKeys,
+    fleetPublicKeys: settings.fleetPublicKeys,
     signer,
     describeEndpoint: describeEndpointViaIot(),
-    geo: {
-      lookup: (ip) => geoTable.lookup(ip),
-      ...(config.geoProvider && apiKey
-        ? { provider: ipstackProvider({ url: config.geoProvider.url, apiKey, timeoutMs: config.geoProvider.timeoutMs }) }
-        : {}),
-    },
+    geo: geolocation(settings),
+    record: telemetry.record,
   }),
 );
+
+export async function handler(event: unknown, context: Context) {
+  // The Lambda request id (function_request_id), cold start and function name on every line.
+  telemetry.logger.addContext(context);
+  return handle(event);
+}

@@ -15,10 +15,12 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
+import { SECRET_CACHE_SECONDS } from '@global-iot/bootstrap-service/settings.js';
 import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '@global-iot/core/lambda-telemetry.js';
 import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
-import { parseTicketPublicKeys } from '@global-iot/core/ticket.js';
+import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -70,6 +72,10 @@ export const infraSettingsSchema = z
       .int()
       .refine((d) => (RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${RETENTION_DAYS.join(', ')}`)
       .default(30),
+    /** CloudWatch namespace of the functions' metrics (EMF, written by Powertools). */
+    metricsNamespace: metricsNamespaceSchema.default(DEFAULT_METRICS_NAMESPACE),
+    /** How long the bootstrap uses a secret it read (ticket key, geolocation key) before reading it again. */
+    secretCacheSeconds: z.number().int().min(SECRET_CACHE_SECONDS.min).max(SECRET_CACHE_SECONDS.max).default(SECRET_CACHE_SECONDS.default),
   })
   .strict();
 export type InfraSettings = z.infer<typeof infraSettingsSchema>;
@@ -100,8 +106,6 @@ export interface ConfigSource {
 }
 
 const ticketKeysSchema = z.record(z.string(), z.string().min(1));
-/** The ticket format's rule for key ids (core/ticket.ts, claim `kid`). */
-const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const fleetKeysSchema = z.array(z.string().min(1));
 const accountSchema = z.string().regex(/^\d{12}$/, 'an AWS account id is 12 digits');
 
@@ -149,7 +153,7 @@ export function parseInfraDeploymentConfig(input: unknown): DeploymentConfig {
 
 function validateTicketKeys(keys: Record<string, string>): void {
   for (const [kid, pem] of Object.entries(keys)) {
-    if (!KID_PATTERN.test(kid)) {
+    if (!TICKET_KID_PATTERN.test(kid)) {
       throw new InfraConfigError(`ticketPublicKeys: key id '${kid}' must be 1-64 characters of [A-Za-z0-9._-], as tickets carry it`);
     }
     // createPublicKey accepts a private key too (it derives the public half), so look first.

@@ -6,6 +6,7 @@ import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { loadGeoTable } from '@global-iot/core/geo/index.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { loggingRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { ed25519Signer, parseTicketPublicKeys } from '@global-iot/core/ticket.js';
 import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
@@ -63,7 +64,8 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
   const { log } = context;
   const now = context.now ?? Date.now;
   const registry = new DeviceRegistry({ client: context.client, tableName: config.tableName, now });
-  const sink = (name: string) => (entry: Record<string, unknown>) => log.info(name, entry);
+  // The functions' records become lines of the cloud's log (on Lambda, Powertools writes them).
+  const record = loggingRecorder(log);
   const bootstrap = createBootstrapHandler(
     createBootstrapDeps({
       config,
@@ -72,7 +74,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
       signer: ed25519Signer(settings.ticketKeyId, settings.ticketPrivateKeyPem),
       describeEndpoint: describeEndpointViaIot({ endpoint: settings.iotControlEndpoint }),
       geo: geolocation(settings.geolocation, log),
-      log: sink('bootstrap'),
+      record,
       now,
     }),
   );
@@ -81,7 +83,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
     ticketKeys: parseTicketPublicKeys({ ...settings.ticketPublicKeys }),
     now,
     settings: { maxProvisionAttempts: config.maxProvisionAttempts, requireClientIdMatch: config.requireClientIdMatch },
-    log: sink('pre-provisioning hook'),
+    record,
   });
   const confirmations = new Map<string, LambdaFunction>();
   return {
@@ -90,7 +92,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
     confirm(region) {
       let handler = confirmations.get(region);
       if (!handler) {
-        handler = createConfirmHandler({ registry, region, log: sink('provisioning confirmation') });
+        handler = createConfirmHandler({ registry, region, record });
         confirmations.set(region, handler);
       }
       return handler;

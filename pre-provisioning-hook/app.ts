@@ -1,22 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { describeError } from '@global-iot/core/errors.js';
+import type { InvocationRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { certificateIdSchema, type HookResponse, presenceConnectedEventSchema } from '@global-iot/core/provisioning-params.js';
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
-import { decideProvisioning, elapsedMs, type HookDeps } from './hook.js';
+import { decideProvisioning, type HookDeps } from './hook.js';
 
 /**
  * Handler factories. The AWS entry points (handler.ts, confirm-handler.ts) build their
  * dependencies from the environment; the local cloud builds one set per emulated region and
  * calls these directly. Nothing here reads the environment.
  */
-
-export type Logger = (entry: Record<string, unknown>) => void;
-
-/** One JSON object per line: what CloudWatch Logs Insights and the local cloud's log view parse. */
-export const logJsonLine: Logger = (entry) => {
-  console.log(JSON.stringify(entry));
-};
 
 /** The pre-provisioning hook, as AWS IoT invokes it on RegisterThing. */
 export function createHookHandler(deps: HookDeps): (event: unknown) => Promise<HookResponse> {
@@ -27,7 +21,8 @@ export interface ConfirmDeps {
   registry: DeviceRegistry;
   /** The region this handler serves: a device is confirmed only where it was provisioned. */
   region: string;
-  log: Logger;
+  /** Receives one record per event (log line and metrics). */
+  record: InvocationRecorder;
 }
 
 /**
@@ -44,32 +39,39 @@ export interface ConfirmDeps {
 export function createConfirmHandler(deps: ConfirmDeps): (event: unknown) => Promise<{ confirmed: boolean }> {
   return async (event) => {
     const started = performance.now();
-    const finish = (confirmed: boolean, reason: string, fields: Record<string, unknown> = {}): { confirmed: boolean } => {
-      deps.log({
+    const finish = (
+      outcome: 'confirmed' | 'not-confirmed' | 'error',
+      reason: string,
+      about: { thing?: string; certificateId?: string; error?: string } = {},
+    ): { confirmed: boolean } => {
+      const { thing, ...fields } = about;
+      deps.record({
         event: 'provisioning-confirmation',
-        region: deps.region,
-        ...fields,
-        confirmed,
-        reason,
-        latencyMs: elapsedMs(started),
+        ...(thing === undefined ? {} : { thing }),
+        outcome,
+        durationMs: performance.now() - started,
+        fields: { region: deps.region, ...fields, reason },
+        dimensions: [{ Outcome: outcome }, { Reason: reason }],
       });
-      return { confirmed };
+      return { confirmed: outcome === 'confirmed' };
     };
 
     const parsed = presenceConnectedEventSchema.safeParse(event);
-    if (!parsed.success) return finish(false, 'malformed presence event');
+    if (!parsed.success) return finish('not-confirmed', 'malformed presence event');
     const { clientId: thing, principalIdentifier: certificateId } = parsed.data;
-    if (!isValidThingName(thing)) return finish(false, 'client id is not a thing name');
+    if (!isValidThingName(thing)) return finish('not-confirmed', 'client id is not a thing name');
     if (!certificateIdSchema.safeParse(certificateId).success) {
-      return finish(false, 'principal is not a certificate', { thing });
+      return finish('not-confirmed', 'principal is not a certificate', { thing });
     }
     let confirmed: boolean;
     try {
       confirmed = await deps.registry.confirm(thing, certificateId, deps.region);
     } catch (error) {
-      finish(false, 'registry error', { thing, certificateId, error: describeError(error) });
+      finish('error', 'registry error', { thing, certificateId, error: describeError(error) });
       throw error;
     }
-    return finish(confirmed, confirmed ? 'confirmed' : 'not the certificate the hook allowed here', { thing, certificateId });
+    return confirmed
+      ? finish('confirmed', 'confirmed', { thing, certificateId })
+      : finish('not-confirmed', 'not the certificate the hook allowed here', { thing, certificateId });
   };
 }

@@ -1,6 +1,8 @@
+import type { Context } from 'aws-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { createLambdaTelemetry } from '@global-iot/core/lambda-telemetry.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
-import { createConfirmHandler, logJsonLine } from './app.js';
+import { createConfirmHandler } from './app.js';
 import { readConfirmSettings } from './settings.js';
 
 /**
@@ -9,6 +11,7 @@ import { readConfirmSettings } from './settings.js';
  * the client's default timeouts and retries.
  */
 const settings = readConfirmSettings(process.env);
+const telemetry = createLambdaTelemetry(settings.telemetry);
 
 const registry = new DeviceRegistry({
   client: getDynamoClient({
@@ -18,4 +21,9 @@ const registry = new DeviceRegistry({
   tableName: settings.tableName,
 });
 
-export const handler = createConfirmHandler({ registry, region: settings.region, log: logJsonLine });
+const confirm = createConfirmHandler({ registry, region: settings.region, record: telemetry.record });
+
+export async function handler(event: unknown, context: Context): Promise<{ confirmed: boolean }> {
+  telemetry.logger.addContext(context);
+  return confirm(event);
+}

@@ -1,6 +1,9 @@
+import type { Context } from 'aws-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
+import { createLambdaTelemetry } from '@global-iot/core/lambda-telemetry.js';
+import type { HookResponse } from '@global-iot/core/provisioning-params.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
-import { createHookHandler, logJsonLine } from './app.js';
+import { createHookHandler } from './app.js';
 import { HOOK_DYNAMO_CLIENT_OPTIONS, readHookSettings } from './settings.js';
 
 /**
@@ -9,6 +12,7 @@ import { HOOK_DYNAMO_CLIENT_OPTIONS, readHookSettings } from './settings.js';
  * ACCESS_DENIED, so a misconfigured hook denies rather than guesses.
  */
 const settings = readHookSettings(process.env);
+const telemetry = createLambdaTelemetry(settings.telemetry);
 
 const registry = new DeviceRegistry({
   client: getDynamoClient({
@@ -19,10 +23,16 @@ const registry = new DeviceRegistry({
   tableName: settings.tableName,
 });
 
-export const handler = createHookHandler({
+const decide = createHookHandler({
   registry,
   ticketKeys: settings.ticketKeys,
   now: Date.now,
   settings: settings.hook,
-  log: logJsonLine,
+  record: telemetry.record,
 });
+
+export async function handler(event: unknown, context: Context): Promise<HookResponse> {
+  // The Lambda request id (function_request_id), cold start and function name on every line.
+  telemetry.logger.addContext(context);
+  return decide(event);
+}

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { DependencyUnavailable, describeError } from '@global-iot/core/errors.js';
+import type { InvocationRecorder } from '@global-iot/core/lambda-telemetry.js';
 import {
   ASSIGNED_AT_PARAM,
   hookEventSchema,
@@ -12,6 +13,7 @@ import {
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '@global-iot/core/ticket.js';
+import { withTimeout } from '@global-iot/core/timeout.js';
 
 /**
  * The pre-provisioning hook's decision. AWS IoT calls the hook on RegisterThing in the region a
@@ -38,8 +40,8 @@ export interface HookDeps {
   /** Clock in ms since the epoch, for ticket expiry. */
   now: () => number;
   settings: HookSettings;
-  /** Receives one structured entry per decision; never the ticket. */
-  log: (entry: Record<string, unknown>) => void;
+  /** Receives one record per decision (log line and metrics); never the ticket. */
+  record: InvocationRecorder;
   /** Answer deny if no decision is reached within this many ms. */
   deadlineMs?: number;
 }
@@ -57,9 +59,9 @@ interface DecisionContext {
 
 const deny = (reason: string): Decision => ({ allow: false, reason });
 
-/** Milliseconds since `started` (a `performance.now()` reading), to 0.01 ms, for log lines. */
-export function elapsedMs(started: number): number {
-  return Math.round((performance.now() - started) * 100) / 100;
+/** The decision took longer than the hook's deadline. */
+class DeadlineExceeded extends Error {
+  override name = 'DeadlineExceeded';
 }
 
 async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): Promise<Decision> {
@@ -121,7 +123,8 @@ async function evaluateClosed(event: unknown, deps: HookDeps, ctx: DecisionConte
 
 /**
  * Decides one RegisterThing. Never throws and never takes longer than the deadline: every error,
- * and any dependency that does not answer in time, is a deny. Logs one line per decision.
+ * and any dependency that does not answer in time, is a deny. Records one line per decision,
+ * counted by outcome (allow, deny) and by reason.
  *
  * A registry call still running at the deadline is left to finish: if its write lands after the
  * deny, the device's retry (with a fresh ticket) spends one attempt, and the certificate that
@@ -130,26 +133,28 @@ async function evaluateClosed(event: unknown, deps: HookDeps, ctx: DecisionConte
 export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<HookResponse> {
   const started = performance.now();
   const ctx: DecisionContext = {};
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<Decision>((resolve) => {
-    timer = setTimeout(() => resolve(deny('deadline exceeded')), deps.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS);
-  });
   let decision: Decision;
   try {
-    decision = await Promise.race([evaluateClosed(event, deps, ctx), deadline]);
-  } finally {
-    clearTimeout(timer);
+    decision = await withTimeout(evaluateClosed(event, deps, ctx), deps.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS, () => new DeadlineExceeded());
+  } catch (error) {
+    // evaluateClosed never rejects: what arrives here is the deadline.
+    decision = deny(error instanceof DeadlineExceeded ? 'deadline exceeded' : 'internal error');
   }
-  deps.log({
+  const outcome = decision.allow ? 'allow' : 'deny';
+  deps.record({
     event: 'provisioning-decision',
-    thing: ctx.thing,
-    region: ctx.region,
-    certificateId: ctx.certificateId,
-    ticketId: ctx.ticketId,
-    allow: decision.allow,
-    reason: decision.reason,
-    ...(ctx.error ? { error: ctx.error } : {}),
-    latencyMs: elapsedMs(started),
+    ...(ctx.thing === undefined ? {} : { thing: ctx.thing }),
+    outcome,
+    durationMs: performance.now() - started,
+    fields: {
+      region: ctx.region,
+      certificateId: ctx.certificateId,
+      ticketId: ctx.ticketId,
+      reason: decision.reason,
+      ...(ctx.error ? { error: ctx.error } : {}),
+    },
+    // Reasons name their outcome ('allowed', 'ticket expired'): counted by each, not by both at once.
+    dimensions: [{ Outcome: outcome }, { Reason: decision.reason }],
   });
   return decision.allow
     ? { allowProvisioning: true, parameterOverrides: decision.overrides }

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { DynamoClientOptions } from '@global-iot/core/aws-clients.js';
 import { deploymentConfigSchema } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
+import { readTelemetrySettings, type TelemetrySettings } from '@global-iot/core/lambda-telemetry.js';
 import {
   getBoolFromEnv,
   getIntFromEnv,
@@ -19,6 +20,10 @@ import type { HookSettings } from './hook.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Service names in the functions' log lines and metrics, unless POWERTOOLS_SERVICE_NAME says otherwise. */
+export const HOOK_SERVICE_NAME = 'pre-provisioning-hook';
+export const CONFIRM_SERVICE_NAME = 'provisioning-confirmation';
+
 /**
  * DynamoDB client settings for the hook, which reaches the table in the home region from every
  * region. `requestTimeoutMs` bounds a whole attempt (connect, TLS, request, answer): a cold
@@ -32,7 +37,10 @@ export const HOOK_DYNAMO_CLIENT_OPTIONS = {
   maxAttempts: 2,
 } as const satisfies Omit<DynamoClientOptions, 'region'>;
 
+/** What both functions read: where the registry is, and how they report. */
 export interface RegistryLocation {
+  /** Powertools' service name and metrics namespace. */
+  telemetry: TelemetrySettings;
   tableName: string;
   /** The home region, where the one registry table lives. */
   registryRegion: string;
@@ -60,9 +68,10 @@ function getRegionFromEnv(key: string, env: Env): string {
   return value;
 }
 
-function readRegistryLocation(env: Env): RegistryLocation {
+function readRegistryLocation(env: Env, serviceName: string): RegistryLocation {
   const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT', env);
   return {
+    telemetry: readTelemetrySettings(env, { serviceName }),
     tableName: getStringFromEnv({ key: 'REGISTRY_TABLE', env }),
     registryRegion: getRegionFromEnv('REGISTRY_REGION', env),
     ...(dynamoEndpoint ? { dynamoEndpoint } : {}),
@@ -74,7 +83,7 @@ export function readHookSettings(env: Env): HookEnvSettings {
   const attempts = deploymentConfigSchema.shape.maxProvisionAttempts;
   const clientIdMatch = deploymentConfigSchema.shape.requireClientIdMatch;
   return {
-    ...readRegistryLocation(env),
+    ...readRegistryLocation(env, HOOK_SERVICE_NAME),
     ticketKeys: getJsonFromEnv({
       key: 'TICKET_PUBLIC_KEYS',
       parse: (value) => parseTicketPublicKeys(ticketKeysJson.parse(value)),
@@ -94,5 +103,5 @@ export function readHookSettings(env: Env): HookEnvSettings {
 }
 
 export function readConfirmSettings(env: Env): ConfirmEnvSettings {
-  return { ...readRegistryLocation(env), region: getRegionFromEnv('AWS_REGION', env) };
+  return { ...readRegistryLocation(env, CONFIRM_SERVICE_NAME), region: getRegionFromEnv('AWS_REGION', env) };
 }

@@ -10,7 +10,7 @@
  * for `ticketPublicKeys`. Once every regional stack trusts it, `promote` makes it AWSCURRENT.
  * The private key is never printed or written to disk.
  */
-import { generateKeyPairSync, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, createPublicKey, randomUUID } from 'node:crypto';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -20,15 +20,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import * as z from 'zod';
 import { ConfigError } from '@global-iot/core/errors.js';
+import { parseTicketSigningSecret, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
 
 export class TicketKeyError extends ConfigError {
   override name = 'TicketKeyError';
 }
 
-export const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const secretSchema = z.object({ kid: z.string().regex(KID_PATTERN), privateKeyPem: z.string().min(1) });
 
 export interface NewTicketKey {
   readonly kid: string;
@@ -38,7 +36,7 @@ export interface NewTicketKey {
 }
 
 export function generateTicketKey(kid: string): NewTicketKey {
-  if (!KID_PATTERN.test(kid)) throw new TicketKeyError(`--kid must be 1-64 characters of [A-Za-z0-9._-], got '${kid}'`);
+  if (!TICKET_KID_PATTERN.test(kid)) throw new TicketKeyError(`--kid must be 1-64 characters of [A-Za-z0-9._-], got '${kid}'`);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   return {
@@ -48,19 +46,10 @@ export function generateTicketKey(kid: string): NewTicketKey {
   };
 }
 
-/** The public half of a stored ticket key, with its key id. */
+/** The public half of a stored ticket key, with its key id; read as the bootstrap reads it. */
 export function publicKeyFromSecret(secretString: string): { kid: string; publicKeyPem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(secretString);
-  } catch (cause) {
-    throw new TicketKeyError('the secret does not hold JSON; run `create` to store a ticket key', { cause });
-  }
-  const parsed = secretSchema.safeParse(json);
-  if (!parsed.success) throw new TicketKeyError('the secret is not a ticket key {"kid","privateKeyPem"}; run `create` first');
-  const key = createPrivateKey(parsed.data.privateKeyPem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new TicketKeyError('the stored key is not Ed25519');
-  return { kid: parsed.data.kid, publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString() };
+  const { kid, privateKey } = parseTicketSigningSecret(secretString);
+  return { kid, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 /** Which versions hold AWSCURRENT and AWSPENDING, from DescribeSecret's VersionIdsToStages. */

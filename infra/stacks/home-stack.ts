@@ -6,6 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
@@ -87,11 +88,14 @@ export class HomeStack extends Stack {
       REGISTRY_TABLE: deployment.tableName,
       BOOTSTRAP_CONFIG: JSON.stringify(deployment),
       TICKET_SIGNING_SECRET_ARN: this.signingSecret.secretArn,
+      SECRET_CACHE_SECONDS: String(settings.secretCacheSeconds),
       GEO_DB_PATH: GEO_TABLE_RUNTIME_PATH,
+      POWERTOOLS_SERVICE_NAME: BOOTSTRAP_SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
     };
     if (props.config.fleetPublicKeys.length > 0) environment.FLEET_PUBLIC_KEYS = JSON.stringify(props.config.fleetPublicKeys);
     // The geolocation provider's key never enters the template or the function's settings: the
-    // operator writes it into this secret, and the bootstrap reads it once per cold start.
+    // operator writes it into this secret, and the bootstrap reads it with the secret cache lifetime.
     const geoKeySecret =
       deployment.geoProvider === undefined
         ? undefined

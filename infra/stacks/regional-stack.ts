@@ -1,21 +1,21 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as iot from 'aws-cdk-lib/aws-iot';
+import type * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
+import { CONFIRM_SERVICE_NAME, HOOK_SERVICE_NAME } from '@global-iot/pre-provisioning-hook/settings.js';
 import type { InfraConfig } from '../config.js';
-import { ProvisioningFunction } from '../constructs/provisioning-function.js';
+import { ClaimCertificate } from '../constructs/claim-certificate.js';
+import { DevicePolicy } from '../constructs/device-policy.js';
+import { PresenceConfirmation } from '../constructs/presence-confirmation.js';
+import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
+import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
 import type { HandlerEntries } from '../handlers.js';
-import { claimPolicyDocument, devicePolicyDocument, iotArn, provisioningRoleGrants, type RegionAccount } from '../iot-policies.js';
+import type { RegionAccount } from '../iot-policies.js';
+import { logicalIdFromPath } from '../logical-ids.js';
 
-/** The hook's event and answer format; the only version AWS IoT defines. */
-export const HOOK_PAYLOAD_VERSION = '2020-04-01';
-
-/** AWS IoT waits this long for the hook; the function may not run longer. */
-export const HOOK_TIMEOUT = Duration.seconds(5);
-
-/** Presence events IoT publishes when any client connects in this region. */
-export const PRESENCE_CONNECTED_SQL = "SELECT * FROM '$aws/events/presence/connected/+'";
+export { HOOK_PAYLOAD_VERSION, HOOK_TIMEOUT } from '../constructs/provisioning-template.js';
+export { PRESENCE_CONNECTED_SQL } from '../constructs/presence-confirmation.js';
 
 export interface RegionalStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -30,9 +30,11 @@ export function registryTableArn(config: InfraConfig): string {
 }
 
 /**
- * One IoT region: the fleet-provisioning template with its pre-provisioning hook, the role IoT
- * provisions with, the claim and device policies, the claim certificate's registration, and the
- * rule that confirms a device once it connects with its new certificate.
+ * One IoT region, composed of four constructs: the device policy, the fleet-provisioning template
+ * with its hook and role, the claim certificate with its policy, and the presence confirmation.
+ * The constructs group resources in the tree only: their logical ids are those the resources had
+ * when the stack built them itself (see allocateLogicalId), so an existing deployment updates in
+ * place instead of replacing them.
  */
 export class RegionalStack extends Stack {
   readonly hookFunction: ProvisioningFunction;
@@ -42,159 +44,82 @@ export class RegionalStack extends Stack {
   readonly claimPolicy: iot.CfnPolicy;
   readonly devicePolicy: iot.CfnPolicy;
   readonly templateArn: string;
+  /** The constructs that group this stack's resources; their ids stay out of logical ids. */
+  private readonly groups = new Set<IConstruct>();
 
   constructor(scope: Construct, id: string, props: RegionalStackProps) {
     super(scope, id, { ...props, env: { account: props.config.account, region: props.region } });
     const { config } = props;
     const { deployment, settings, template } = config;
     const where: RegionAccount = { region: props.region, account: config.account };
-    const retention = settings.logRetentionDays as logs.RetentionDays;
-    const registry = {
-      REGISTRY_TABLE: deployment.tableName,
-      REGISTRY_REGION: deployment.homeRegion,
-    };
-    const registryAccess = new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      resources: [registryTableArn(config)],
-    });
-    this.templateArn = iotArn(where, `provisioningtemplate/${template.name}`);
+    const logRetention = settings.logRetentionDays as logs.RetentionDays;
+    const registry = { REGISTRY_TABLE: deployment.tableName, REGISTRY_REGION: deployment.homeRegion };
+    const registryAccess = new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [registryTableArn(config)] });
+    const telemetry = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace });
 
-    this.hookFunction = new ProvisioningFunction(this, 'PreProvisioningHook', {
-      entry: props.entries.hook,
-      description: `Pre-provisioning hook of ${template.name}: admits a RegisterThing only with a live ticket for this region`,
-      memorySize: 512,
-      timeout: HOOK_TIMEOUT,
-      logRetention: retention,
-      environment: {
-        ...registry,
-        TICKET_PUBLIC_KEYS: JSON.stringify(config.ticketPublicKeys),
-        MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
-        REQUIRE_CLIENT_ID_MATCH: String(deployment.requireClientIdMatch),
-      },
-    });
-    this.hookFunction.addToRolePolicy(registryAccess);
-    this.hookFunction.addPermission('InvokeByIotProvisioning', {
-      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
-      action: 'lambda:InvokeFunction',
-      sourceAccount: config.account,
-      sourceArn: this.templateArn,
-    });
-
-    this.provisioningRole = new iam.Role(this, 'ProvisioningRole', {
-      description: `AWS IoT assumes this role to carry out the ${template.name} template`,
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': config.account },
-          ArnLike: { 'aws:SourceArn': iotArn(where, '*') },
+    const device = this.group(new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName }));
+    const provisioning = this.group(
+      new ProvisioningTemplate(this, 'Template', {
+        where,
+        templateName: template.name,
+        templateBody: template.body,
+        registration: { devicePolicyName: settings.devicePolicyName, ...template.uses },
+        hookEntry: props.entries.hook,
+        hookEnvironment: {
+          ...registry,
+          TICKET_PUBLIC_KEYS: JSON.stringify(config.ticketPublicKeys),
+          MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
+          REQUIRE_CLIENT_ID_MATCH: String(deployment.requireClientIdMatch),
+          ...telemetry(HOOK_SERVICE_NAME),
         },
-      }),
-      inlinePolicies: {
-        Registration: new iam.PolicyDocument({
-          statements: provisioningRoleGrants(where, { devicePolicyName: settings.devicePolicyName, ...template.uses }).map(
-            (grant) => new iam.PolicyStatement({ actions: grant.actions, resources: grant.resources }),
-          ),
-        }),
-      },
-    });
-    const perDevice: Record<string, string> = {
-      thing: 'things are created at provisioning time, one per device, so their names are not known at deploy',
-      cert: 'device certificates are created at provisioning time, so their ids are not known at deploy',
-      thinggroup: 'the template names thing groups per device through parameters',
-      thingtype: 'the template names the thing type through a parameter',
-      billinggroup: 'the template names the billing group through a parameter',
-    };
-    const wildcards = new Set(
-      provisioningRoleGrants(where, { devicePolicyName: settings.devicePolicyName, ...template.uses }).flatMap((g) =>
-        g.resources.filter((r) => r.includes('*')),
-      ),
-    );
-    for (const resource of wildcards) {
-      const type = /:(\w+)\/\*$/.exec(resource)?.[1] ?? '';
-      Validations.of(this.provisioningRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: `${perDevice[type] ?? 'created per device'}; the grant is limited to this account and region and to the registration actions of fleet provisioning`,
-      });
-    }
-
-    this.devicePolicy = new iot.CfnPolicy(this, 'DevicePolicy', {
-      policyName: settings.devicePolicyName,
-      policyDocument: devicePolicyDocument(where),
-    });
-    this.claimPolicy = new iot.CfnPolicy(this, 'ClaimPolicy', {
-      policyName: settings.claimPolicyName,
-      policyDocument: claimPolicyDocument(where, template.name),
-    });
-
-    this.template = new iot.CfnProvisioningTemplate(this, 'ProvisioningTemplate', {
-      templateName: template.name,
-      description: `Global fleet provisioning into ${props.region}; devices need a ticket from the bootstrap API`,
-      templateBody: template.body,
-      templateType: 'FLEET_PROVISIONING',
-      enabled: true,
-      provisioningRoleArn: this.provisioningRole.roleArn,
-      preProvisioningHook: { payloadVersion: HOOK_PAYLOAD_VERSION, targetArn: this.hookFunction.functionArn },
-    });
-    // IoT checks that it may invoke the hook when the template is created, and RegisterThing
-    // attaches the device policy by name.
-    this.template.node.addDependency(this.hookFunction.permissionsNode.findChild('InvokeByIotProvisioning'), this.devicePolicy);
-
-    if (config.claimCertificatePem !== undefined) {
-      // SNI_ONLY with no CA is CloudFormation's form of RegisterCertificateWithoutCA.
-      const claimCertificate = new iot.CfnCertificate(this, 'ClaimCertificate', {
-        certificateMode: 'SNI_ONLY',
-        certificatePem: config.claimCertificatePem,
-        status: 'ACTIVE',
-      });
-      new iot.CfnPolicyPrincipalAttachment(this, 'ClaimCertificatePolicy', {
-        policyName: this.claimPolicy.ref,
-        principal: claimCertificate.attrArn,
-      });
-      new CfnOutput(this, 'ClaimCertificateId', { value: claimCertificate.ref });
-    }
-
-    this.confirmFunction = new ProvisioningFunction(this, 'ProvisioningConfirmation', {
-      entry: props.entries.confirm,
-      description: 'Marks a device provisioned when it first connects with its new certificate',
-      timeout: Duration.seconds(10),
-      logRetention: retention,
-      environment: registry,
-    });
-    this.confirmFunction.addToRolePolicy(registryAccess);
-
-    const ruleErrors = new logs.LogGroup(this, 'PresenceRuleErrors', { retention });
-    const ruleErrorRole = new iam.Role(this, 'PresenceRuleErrorRole', {
-      description: 'Lets the presence rule log the events its action could not deliver',
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': config.account },
-          ArnLike: { 'aws:SourceArn': iotArn(where, 'rule/*') },
-        },
-      }),
-    });
-    ruleErrorRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
-        resources: [ruleErrors.logGroupArn],
+        registryAccess,
+        logRetention,
+        requires: [device.policy],
       }),
     );
-    const presenceRule = new iot.CfnTopicRule(this, 'PresenceConnectedRule', {
-      topicRulePayload: {
-        description: 'Confirms provisioning when a device connects',
-        sql: PRESENCE_CONNECTED_SQL,
-        awsIotSqlVersion: '2016-03-23',
-        ruleDisabled: false,
-        actions: [{ lambda: { functionArn: this.confirmFunction.functionArn } }],
-        errorAction: { cloudwatchLogs: { logGroupName: ruleErrors.logGroupName, roleArn: ruleErrorRole.roleArn } },
-      },
-    });
-    this.confirmFunction.addPermission('InvokeByPresenceRule', {
-      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
-      action: 'lambda:InvokeFunction',
-      sourceAccount: config.account,
-      sourceArn: presenceRule.attrArn,
-    });
+    const claim = this.group(
+      new ClaimCertificate(this, 'Claim', {
+        where,
+        policyName: settings.claimPolicyName,
+        templateName: template.name,
+        ...(config.claimCertificatePem === undefined ? {} : { certificatePem: config.claimCertificatePem }),
+      }),
+    );
+    const confirmation = this.group(
+      new PresenceConfirmation(this, 'Confirmation', {
+        where,
+        confirmEntry: props.entries.confirm,
+        environment: { ...registry, ...telemetry(CONFIRM_SERVICE_NAME) },
+        registryAccess,
+        logRetention,
+      }),
+    );
+
+    this.devicePolicy = device.policy;
+    this.hookFunction = provisioning.hookFunction;
+    this.provisioningRole = provisioning.provisioningRole;
+    this.template = provisioning.template;
+    this.templateArn = provisioning.templateArn;
+    this.claimPolicy = claim.policy;
+    this.confirmFunction = confirmation.confirmFunction;
 
     new CfnOutput(this, 'TemplateName', { value: template.name });
     new CfnOutput(this, 'ClaimPolicyName', { value: this.claimPolicy.ref });
+  }
+
+  private group<T extends IConstruct>(construct: T): T {
+    this.groups.add(construct);
+    return construct;
+  }
+
+  /** CDK's ids, computed from the path without the grouping constructs' ids. */
+  protected override allocateLogicalId(element: CfnElement): string {
+    const scopes = element.node.scopes;
+    return logicalIdFromPath(
+      scopes
+        .slice(scopes.indexOf(this) + 1)
+        .filter((scope) => !this.groups.has(scope))
+        .map((scope) => scope.node.id),
+    );
   }
 }

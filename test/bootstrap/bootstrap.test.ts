@@ -453,18 +453,50 @@ describe('malformed requests', () => {
   });
 });
 
-describe('logging', () => {
-  it('writes one line per request with no ticket or signature in it', async () => {
+describe('logging and metrics', () => {
+  it('writes one line per request with request id, thing and outcome, and no ticket or signature', async () => {
+    // Prepare
     const h = harness();
     const name = await enrolled();
     const body = signedBootstrapRequest(h.fleetKey, name, t.clock.now);
-    const res = await h.handler(httpApiEvent(body));
+    const event = httpApiEvent(body);
+
+    // Act
+    const res = await h.handler(event);
+
+    // Assess
     const ticket = String(parseAnswer(res)['ticket']);
-    expect(h.logs).toHaveLength(1);
-    const line = JSON.stringify(h.logs[0]);
-    expect(line).toContain(name);
+    const lines = h.recorded.lines();
+    expect(lines).toHaveLength(1);
+    const line = JSON.stringify(lines[0]);
     expect(line).not.toContain(ticket.slice(3, 40));
     expect(line).not.toContain(body['thing-name-sig'].slice(0, 40));
-    expect(h.logs[0]).toMatchObject({ msg: 'bootstrap', outcome: 'SUCCESS', status: 200, region: 'us-east-1' });
+    expect(lines[0]).toMatchObject({
+      message: 'bootstrap',
+      requestId: event.requestContext.requestId,
+      thing: name,
+      outcome: 'SUCCESS',
+      status: 200,
+      region: 'us-east-1',
+      durationMs: expect.any(Number),
+    });
+  });
+
+  it('counts each request by its outcome code, and a success by the region chosen', async () => {
+    // Prepare
+    const h = harness();
+    const name = await enrolled();
+
+    // Act
+    await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, name, t.clock.now)));
+    await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, 'never-enrolled-device', t.clock.now)));
+    await h.handler(httpApiEvent('{', { rawBody: '{' }));
+
+    // Assess
+    expect(h.recorded.records.map((r) => r.dimensions)).toEqual([
+      [{ Outcome: 'SUCCESS' }, { Region: 'us-east-1' }],
+      [{ Outcome: 'UNAUTHORIZED' }],
+      [{ Outcome: 'INVALID_REQUEST' }],
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
 import { type DeploymentConfig, type DeploymentConfigInput, parseDeploymentConfig } from '@global-iot/core/config.js';
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { ed25519Signer, parseTicketPublicKeys, type TicketVerificationKeys } from '@global-iot/core/ticket.js';
+import { RecordedInvocations } from './telemetry.js';
 
 export const ALL_TEST_REGIONS = [
   'us-east-1',
@@ -27,7 +28,8 @@ export interface Harness {
   config: DeploymentConfig;
   fleetKey: KeyObject;
   ticketKeys: TicketVerificationKeys;
-  logs: Record<string, unknown>[];
+  /** What the handler recorded: its log lines and the dimensions of its metrics. */
+  recorded: RecordedInvocations;
 }
 
 export function makeHarness(options: {
@@ -51,7 +53,7 @@ export function makeHarness(options: {
         return { privateKey: pair.privateKey, publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
       })();
   const ticketPair = generateKeyPairSync('ed25519');
-  const logs: Record<string, unknown>[] = [];
+  const recorded = new RecordedInvocations();
   const handler = createBootstrapHandler(
     createBootstrapDeps({
       config,
@@ -60,7 +62,7 @@ export function makeHarness(options: {
       signer: ed25519Signer('test-key-1', ticketPair.privateKey),
       describeEndpoint: async (region) => `abc123-ats.iot.${region}.amazonaws.com`,
       geo: options.geo ?? {},
-      log: (entry) => logs.push(entry),
+      record: recorded.record,
       now: options.now,
       drainingCacheMs: 0,
     }),
@@ -72,7 +74,7 @@ export function makeHarness(options: {
     ticketKeys: parseTicketPublicKeys({
       'test-key-1': ticketPair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     }),
-    logs,
+    recorded,
   };
 }
 

@@ -4,6 +4,7 @@ import { DependencyUnavailable } from '@global-iot/core/errors.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { RecordedInvocations } from '../helpers/telemetry.js';
 import { certificateId, closedPort, hookEvent, HookWorld, readFixture } from './helpers.js';
 
 const REGION = 'ap-southeast-2';
@@ -54,12 +55,12 @@ describe('confirmation', () => {
     // Prepare
     const cert = certificateId();
     const device = await provisioningDevice(cert);
-    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, log: (e) => w.logs.push(e) });
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record });
     // Act
     const result = await confirm(connected(device.thingName, cert));
     // Assess
     expect(result).toEqual({ confirmed: true });
-    expect(w.lastLog()).toMatchObject({ event: 'provisioning-confirmation', thing: device.thingName, confirmed: true });
+    expect(w.lastLog()).toMatchObject({ message: 'provisioning-confirmation', thing: device.thingName, outcome: 'confirmed', region: REGION });
     const record = await w.record(device.thingName);
     expect(record).toMatchObject({ prov_status: 'provisioned', certificate_id: cert, prov_datetime: new Date(t.clock.now).toISOString() });
     const hook = createHookHandler(w.deps());
@@ -82,7 +83,7 @@ describe('confirmation', () => {
     await createHookHandler(w.deps())(
       hookEvent({ thingName: fixture.clientId, ticket, region: REGION, certificateId: fixture.principalIdentifier }),
     );
-    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, log: () => {} });
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: () => undefined });
     // Act
     const first = await confirm(fixture);
     const duplicate = await confirm(fixture);
@@ -97,8 +98,8 @@ describe('confirmation', () => {
     const cert = certificateId();
     const device = await provisioningDevice(cert);
     const assignedOnly = await w.assignedDevice(REGION);
-    const here = createConfirmHandler({ registry: t.registry, region: REGION, log: (e) => w.logs.push(e) });
-    const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', log: () => {} });
+    const here = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record });
+    const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', record: () => undefined });
     // Act
     const results = [
       await here(connected(device.thingName, certificateId())),
@@ -123,21 +124,22 @@ describe('confirmation', () => {
   ];
   it.each(malformed)('refuses %s without touching the registry', async (_name, event, reason) => {
     // Prepare
-    const logs: Record<string, unknown>[] = [];
-    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, log: (e) => logs.push(e) });
+    const recorded = new RecordedInvocations();
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record });
     // Act
     const result = await confirm(event);
     // Assess
     expect(result).toEqual({ confirmed: false });
-    expect(logs).toEqual([expect.objectContaining({ confirmed: false, reason })]);
+    expect(recorded.lines()).toEqual([expect.objectContaining({ outcome: 'not-confirmed', reason })]);
+    expect(recorded.records[0]?.dimensions).toEqual([{ Outcome: 'not-confirmed' }, { Reason: reason }]);
   });
 
   it('throws when the registry is unavailable, so that the asynchronous invocation is retried', async () => {
     // Prepare
-    const logs: Record<string, unknown>[] = [];
-    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, log: (e) => logs.push(e) });
+    const recorded = new RecordedInvocations();
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record });
     // Act / Assess
     await expect(confirm(connected('dev-1', 'a'.repeat(64)))).rejects.toThrow(DependencyUnavailable);
-    expect(logs).toEqual([expect.objectContaining({ confirmed: false, reason: 'registry error' })]);
+    expect(recorded.lines()).toEqual([expect.objectContaining({ outcome: 'error', reason: 'registry error' })]);
   });
 });

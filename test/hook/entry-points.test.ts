@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { readConfirmSettings, readHookSettings } from '@global-iot/pre-provisioning-hook/settings.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { captureOutput, lambdaContext } from '../helpers/telemetry.js';
 import { certificateId, hookEvent, HookWorld, ticketKeyPair } from './helpers.js';
 
 const keyPair = ticketKeyPair();
@@ -20,6 +21,7 @@ describe('hook settings', () => {
       tableName: 'iot-device-registry',
       registryRegion: 'us-east-1',
       hook: { maxProvisionAttempts: 3, requireClientIdMatch: true },
+      telemetry: { serviceName: 'pre-provisioning-hook', metricsNamespace: 'GlobalIotProvisioning' },
     });
     expect(settings.dynamoEndpoint).toBeUndefined();
     expect([...settings.ticketKeys.keys()]).toEqual(Object.keys(keyPair.publicKeys));
@@ -46,13 +48,18 @@ describe('hook settings', () => {
     ['MAX_PROVISION_ATTEMPTS zero', { MAX_PROVISION_ATTEMPTS: '0' }, /MAX_PROVISION_ATTEMPTS must be between 1 and 20/],
     ['MAX_PROVISION_ATTEMPTS not a number', { MAX_PROVISION_ATTEMPTS: 'three' }, /MAX_PROVISION_ATTEMPTS must be an integer/],
     ['REQUIRE_CLIENT_ID_MATCH not a boolean', { REQUIRE_CLIENT_ID_MATCH: 'maybe' }, /REQUIRE_CLIENT_ID_MATCH/],
+    ['POWERTOOLS_METRICS_NAMESPACE reserved for AWS', { POWERTOOLS_METRICS_NAMESPACE: 'AWS/IoT' }, /POWERTOOLS_METRICS_NAMESPACE is invalid/],
   ])('refuse a bad environment: %s', (_name, change, message) => {
     expect(() => readHookSettings({ ...baseEnv, ...change })).toThrow(ConfigError);
     expect(() => readHookSettings({ ...baseEnv, ...change })).toThrow(message);
   });
 
   it('the confirmation needs the region it runs in', () => {
-    expect(readConfirmSettings({ ...baseEnv, AWS_REGION: 'eu-west-1' })).toMatchObject({ region: 'eu-west-1', tableName: 'iot-device-registry' });
+    expect(readConfirmSettings({ ...baseEnv, AWS_REGION: 'eu-west-1' })).toMatchObject({
+      region: 'eu-west-1',
+      tableName: 'iot-device-registry',
+      telemetry: { serviceName: 'provisioning-confirmation' },
+    });
     expect(() => readConfirmSettings(baseEnv)).toThrow(/AWS_REGION/);
   });
 });
@@ -78,31 +85,48 @@ describe('AWS entry points', () => {
     await t.close();
   });
 
-  it('provision and then confirm a device, logging one JSON line each', async () => {
+  it('provision and then confirm a device, writing one Powertools log line and one EMF document each', async () => {
     // Prepare
-    const lines: string[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
     const { handler: hook } = await import('@global-iot/pre-provisioning-hook/handler.js');
     const { handler: confirm } = await import('@global-iot/pre-provisioning-hook/confirm-handler.js');
     const device = await w.assignedDevice(REGION);
     const cert = certificateId();
+    const stdout = captureOutput();
+    let allowed, confirmed, after;
     try {
       // Act
-      const allowed = await hook(hookEvent({ ...device, region: REGION, certificateId: cert }));
-      const confirmed = await confirm({ clientId: device.thingName, eventType: 'connected', principalIdentifier: cert, timestamp: Date.now() });
-      const after = await hook(hookEvent({ ...device, region: REGION, certificateId: certificateId() }));
-      // Assess
-      expect(allowed.allowProvisioning).toBe(true);
-      expect(confirmed).toEqual({ confirmed: true });
-      expect(after.allowProvisioning).toBe(false);
-      expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual([
-        'provisioning-decision',
-        'provisioning-confirmation',
-        'provisioning-decision',
-      ]);
-      expect(lines.join('\n')).not.toContain(device.ticket);
+      allowed = await hook(hookEvent({ ...device, region: REGION, certificateId: cert }), lambdaContext('hook', 'req-hook-1'));
+      confirmed = await confirm(
+        { clientId: device.thingName, eventType: 'connected', principalIdentifier: cert, timestamp: Date.now() },
+        lambdaContext('confirm', 'req-confirm-1'),
+      );
+      after = await hook(hookEvent({ ...device, region: REGION, certificateId: certificateId() }), lambdaContext('hook', 'req-hook-2'));
     } finally {
-      spy.mockRestore();
+      stdout.stop();
     }
+
+    // Assess
+    expect(allowed.allowProvisioning).toBe(true);
+    expect(confirmed).toEqual({ confirmed: true });
+    expect(after.allowProvisioning).toBe(false);
+    const lines = stdout.lines();
+    const logLines = lines.filter((line) => 'message' in line);
+    const emf = lines.filter((line) => '_aws' in line);
+    expect(lines.filter((line) => line['level'] !== undefined && line['level'] !== 'INFO')).toEqual([]);
+    expect(logLines).toEqual([
+      expect.objectContaining({ message: 'provisioning-decision', service: 'pre-provisioning-hook', function_request_id: 'req-hook-1', thing: device.thingName, outcome: 'allow' }),
+      expect.objectContaining({ message: 'provisioning-confirmation', service: 'provisioning-confirmation', function_request_id: 'req-confirm-1', thing: device.thingName, outcome: 'confirmed' }),
+      expect.objectContaining({ message: 'provisioning-decision', function_request_id: 'req-hook-2', outcome: 'deny', reason: 'registry: status is provisioned' }),
+    ]);
+    expect(emf.map((doc) => [doc['service'], doc['Outcome'], doc['Invocations']])).toEqual([
+      ['pre-provisioning-hook', 'allow', 1],
+      ['provisioning-confirmation', 'confirmed', 1],
+      ['pre-provisioning-hook', 'deny', 1],
+    ]);
+    expect(emf[2]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Namespace: 'GlobalIotProvisioning', Dimensions: [['service'], ['service', 'Outcome'], ['service', 'Reason']] }] },
+      Reason: 'registry: status is provisioned',
+    });
+    expect(JSON.stringify(lines)).not.toContain(device.ticket);
   });
 });

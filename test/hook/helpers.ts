@@ -13,6 +13,7 @@ import {
 } from '@global-iot/core/ticket.js';
 import type { HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
 import type { TestRegistry } from '../helpers/registry.js';
+import { RecordedInvocations, type RecordedLine } from '../helpers/telemetry.js';
 
 export const TICKET_KID = 'hook-test-1';
 export const TICKET_TTL_SECONDS = 900;
@@ -57,7 +58,8 @@ export interface IssuedTicket {
  * operators take (enrol, assign with a ticket, block) so that tests reach every state.
  */
 export class HookWorld {
-  readonly logs: Record<string, unknown>[] = [];
+  /** What the hook recorded: its log lines and its metrics' dimensions. */
+  readonly recorded = new RecordedInvocations();
   readonly signer: TicketSigner;
   readonly ticketKeys: TicketVerificationKeys;
   private requestSeq = 0;
@@ -77,13 +79,18 @@ export class HookWorld {
       ticketKeys: this.ticketKeys,
       now: () => this.t.clock.now,
       settings: { maxProvisionAttempts: 3, requireClientIdMatch: true },
-      log: (entry) => this.logs.push(entry),
+      record: this.recorded.record,
       ...overrides,
     };
   }
 
-  lastLog(): Record<string, unknown> | undefined {
-    return this.logs.at(-1);
+  /** The log lines, as the function writes them. */
+  get logs(): RecordedLine[] {
+    return this.recorded.lines();
+  }
+
+  lastLog(): RecordedLine | undefined {
+    return this.recorded.lastLine();
   }
 
   newThingName(prefix = 'hook-device'): string {

@@ -61,15 +61,16 @@ describe('allow', () => {
     expect(w.logs.length).toBe(before + 1);
     const entry = w.lastLog();
     expect(entry).toMatchObject({
-      event: 'provisioning-decision',
+      message: 'provisioning-decision',
       thing: device.thingName,
+      outcome: 'allow',
       region: REGION_A,
       certificateId: cert,
       ticketId: device.claims.jti,
-      allow: true,
       reason: 'allowed',
     });
-    expect(typeof entry?.latencyMs).toBe('number');
+    expect(typeof entry?.durationMs).toBe('number');
+    expect(w.recorded.records.at(-1)?.dimensions).toEqual([{ Outcome: 'allow' }, { Reason: 'allowed' }]);
     const ticketBody = device.ticket.slice(TICKET_PREFIX.length).split('.');
     expect(JSON.stringify(w.logs)).not.toContain(ticketBody[0]);
     expect(JSON.stringify(w.logs)).not.toContain(ticketBody[1]);
@@ -156,7 +157,9 @@ describe('deny', () => {
     const before = thingName ? await w.record(thingName) : undefined;
     const response = await decideProvisioning(event, deps);
     expect(response).toEqual({ allowProvisioning: false, parameterOverrides: {} });
-    expect(w.lastLog()).toMatchObject({ allow: false, reason });
+    expect(w.lastLog()).toMatchObject({ outcome: 'deny', reason });
+    // Counted as a deny, and as a deny for this very reason.
+    expect(w.recorded.records.at(-1)?.dimensions).toEqual([{ Outcome: 'deny' }, { Reason: reason }]);
     if (thingName) expect(await w.record(thingName)).toEqual(before);
   }
 

@@ -8,6 +8,7 @@ import { createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import type { HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
 import { HOOK_DYNAMO_CLIENT_OPTIONS } from '@global-iot/pre-provisioning-hook/settings.js';
 import { issueTicket } from '@global-iot/core/ticket.js';
+import { RecordedInvocations } from '../helpers/telemetry.js';
 import { certificateId, closedPort, hookEvent, ticketKeyPair } from './helpers.js';
 
 /** The contract: AWS allows 5 s; this project promises an answer in under 3 s. */
@@ -50,7 +51,7 @@ async function silentServer(): Promise<SilentServer> {
 
 /** A hook wired as handler.ts wires it, but with its DynamoDB at `endpoint`. */
 async function hookAgainst(endpoint: string, deadlineMs?: number) {
-  const logs: Record<string, unknown>[] = [];
+  const recorded = new RecordedInvocations();
   const keys = ticketKeyPair();
   const client = getDynamoClient({ region: 'us-east-1', endpoint, ...HOOK_DYNAMO_CLIENT_OPTIONS });
   const deps: HookDeps = {
@@ -58,20 +59,20 @@ async function hookAgainst(endpoint: string, deadlineMs?: number) {
     ticketKeys: keys.keys,
     now: Date.now,
     settings: { maxProvisionAttempts: 3, requireClientIdMatch: true },
-    log: (entry) => logs.push(entry),
+    record: recorded.record,
     ...(deadlineMs === undefined ? {} : { deadlineMs }),
   };
   // A valid ticket, so that the decision gets as far as the registry.
   const { ticket } = await issueTicket(keys.signer, { thingName: 'stranded-device', region: REGION, ttlSeconds: 900, nowMs: Date.now() });
   const event = hookEvent({ thingName: 'stranded-device', ticket, region: REGION, certificateId: certificateId() });
-  return { handler: createHookHandler(deps), event, logs, client };
+  return { handler: createHookHandler(deps), event, recorded, client };
 }
 
 describe.concurrent('DynamoDB unavailable', () => {
   it('answers deny within the budget when DynamoDB accepts connections and never answers', async () => {
     // Prepare
     const silent = await silentServer();
-    const { handler, event, logs } = await hookAgainst(`http://127.0.0.1:${silent.port}`);
+    const { handler, event, recorded } = await hookAgainst(`http://127.0.0.1:${silent.port}`);
     // Act
     const started = performance.now();
     const response = await handler(event);
@@ -80,20 +81,20 @@ describe.concurrent('DynamoDB unavailable', () => {
     expect(response).toEqual({ allowProvisioning: false, parameterOverrides: {} });
     expect(elapsed).toBeLessThan(ANSWER_BUDGET_MS);
     expect(silent.connections()).toBeGreaterThan(0);
-    expect(['registry unavailable', 'deadline exceeded']).toContain(logs[0]?.reason);
+    expect(['registry unavailable', 'deadline exceeded']).toContain(recorded.lastLine()?.reason);
   });
 
   it('the SDK settings alone give up on a hanging DynamoDB within the budget', async () => {
     // Prepare: a deadline far away, so that only the client's timeouts and retries can answer.
     const silent = await silentServer();
-    const { handler, event, logs } = await hookAgainst(`http://127.0.0.1:${silent.port}`, 60_000);
+    const { handler, event, recorded } = await hookAgainst(`http://127.0.0.1:${silent.port}`, 60_000);
     // Act
     const started = performance.now();
     const response = await handler(event);
     const elapsed = performance.now() - started;
     // Assess
     expect(response.allowProvisioning).toBe(false);
-    expect(logs[0]).toMatchObject({ reason: 'registry unavailable', error: expect.stringContaining('TimeoutError') });
+    expect(recorded.lastLine()).toMatchObject({ reason: 'registry unavailable', error: expect.stringContaining('TimeoutError') });
     expect(elapsed).toBeLessThan(ANSWER_BUDGET_MS);
     expect(silent.connections()).toBe(HOOK_DYNAMO_CLIENT_OPTIONS.maxAttempts);
   });
@@ -101,21 +102,21 @@ describe.concurrent('DynamoDB unavailable', () => {
   it('the deadline answers deny even when the dependency outlasts it', async () => {
     // Prepare
     const silent = await silentServer();
-    const { handler, event, logs } = await hookAgainst(`http://127.0.0.1:${silent.port}`, 200);
+    const { handler, event, recorded } = await hookAgainst(`http://127.0.0.1:${silent.port}`, 200);
     // Act
     const response = await handler(event);
     // Assess
     expect(response.allowProvisioning).toBe(false);
-    expect(logs[0]).toMatchObject({ reason: 'deadline exceeded', thing: 'stranded-device', region: REGION });
+    expect(recorded.lastLine()).toMatchObject({ reason: 'deadline exceeded', thing: 'stranded-device', region: REGION });
   });
 
   it('denies when DynamoDB refuses connections', async () => {
     // Prepare
-    const { handler, event, logs } = await hookAgainst(`http://127.0.0.1:${await closedPort()}`);
+    const { handler, event, recorded } = await hookAgainst(`http://127.0.0.1:${await closedPort()}`);
     // Act
     const response = await handler(event);
     // Assess
     expect(response.allowProvisioning).toBe(false);
-    expect(logs[0]).toMatchObject({ reason: 'registry unavailable' });
+    expect(recorded.lastLine()).toMatchObject({ reason: 'registry unavailable' });
   });
 });

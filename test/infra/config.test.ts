@@ -48,7 +48,13 @@ describe('loadInfraConfig: the default cdk.json context', () => {
     expect(config.ticketKeysArePlaceholders).toBe(true);
     expect(config.template.name).toBe('GlobalFleetProvisioning');
     expect(config.template.body).toBe(readFileSync(join(ROOT, 'core/template/global-fleet.json'), 'utf8'));
-    expect(config.settings).toMatchObject({ apiRateLimit: 50, apiBurstLimit: 100, logRetentionDays: 30 });
+    expect(config.settings).toMatchObject({
+      apiRateLimit: 50,
+      apiBurstLimit: 100,
+      logRetentionDays: 30,
+      metricsNamespace: 'GlobalIotProvisioning',
+      secretCacheSeconds: 300,
+    });
     expect(config.claimCertificatePem).toBeUndefined();
     expect(config.skipGeoDb).toBe(false);
   });
@@ -349,6 +355,21 @@ describe('loadInfraConfig: infra settings, template and claim certificate', () =
 
     // Assess
     expect(act).toThrow(/infra\.logRetentionDays: must be one of/);
+  });
+
+  it.each([
+    ['a metrics namespace reserved for AWS', { metricsNamespace: 'AWS/IoT' }, /infra\.metricsNamespace: namespaces starting with AWS\/ are reserved/],
+    ['a secret cache shorter than 10 s', { secretCacheSeconds: 1 }, /infra\.secretCacheSeconds/],
+    ['a secret cache longer than an hour', { secretCacheSeconds: 7200 }, /infra\.secretCacheSeconds/],
+  ])('refuses %s', (_label, infra, message) => {
+    // Prepare
+    const context = { ...cdkJsonContext(), infra };
+
+    // Act
+    const act = () => load(context);
+
+    // Assess
+    expect(act).toThrow(message);
   });
 
   it('refuses a template the template engine rejects, with the file and the JSON path', () => {

@@ -1,12 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, CfnResource, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { ClaimCertificate } from '@global-iot/infra/constructs/claim-certificate.js';
+import { DevicePolicy } from '@global-iot/infra/constructs/device-policy.js';
 import { EnvironmentTooLargeError, ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
 import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '@global-iot/infra/geo.js';
 import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '@global-iot/infra/handlers.js';
 import { devicePolicyDocument, provisioningRoleGrants } from '@global-iot/infra/iot-policies.js';
+import { logicalIdFromPath } from '@global-iot/infra/logical-ids.js';
 import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
 import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
+import { selfSignedServerCert } from '../helpers/tls.js';
 
 const file = (size: number) => ({ size, isFile: () => true });
 
@@ -161,5 +167,73 @@ describe('ticket-key script', () => {
     // Assess
     expect(staged).toEqual({ current: 'v2', pending: 'v3' });
     expect(stagedVersions({ v2: ['AWSCURRENT'] })).toEqual({ current: 'v2' });
+  });
+});
+
+describe('logicalIdFromPath', () => {
+  it('gives the ids CDK gives, for resources directly in a stack and nested in constructs', () => {
+    // Prepare: the shapes the regional stack has (L1 alone, L2 with Resource, nested policies, Default).
+    const stack = new Stack(new App(), 'Ids');
+    const elements = [
+      new CfnResource(stack, 'ProvisioningTemplate', { type: 'Test::Thing' }),
+      new CfnResource(new Construct(stack, 'PreProvisioningHook'), 'Resource', { type: 'Test::Thing' }),
+      new CfnResource(new Construct(new Construct(stack, 'PreProvisioningHookRole'), 'DefaultPolicy'), 'Resource', { type: 'Test::Thing' }),
+      new CfnResource(new Construct(stack, 'Hook'), 'HookInvoke', { type: 'Test::Thing' }),
+      new CfnResource(new Construct(stack, 'Wrapper'), 'Default', { type: 'Test::Thing' }),
+      new CfnResource(stack, 'has-dashes_and.dots', { type: 'Test::Thing' }),
+    ];
+
+    // Act
+    const ours = elements.map((e) => logicalIdFromPath(e.node.scopes.slice(2).map((s) => s.node.id)));
+
+    // Assess
+    expect(ours).toEqual(elements.map((e) => stack.getLogicalId(e)));
+    expect(ours[0]).toBe('ProvisioningTemplate');
+    expect(() => logicalIdFromPath(['Default'])).toThrow(/at least one/);
+  });
+});
+
+describe('ClaimCertificate', () => {
+  it('creates the claim policy alone when the certificate is registered by hand', () => {
+    // Prepare
+    const stack = new Stack(new App(), 'Claim');
+
+    // Act
+    new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T' });
+
+    // Assess
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::IoT::Policy', 1);
+    template.resourceCountIs('AWS::IoT::Certificate', 0);
+    template.resourceCountIs('AWS::IoT::PolicyPrincipalAttachment', 0);
+  });
+
+  it('registers a configured certificate without a CA, active, with the policy attached and its id as an output', () => {
+    // Prepare
+    const stack = new Stack(new App(), 'Claim');
+    const pem = selfSignedServerCert().cert.toString();
+
+    // Act
+    const claim = new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T', certificatePem: pem });
+
+    // Assess
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IoT::Certificate', { CertificateMode: 'SNI_ONLY', CertificatePem: pem, Status: 'ACTIVE' });
+    template.hasResourceProperties('AWS::IoT::PolicyPrincipalAttachment', { PolicyName: { Ref: stack.getLogicalId(claim.policy) } });
+    template.hasOutput('*', { Value: { Ref: stack.getLogicalId(claim.certificate as CfnElement) } });
+  });
+});
+
+describe('DevicePolicy', () => {
+  it('is the device policy document under the configured name', () => {
+    // Prepare
+    const stack = new Stack(new App(), 'Device');
+    const where = { region: 'eu-central-1', account: '111111111111' };
+
+    // Act
+    new DevicePolicy(stack, 'Device', { where, policyName: 'Fleet' });
+
+    // Assess
+    Template.fromStack(stack).hasResourceProperties('AWS::IoT::Policy', { PolicyName: 'Fleet', PolicyDocument: devicePolicyDocument(where) });
   });
 });

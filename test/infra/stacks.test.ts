@@ -6,23 +6,22 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { App, type CfnElement, type Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/table.js';
 import { NODE_RUNTIME } from '@global-iot/infra/constructs/provisioning-function.js';
 import { type Deployment, defineDeployment } from '@global-iot/infra/deployment.js';
 import { fleetProvisioningTopics, THING_NAME_VARIABLE } from '@global-iot/infra/iot-policies.js';
 import type { RegionalStack } from '@global-iot/infra/stacks/regional-stack.js';
+import { startSecretsManagerStandIn } from '../helpers/secrets-manager.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 import { cdkJsonContext, ROOT, SIX_REGIONS } from './helpers.js';
 
@@ -113,7 +112,14 @@ beforeAll(() => {
       defaultRegion: 'us-east-1',
       residency: { IN: ['ap-south-1'] },
       account: '210987654321',
-      infra: { claimCertificateFile: join(dir, 'claim.pem'), apiRateLimit: 20, apiBurstLimit: 40, logRetentionDays: 90 },
+      infra: {
+        claimCertificateFile: join(dir, 'claim.pem'),
+        apiRateLimit: 20,
+        apiBurstLimit: 40,
+        logRetentionDays: 90,
+        metricsNamespace: 'Six/Provisioning',
+        secretCacheSeconds: 120,
+      },
     }),
   );
   defaults = synthesize(cdkJsonContext());
@@ -320,6 +326,8 @@ describe('regional stacks', () => {
           TICKET_PUBLIC_KEYS: JSON.stringify(cdkJsonContext().ticketPublicKeys),
           MAX_PROVISION_ATTEMPTS: '3',
           REQUIRE_CLIENT_ID_MATCH: 'true',
+          POWERTOOLS_SERVICE_NAME: 'pre-provisioning-hook',
+          POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
           NODE_OPTIONS: '--enable-source-maps',
         },
       },
@@ -331,6 +339,82 @@ describe('regional stacks', () => {
         ]),
       }),
     });
+    expect(template.findResources('AWS::Lambda::Function')[confirmId]?.Properties.Environment.Variables).toEqual({
+      REGISTRY_TABLE: 'iot-device-registry',
+      REGISTRY_REGION: 'us-east-1',
+      POWERTOOLS_SERVICE_NAME: 'provisioning-confirmation',
+      POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it('name the metrics namespace from the configuration in every function', () => {
+    for (const stack of allStacks(six)) {
+      for (const fn of Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))) {
+        expect(fn.Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Six/Provisioning');
+      }
+    }
+  });
+});
+
+/**
+ * The regional stack's logical ids as they were before its resources were grouped in constructs:
+ * a changed id replaces the resource on deploy, and replacing a named one (template, policies,
+ * the claim certificate) fails because the new one's name is taken.
+ */
+const REGIONAL_LOGICAL_IDS = [
+  'ClaimCertificate',
+  'ClaimCertificatePolicy',
+  'ClaimPolicy',
+  'DevicePolicy',
+  'PreProvisioningHook26D7000F',
+  'PreProvisioningHookInvokeByIotProvisioning272A7ED5',
+  'PreProvisioningHookLogsBF0DFB3F',
+  'PreProvisioningHookRole4387DC29',
+  'PreProvisioningHookRoleDefaultPolicyDBAE4A27',
+  'PresenceConnectedRule',
+  'PresenceRuleErrorRoleDefaultPolicy9FD1D45F',
+  'PresenceRuleErrorRoleEB93D0E7',
+  'PresenceRuleErrorsC1802DC9',
+  'ProvisioningConfirmation01902736',
+  'ProvisioningConfirmationInvokeByPresenceRule6B256072',
+  'ProvisioningConfirmationLogs5E13B8D9',
+  'ProvisioningConfirmationRole9198BEF5',
+  'ProvisioningConfirmationRoleDefaultPolicy73CD2D1D',
+  'ProvisioningRole2348A7C9',
+  'ProvisioningTemplate',
+];
+
+describe('regional stack composition', () => {
+  it('is four constructs: device policy, template with its hook, claim certificate, presence confirmation', () => {
+    // Prepare
+    const stack = six.regional.get('eu-central-1') as RegionalStack;
+
+    // Act
+    const children = stack.node.children.filter((c) => c instanceof Construct && !(c instanceof CfnElement)).map((c) => [c.node.id, c.constructor.name]);
+
+    // Assess
+    expect(children).toEqual([
+      ['Device', 'DevicePolicy'],
+      ['Template', 'ProvisioningTemplate'],
+      ['Claim', 'ClaimCertificate'],
+      ['Confirmation', 'PresenceConfirmation'],
+    ]);
+  });
+
+  it('keeps the logical ids the resources had before they were grouped', () => {
+    for (const stack of six.regional.values()) {
+      // Act
+      const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown>; Outputs: Record<string, unknown> };
+
+      // Assess
+      expect(Object.keys(template.Resources).sort()).toEqual(REGIONAL_LOGICAL_IDS);
+      expect(Object.keys(template.Outputs).sort()).toEqual(['ClaimCertificateId', 'ClaimPolicyName', 'TemplateName']);
+    }
+    for (const stack of defaults.regional.values()) {
+      const ids = Object.keys((Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown> }).Resources).sort();
+      expect(ids).toEqual(REGIONAL_LOGICAL_IDS.filter((id) => !id.startsWith('ClaimCertificate')));
+    }
   });
 });
 
@@ -391,7 +475,10 @@ describe('home stack', () => {
     expect(fn?.Properties.Environment.Variables).toMatchObject({
       REGISTRY_TABLE: 'iot-device-registry',
       TICKET_SIGNING_SECRET_ARN: { Ref: logicalId(stack, stack.signingSecret) },
+      SECRET_CACHE_SECONDS: '300',
       GEO_DB_PATH: `/var/task/geo/${GEO_TABLE_FILE_NAME}`,
+      POWERTOOLS_SERVICE_NAME: 'bootstrap',
+      POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
     });
     expect(JSON.parse(fn?.Properties.Environment.Variables.BOOTSTRAP_CONFIG as string)).toEqual(defaults.config.deployment);
     expect(statSync(join(bundle, 'geo', GEO_TABLE_FILE_NAME)).size).toBe(statSync(defaultGeoTablePath()).size);
@@ -499,15 +586,9 @@ describe('bundles', () => {
   it('load the bootstrap with its signing key from Secrets Manager and the geolocation table from the bundle', async () => {
     // Prepare: Secrets Manager's JSON protocol on a local port, answering GetSecretValue.
     const privateKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const asked: string[] = [];
-    const server = createServer((req, res) => {
-      asked.push(String(req.headers['x-amz-target']));
-      req.resume();
-      res.setHeader('content-type', 'application/x-amz-json-1.1');
-      res.end(JSON.stringify({ ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:k', Name: 'k', VersionId: 'v1', SecretString: JSON.stringify({ kid: 'k1', privateKeyPem }) }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const secretArn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:k';
+    const sm = await startSecretsManagerStandIn();
+    sm.set(secretArn, JSON.stringify({ kid: 'k1', privateKeyPem }));
     const bundle = bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction);
 
     // Act
@@ -517,18 +598,18 @@ describe('bundles', () => {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'test',
         AWS_SECRET_ACCESS_KEY: 'test',
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
         REGISTRY_TABLE: 'iot-device-registry',
         BOOTSTRAP_CONFIG: JSON.stringify(defaults.config.deployment),
-        TICKET_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:k',
+        TICKET_SIGNING_SECRET_ARN: secretArn,
         GEO_DB_PATH: join(bundle, 'geo', GEO_TABLE_FILE_NAME),
       });
     } finally {
-      server.close();
+      await sm.close();
     }
 
     // Assess
     expect(loaded).toBe('function');
-    expect(asked).toEqual(['secretsmanager.GetSecretValue']);
+    expect(sm.calls).toEqual(['secretsmanager.GetSecretValue']);
   });
 });

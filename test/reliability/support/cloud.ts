@@ -7,6 +7,7 @@ import { createBootstrapDeps, createBootstrapHandler } from '@global-iot/bootstr
 import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
 import { parseDeploymentConfig } from '@global-iot/core/config.js';
 import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
+import { loggingRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { bulkEnroll, DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { ed25519Signer, type TicketSigner } from '@global-iot/core/ticket.js';
 import { type CloudContext, DEFAULT_TEMPLATE_NAME, type LocalCloud, startLocalCloud } from '@global-iot/local/cloud.js';
@@ -97,7 +98,7 @@ function bootstrapWithGeo(context: CloudContext, keysDir: string, geo: Geolocate
       signer: ed25519Signer(TICKET_KEY_ID, readFileSync(join(keysDir, 'ticket-signing.key'), 'utf8')),
       describeEndpoint: describeEndpointViaIot({ endpoint: context.iotControlEndpoint }),
       geo,
-      log: (entry) => audit.logger.info('bootstrap', entry),
+      record: loggingRecorder(audit.logger),
       now: context.now,
     }),
   );

@@ -1,0 +1,26 @@
+import * as iot from 'aws-cdk-lib/aws-iot';
+import { Construct } from 'constructs';
+import { devicePolicyDocument, type RegionAccount } from '../iot-policies.js';
+
+export interface DevicePolicyProps {
+  /** The account and region the policy's ARNs name. */
+  readonly where: RegionAccount;
+  /** The name templates attach the policy by (`"PolicyName"` in the template body). */
+  readonly policyName: string;
+}
+
+/**
+ * The IoT policy every provisioned device gets: connect only as its own thing, with a certificate
+ * attached to that thing, and use only its own topics (infra/iot-policies.ts).
+ */
+export class DevicePolicy extends Construct {
+  readonly policy: iot.CfnPolicy;
+
+  constructor(scope: Construct, id: string, props: DevicePolicyProps) {
+    super(scope, id);
+    this.policy = new iot.CfnPolicy(this, 'DevicePolicy', {
+      policyName: props.policyName,
+      policyDocument: devicePolicyDocument(props.where),
+    });
+  }
+}

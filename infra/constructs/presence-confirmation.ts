@@ -1,0 +1,91 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { iotArn, type RegionAccount } from '../iot-policies.js';
+import { ProvisioningFunction } from './provisioning-function.js';
+
+/** Presence events IoT publishes when any client connects in this region. */
+export const PRESENCE_CONNECTED_SQL = "SELECT * FROM '$aws/events/presence/connected/+'";
+
+export interface PresenceConfirmationProps {
+  /** The account and region of the rule and of the function's permission. */
+  readonly where: RegionAccount;
+  /** The confirmation's TypeScript module (exports `handler`). */
+  readonly confirmEntry: string;
+  /** The confirmation's settings (pre-provisioning-hook/settings.ts). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** What the confirmation may do in the registry table. */
+  readonly registryAccess: iam.PolicyStatement;
+  /**
+   * The function's limit; it runs asynchronously, with no caller waiting.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Retention of the function's log and of the rule's error log.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Confirms provisioning when a device first connects with its new certificate: an IoT rule on the
+ * region's presence `connected` events invokes the confirmation function, and logs to its own log
+ * group the events it could not deliver.
+ */
+export class PresenceConfirmation extends Construct {
+  readonly confirmFunction: ProvisioningFunction;
+  readonly rule: iot.CfnTopicRule;
+
+  constructor(scope: Construct, id: string, props: PresenceConfirmationProps) {
+    super(scope, id);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.confirmFunction = new ProvisioningFunction(this, 'ProvisioningConfirmation', {
+      entry: props.confirmEntry,
+      description: 'Marks a device provisioned when it first connects with its new certificate',
+      timeout: props.timeout ?? Duration.seconds(10),
+      logRetention: retention,
+      environment: props.environment,
+    });
+    this.confirmFunction.addToRolePolicy(props.registryAccess);
+    this.rule = new iot.CfnTopicRule(this, 'PresenceConnectedRule', {
+      topicRulePayload: {
+        description: 'Confirms provisioning when a device connects',
+        sql: PRESENCE_CONNECTED_SQL,
+        awsIotSqlVersion: '2016-03-23',
+        ruleDisabled: false,
+        actions: [{ lambda: { functionArn: this.confirmFunction.functionArn } }],
+        errorAction: this.errorAction(props.where, retention),
+      },
+    });
+    this.confirmFunction.addPermission('InvokeByPresenceRule', {
+      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+      action: 'lambda:InvokeFunction',
+      sourceAccount: props.where.account,
+      sourceArn: this.rule.attrArn,
+    });
+  }
+
+  /** Where the rule puts what its action could not deliver: a log group, through a role of its own. */
+  private errorAction(where: RegionAccount, retention: logs.RetentionDays): iot.CfnTopicRule.ActionProperty {
+    const ruleErrors = new logs.LogGroup(this, 'PresenceRuleErrors', { retention });
+    const ruleErrorRole = new iam.Role(this, 'PresenceRuleErrorRole', {
+      description: 'Lets the presence rule log the events its action could not deliver',
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': where.account },
+          ArnLike: { 'aws:SourceArn': iotArn(where, 'rule/*') },
+        },
+      }),
+    });
+    ruleErrorRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+        resources: [ruleErrors.logGroupArn],
+      }),
+    );
+    return { cloudwatchLogs: { logGroupName: ruleErrors.logGroupName, roleArn: ruleErrorRole.roleArn } };
+  }
+}

@@ -1,0 +1,130 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct, type IDependable } from 'constructs';
+import { iotArn, provisioningRoleGrants, type ProvisioningRoleNeeds, type RegionAccount } from '../iot-policies.js';
+import { ProvisioningFunction } from './provisioning-function.js';
+
+/** The hook's event and answer format; the only version AWS IoT defines. */
+export const HOOK_PAYLOAD_VERSION = '2020-04-01';
+
+/** AWS IoT waits this long for the hook; the function may not run longer. */
+export const HOOK_TIMEOUT = Duration.seconds(5);
+
+export interface ProvisioningTemplateProps {
+  /** The account and region of the template, its role's scope and the hook's permission. */
+  readonly where: RegionAccount;
+  /** The template's name, as devices publish to it (1-36 of `[0-9A-Za-z_-]`). */
+  readonly templateName: string;
+  /** The template body (JSON), checked at synth by infra/templates.ts. */
+  readonly templateBody: string;
+  /** What the template's resources need from the provisioning role (device policy, groups, types). */
+  readonly registration: ProvisioningRoleNeeds & { readonly devicePolicyName: string };
+  /** The hook's TypeScript module (exports `handler`). */
+  readonly hookEntry: string;
+  /** The hook's settings (pre-provisioning-hook/settings.ts). */
+  readonly hookEnvironment: Readonly<Record<string, string>>;
+  /** What the hook may do in the registry table. */
+  readonly registryAccess: iam.PolicyStatement;
+  /**
+   * Memory of the hook in MB: more memory is more CPU, which shortens its cold start.
+   * @default 512
+   */
+  readonly hookMemorySize?: number;
+  /**
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What RegisterThing needs in place before the template is created (the device policy it attaches by name).
+   * @default - none
+   */
+  readonly requires?: readonly IDependable[];
+}
+
+/** Why each wildcard resource of the provisioning role cannot be narrowed at deploy. */
+const PER_DEVICE: Readonly<Record<string, string>> = {
+  thing: 'things are created at provisioning time, one per device, so their names are not known at deploy',
+  cert: 'device certificates are created at provisioning time, so their ids are not known at deploy',
+  thinggroup: 'the template names thing groups per device through parameters',
+  thingtype: 'the template names the thing type through a parameter',
+  billinggroup: 'the template names the billing group through a parameter',
+};
+
+/**
+ * A fleet-provisioning template with what it cannot work without: its pre-provisioning hook
+ * function, the hook's resource policy for AWS IoT (this account, this template), and the role
+ * AWS IoT assumes to carry the template out.
+ */
+export class ProvisioningTemplate extends Construct {
+  readonly template: iot.CfnProvisioningTemplate;
+  readonly hookFunction: ProvisioningFunction;
+  readonly provisioningRole: iam.Role;
+  readonly templateArn: string;
+
+  constructor(scope: Construct, id: string, props: ProvisioningTemplateProps) {
+    super(scope, id);
+    this.templateArn = iotArn(props.where, `provisioningtemplate/${props.templateName}`);
+    this.hookFunction = this.hook(props);
+    this.provisioningRole = this.role(props);
+    this.template = new iot.CfnProvisioningTemplate(this, 'ProvisioningTemplate', {
+      templateName: props.templateName,
+      description: `Global fleet provisioning into ${props.where.region}; devices need a ticket from the bootstrap API`,
+      templateBody: props.templateBody,
+      templateType: 'FLEET_PROVISIONING',
+      enabled: true,
+      provisioningRoleArn: this.provisioningRole.roleArn,
+      preProvisioningHook: { payloadVersion: HOOK_PAYLOAD_VERSION, targetArn: this.hookFunction.functionArn },
+    });
+    // IoT checks that it may invoke the hook when the template is created, and RegisterThing
+    // attaches the device policy by name.
+    this.template.node.addDependency(this.hookFunction.permissionsNode.findChild('InvokeByIotProvisioning'), ...(props.requires ?? []));
+  }
+
+  private hook(props: ProvisioningTemplateProps): ProvisioningFunction {
+    const fn = new ProvisioningFunction(this, 'PreProvisioningHook', {
+      entry: props.hookEntry,
+      description: `Pre-provisioning hook of ${props.templateName}: admits a RegisterThing only with a live ticket for this region`,
+      memorySize: props.hookMemorySize ?? 512,
+      timeout: HOOK_TIMEOUT,
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      environment: props.hookEnvironment,
+    });
+    fn.addToRolePolicy(props.registryAccess);
+    fn.addPermission('InvokeByIotProvisioning', {
+      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+      action: 'lambda:InvokeFunction',
+      sourceAccount: props.where.account,
+      sourceArn: this.templateArn,
+    });
+    return fn;
+  }
+
+  private role(props: ProvisioningTemplateProps): iam.Role {
+    const grants = provisioningRoleGrants(props.where, props.registration);
+    const role = new iam.Role(this, 'ProvisioningRole', {
+      description: `AWS IoT assumes this role to carry out the ${props.templateName} template`,
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': props.where.account },
+          ArnLike: { 'aws:SourceArn': iotArn(props.where, '*') },
+        },
+      }),
+      inlinePolicies: {
+        Registration: new iam.PolicyDocument({
+          statements: grants.map((grant) => new iam.PolicyStatement({ actions: grant.actions, resources: grant.resources })),
+        }),
+      },
+    });
+    const wildcards = new Set(grants.flatMap((g) => g.resources.filter((r) => r.includes('*'))));
+    for (const resource of wildcards) {
+      const type = /:(\w+)\/\*$/.exec(resource)?.[1] ?? '';
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason: `${PER_DEVICE[type] ?? 'created per device'}; the grant is limited to this account and region and to the registration actions of fleet provisioning`,
+      });
+    }
+    return role;
+  }
+}
