@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
+import { certificateIdOf } from '@global-iot/core/certificate-id.js';
 import { InvalidAwsAnswer } from '../errors.js';
 import type { Flow } from '../flow/context.js';
-import { assertCertificateMatchesKey, certificateIdOf, parseCertificate } from '../keys.js';
+import { assertCertificateMatchesKey, parseCertificate } from '../keys.js';
 import type { CreatedCertificate, IdentitySession } from '../mqtt.js';
 
 /** A certificate AWS IoT issued, checked, with the private key it is for. */
