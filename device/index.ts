@@ -23,6 +23,7 @@ export {
   type BootstrapClientOptions,
 } from './bootstrap-client.js';
 export { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttTarget, type MqttTransport } from './mqtt.js';
+export { DEFAULT_THROTTLE_POLICY, isThrottled, type ThrottlePolicy } from './throttle.js';
 export { generateKeyAndCsr } from './keys.js';
 export { certificateIdOf } from '@global-iot/core/certificate-id.js';
 export { FileStore, type DeviceStore, type StoredDevice } from './store.js';

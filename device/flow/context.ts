@@ -2,11 +2,12 @@ import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-pa
 import type { BootstrapAnswer } from '../bootstrap-client.js';
 import { DEFAULT_MQTT_PORT, parseEndpoint } from '../endpoint.js';
 import { DeviceConfigError } from '../errors.js';
-import type { ProvisionEvent } from '../events.js';
+import { type ProvisionEvent, type StepName, toEventError } from '../events.js';
 import type { DeviceKeyAndCsr } from '../keys.js';
 import type { MqttTarget, MqttTransport } from '../mqtt.js';
 import { signedBootstrapRequester } from '../steps/bootstrap.js';
 import type { DeviceStore } from '../store.js';
+import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy, whileThrottled } from '../throttle.js';
 import { type RunStep, stepRunner } from './run-step.js';
 import {
   type CertificateMode,
@@ -25,6 +26,7 @@ export interface Flow {
   readonly parameters: Readonly<Record<string, string>>;
   readonly registerAttempts: number;
   readonly registerBackoffMs: number;
+  readonly throttle: ThrottlePolicy;
   readonly store: DeviceStore;
   readonly transport: MqttTransport;
   readonly generateKeyAndCsr: (thingName: string) => Promise<DeviceKeyAndCsr>;
@@ -36,6 +38,8 @@ export interface Flow {
   /** One bootstrap call (its own retries included), signed afresh for every attempt. */
   readonly requestBootstrap: (preferredRegion?: string) => Promise<BootstrapAnswer>;
   readonly step: RunStep;
+  /** Runs one request of `step`, again after a back-off while AWS IoT throttles it; each wait is reported. */
+  readonly whileThrottled: <T>(step: StepName, region: string, request: () => Promise<T>) => Promise<T>;
   /** An event outside a step's start and end (retries, recoveries, a failed disconnect). */
   readonly report: (event: Omit<ProvisionEvent, 'thingName'>) => void;
 }
@@ -56,6 +60,10 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
   const parameters = options.parameters ?? {};
   checkParameters(parameters);
   const defaultPort = options.defaultPort ?? DEFAULT_MQTT_PORT;
+  const throttle: ThrottlePolicy = { ...DEFAULT_THROTTLE_POLICY, ...options.throttle };
+  const sleep = deps.sleep ?? timer;
+  const random = deps.random ?? Math.random;
+  const report = (event: Omit<ProvisionEvent, 'thingName'>): void => deps.onEvent({ thingName, ...event });
   return {
     thingName,
     identity,
@@ -63,15 +71,24 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
     parameters,
     registerAttempts: options.registerAttempts ?? DEFAULT_REGISTER_ATTEMPTS,
     registerBackoffMs: options.registerBackoffMs ?? DEFAULT_REGISTER_BACKOFF_MS,
+    throttle,
     store: deps.store,
     transport: deps.transport,
     generateKeyAndCsr: deps.generateKeyAndCsr,
     now: deps.now,
-    sleep: deps.sleep ?? timer,
-    random: deps.random ?? Math.random,
+    sleep,
+    random,
     locate: deps.resolveEndpoint ?? ((region, endpointAddress) => parseEndpoint(endpointAddress, region, defaultPort)),
     requestBootstrap: signedBootstrapRequester(identity, deps.bootstrap, deps.now),
     step: stepRunner(thingName, deps),
-    report: (event) => deps.onEvent({ thingName, ...event }),
+    whileThrottled: (step, region, request) =>
+      whileThrottled(request, {
+        policy: throttle,
+        sleep,
+        random,
+        onRetry: ({ attempt, delayMs, error }) =>
+          report({ step, status: 'retry', region, error: toEventError(error), detail: { attempt, delayMs, throttled: true } }),
+      }),
+    report,
   };
 }

@@ -1,3 +1,4 @@
+import { fullJitterDelay } from '@global-iot/core/backoff.js';
 import { AwsRejected, MqttRequestFailed, StepFailed } from '../errors.js';
 import { toEventError } from '../events.js';
 import type { Flow } from './context.js';
@@ -6,9 +7,13 @@ import { register, type Registered } from './registration.js';
 const MAX_REGISTER_BACKOFF_MS = 30_000;
 
 /**
- * Failures of certificate creation or RegisterThing that another try may not have: no answer,
- * throttling, AWS-side errors, and access denied (what a failing or slow hook looks like).
- * A malformed request (400) or a missing template (404) fails the same way every time.
+ * Failures of certificate creation or RegisterThing that another registration may not have: no
+ * answer, AWS-side errors, throttling that outlasted its own retries (throttle.ts; the fresh
+ * bootstrap call may send the device elsewhere), and access denied. A denial is never sent again
+ * as it was: AWS IoT reports a hook that errs or times out as access denied too, so the
+ * registration starts over from the bootstrap, which refuses a device that is really denied
+ * (blocked) and ends the tries. A malformed request (400) or a missing template (404) fails
+ * the same way every time.
  */
 export function isRetryableRegistration(error: unknown): boolean {
   if (!(error instanceof StepFailed) || (error.step !== 'create-certificate' && error.step !== 'register-thing')) return false;
@@ -26,8 +31,7 @@ export async function registerWithRetries(flow: Flow): Promise<Registered> {
       return await register(flow);
     } catch (error) {
       if (attempt >= flow.registerAttempts || !isRetryableRegistration(error) || !(error instanceof StepFailed)) throw error;
-      const ceiling = Math.min(MAX_REGISTER_BACKOFF_MS, flow.registerBackoffMs * 2 ** (attempt - 1));
-      const delayMs = Math.floor(flow.random() * ceiling);
+      const delayMs = fullJitterDelay(attempt, { baseMs: flow.registerBackoffMs, maxMs: MAX_REGISTER_BACKOFF_MS }, flow.random);
       const step = error.step === 'create-certificate' ? 'create-certificate' : 'register-thing';
       flow.report({ step, status: 'retry', error: toEventError(error), detail: { attempt, delayMs } });
       await flow.sleep(delayMs);

@@ -4,6 +4,7 @@ import type { ProvisionEvent, StepName } from '../events.js';
 import type { DeviceKeyAndCsr } from '../keys.js';
 import type { MqttCredentials, MqttTarget, MqttTransport } from '../mqtt.js';
 import type { DeviceStore } from '../store.js';
+import type { ThrottlePolicy } from '../throttle.js';
 
 /** What the flow is given: who the device is, how it provisions, and what it talks to. */
 
@@ -34,6 +35,11 @@ export interface ProvisionOptions {
   readonly registerAttempts?: number;
   /** First back-off ceiling between registration tries; doubles each time, full jitter. */
   readonly registerBackoffMs?: number;
+  /**
+   * How a request AWS IoT throttles (429) or a refused CONNECT is tried again in place (default
+   * `DEFAULT_THROTTLE_POLICY`); what is left out keeps its default.
+   */
+  readonly throttle?: Partial<ThrottlePolicy>;
 }
 
 export interface ProvisionDeps {
@@ -52,7 +58,7 @@ export interface ProvisionDeps {
    * way a hosts file would map names to addresses.
    */
   readonly resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
-  /** Waits between registration tries (default: a timer). */
+  /** Waits between registration tries and throttled requests (default: a timer). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Uniform in [0, 1): the back-off jitter (default Math.random). */
   readonly random?: () => number;

@@ -9,11 +9,13 @@ import type { ConfirmedState, RegisteredState } from '../store.js';
  * step has reported success: a run killed in between confirms again, which changes nothing.
  */
 export async function confirm(
-  flow: Pick<Flow, 'step' | 'transport' | 'store' | 'thingName' | 'now'>,
+  flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'store' | 'thingName' | 'now'>,
   state: RegisteredState | ConfirmedState,
   credentials: MqttCredentials,
 ): Promise<ConfirmedState> {
-  await flow.step('confirm', () => flow.transport.checkConnection(storedTarget(state), flow.thingName, credentials), { region: state.region });
+  // Right after the claim session, so within AWS IoT's one CONNECT per second per client id.
+  const check = () => flow.transport.checkConnection(storedTarget(state), flow.thingName, credentials);
+  await flow.step('confirm', () => flow.whileThrottled('confirm', state.region, check), { region: state.region });
   const confirmed: ConfirmedState = {
     ...state,
     step: 'confirmed',

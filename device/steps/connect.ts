@@ -12,17 +12,17 @@ export interface Connected {
 }
 
 /** Step `connect`: MQTT over mutual TLS with the claim, and the provisioning API on the connection. */
-export function connect(flow: Pick<Flow, 'step' | 'transport' | 'identity'>, target: MqttTarget): Promise<IdentitySession> {
-  return flow.step('connect', () => flow.transport.openIdentitySession(target, flow.identity.thingName, flow.identity.claim), {
-    region: target.region,
-  });
+export function connect(flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'identity'>, target: MqttTarget): Promise<IdentitySession> {
+  const open = () => flow.transport.openIdentitySession(target, flow.identity.thingName, flow.identity.claim);
+  return flow.step('connect', () => flow.whileThrottled('connect', target.region, open), { region: target.region });
 }
 
 /**
  * Connects to the assigned region; when its endpoint does not answer, asks the bootstrap again
  * for the next fallback of the first answer (a ticket only works in its own region; the first
  * answer's order of fallbacks is the device's order of preference from here on), until one
- * answers or every fallback has been tried.
+ * answers or every fallback has been tried. A throttled CONNECT is no sign of a dead region: it
+ * is tried again in place first (see throttle.ts).
  */
 export async function connectWithFallback(flow: Parameters<typeof connect>[0] & Parameters<typeof bootstrap>[0], first: Assignment): Promise<Connected> {
   const skipped: string[] = [];

@@ -10,21 +10,21 @@ export interface IssuedCredentials extends CreatedCertificate {
   readonly privateKeyPem: string;
 }
 
-type Issuing = Pick<Flow, 'certificateMode' | 'generateKeyAndCsr' | 'thingName'>;
+type Issuing = Pick<Flow, 'certificateMode' | 'generateKeyAndCsr' | 'thingName' | 'whileThrottled'>;
 
 /**
  * The certificate as AWS answered, with the key: in `csr` mode the key is made here and only
  * the CSR leaves the device; in `keys` mode AWS makes both. The key comes back as parsed where
  * it is in hand, so it is not parsed twice.
  */
-async function issue(flow: Issuing, session: IdentitySession): Promise<{ made: IssuedCredentials; privateKey: KeyObject | string }> {
+async function issue(flow: Issuing, session: IdentitySession, region: string): Promise<{ made: IssuedCredentials; privateKey: KeyObject | string }> {
   if (flow.certificateMode === 'keys') {
-    const answer = await session.createKeysAndCertificate();
+    const answer = await flow.whileThrottled('create-certificate', region, () => session.createKeysAndCertificate());
     if (answer.privateKeyPem === undefined) throw new InvalidAwsAnswer('CreateKeysAndCertificate returned no private key');
     return { made: { ...answer, privateKeyPem: answer.privateKeyPem }, privateKey: answer.privateKeyPem };
   }
   const generated = await flow.generateKeyAndCsr(flow.thingName);
-  const created = await session.createCertificateFromCsr(generated.csrPem);
+  const created = await flow.whileThrottled('create-certificate', region, () => session.createCertificateFromCsr(generated.csrPem));
   return { made: { ...created, privateKeyPem: generated.privateKeyPem }, privateKey: generated.privateKey };
 }
 
@@ -42,7 +42,7 @@ export async function createCertificate(flow: Issuing & Pick<Flow, 'step'>, sess
   const made = await flow.step(
     'create-certificate',
     async () => {
-      const issued = await issue(flow, session);
+      const issued = await issue(flow, session, region);
       check(issued.made, issued.privateKey);
       return issued.made;
     },

@@ -5,7 +5,7 @@ import type { IdentitySession, MqttCredentials } from '../mqtt.js';
 import type { Assignment } from './bootstrap.js';
 import type { IssuedCredentials } from './create-certificate.js';
 
-type Registering = Pick<Flow, 'step' | 'transport' | 'thingName' | 'parameters' | 'report'>;
+type Registering = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'thingName' | 'parameters' | 'report'>;
 
 /**
  * The answer was lost, but the registration may have landed: starting over with another
@@ -13,12 +13,15 @@ type Registering = Pick<Flow, 'step' | 'transport' | 'thingName' | 'parameters' 
  * ours, and the registration stands.
  */
 async function landedAnyway(flow: Registering, assignment: Assignment, credentials: MqttCredentials): Promise<boolean> {
-  const landed = await flow.transport.checkConnection(assignment.target, flow.thingName, credentials).then(
+  const { target } = assignment;
+  // A throttled CONNECT would read as "not registered", and leave this certificate ACTIVE.
+  const check = () => flow.transport.checkConnection(target, flow.thingName, credentials);
+  const landed = await flow.whileThrottled('register-thing', target.region, check).then(
     () => true,
     () => false,
   );
   if (landed) {
-    flow.report({ step: 'register-thing', status: 'ok', region: assignment.target.region, detail: { recovered: 'answer lost; the certificate connects' } });
+    flow.report({ step: 'register-thing', status: 'ok', region: target.region, detail: { recovered: 'answer lost; the certificate connects' } });
   }
   return landed;
 }
@@ -39,11 +42,13 @@ export async function registerThing(
     const thing = await flow.step(
       'register-thing',
       () =>
-        session.registerThing(answer.templateName, issued.certificateOwnershipToken, {
-          ...flow.parameters,
-          [THING_NAME_PARAM]: flow.thingName,
-          [TICKET_PARAM]: answer.ticket,
-        }),
+        flow.whileThrottled('register-thing', target.region, () =>
+          session.registerThing(answer.templateName, issued.certificateOwnershipToken, {
+            ...flow.parameters,
+            [THING_NAME_PARAM]: flow.thingName,
+            [TICKET_PARAM]: answer.ticket,
+          }),
+        ),
       { region: target.region, describe: (value) => ({ detail: { thingName: value.thingName ?? flow.thingName } }) },
     );
     return thing.deviceConfiguration;
