@@ -1,6 +1,6 @@
 /**
  * The device client as a library: what `iot-provision` runs, for firmware that embeds the flow
- * (and for the fleet simulator and `ops verify`, which drive many devices through it).
+ * (and for the fleet simulator, which drives many devices through it).
  */
 export {
   provisionDevice,
