@@ -11,8 +11,10 @@ export interface Connected {
   readonly regionsSkipped: string[];
 }
 
+type Connecting = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'identity'>;
+
 /** Step `connect`: MQTT over mutual TLS with the claim, and the provisioning API on the connection. */
-export function connect(flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'identity'>, target: MqttTarget): Promise<IdentitySession> {
+export function connect(flow: Connecting, target: MqttTarget): Promise<IdentitySession> {
   const open = () => flow.transport.openIdentitySession(target, flow.identity.thingName, flow.identity.claim);
   return flow.step('connect', () => flow.whileThrottled('connect', target.region, open), { region: target.region });
 }
@@ -24,7 +26,7 @@ export function connect(flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport'
  * answers or every fallback has been tried. A throttled CONNECT is no sign of a dead region: it
  * is tried again in place first (see throttle.ts).
  */
-export async function connectWithFallback(flow: Parameters<typeof connect>[0] & Parameters<typeof bootstrap>[0], first: Assignment): Promise<Connected> {
+export async function connectWithFallback(flow: Connecting & Parameters<typeof bootstrap>[0], first: Assignment): Promise<Connected> {
   const skipped: string[] = [];
   const fallbacks = first.answer.fallbacks;
   let current = first;
