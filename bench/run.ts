@@ -22,6 +22,7 @@ const suites: Suite[] = [
   { name: 'dynamodb', command: 'npx tsx bench/dynamodb.ts', run: async () => (await import('./dynamodb.js')).benchDynamodb() },
   { name: 'tls', command: 'npx tsx bench/tls.ts', run: async () => (await import('./tls.js')).benchTls() },
   { name: 'device', command: 'npx tsx bench/device.ts', run: async () => (await import('./device.js')).benchDevice() },
+  { name: 'device-package', command: 'npx tsx bench/device-package.ts', run: async () => (await import('./device-package.js')).benchDevicePackage() },
   { name: 'fleet', command: 'npx tsx bench/fleet.ts', run: async () => (await import('./fleet.js')).benchFleet() },
   { name: 'reliability', command: 'npx tsx bench/reliability.ts', run: async () => (await import('./reliability.js')).benchReliability() },
 ];

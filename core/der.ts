@@ -1,8 +1,9 @@
 /**
- * The slice of ASN.1 DER the product needs: enough to write X.509 certificates (the local PKI)
- * and PKCS#10 requests (the device), and to read PKCS#10 requests and SubjectPublicKeyInfo.
- * Hand-written because both are on the fleet simulator's hot path: a general ASN.1 library
- * spends milliseconds per certificate or request on what is a few hundred bytes of concatenation.
+ * The slice of ASN.1 DER the project needs: enough to write PKCS#10 requests (the device) and
+ * X.509 certificates (the local PKI), and to read PKCS#10 requests and SubjectPublicKeyInfo
+ * (the local PKI). Hand-written because node:crypto signs but writes neither format, and the
+ * device's request is a few fixed layers around its key: a general certificate library would
+ * bring megabytes of ASN.1 schema packages onto every device image for them.
  */
 
 export class DerError extends Error {

@@ -1,6 +1,7 @@
 import { request as httpsRequest, type Agent, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as z from 'zod';
+import { fullJitterDelay } from '@global-iot/core/backoff.js';
 import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
@@ -279,8 +280,7 @@ export async function requestBootstrap(
       lastFailure = error;
     }
     if (attempt === options.maxAttempts) break;
-    const ceiling = Math.min(options.maxBackoffMs, options.baseBackoffMs * 2 ** (attempt - 1));
-    const jittered = Math.floor(deps.random() * ceiling);
+    const jittered = fullJitterDelay(attempt, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs }, deps.random);
     const retryAfter = lastFailure.retryAfterMs;
     if (retryAfter !== undefined && retryAfter > options.maxRetryAfterMs) {
       throw new BootstrapUnavailable(

@@ -7,6 +7,7 @@ import { generateKeyAndCsr } from './keys.js';
 import { createCrtTransport } from './mqtt.js';
 import { DEFAULT_REGISTER_ATTEMPTS, type ProvisionEvent, provisionDevice, STEPS, type StepName, toEventError } from './provision.js';
 import { FileStore } from './store.js';
+import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
 
 /**
  * `iot-provision`: the program a device runs on first boot (and on every boot: once provisioned
@@ -53,6 +54,9 @@ interface CliOptions {
   operationTimeout?: number;
   maxAttempts?: number;
   registerAttempts?: number;
+  throttleAttempts?: number;
+  throttleBackoff?: number;
+  throttleMaxBackoff?: number;
   json?: boolean;
 }
 
@@ -99,6 +103,13 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
       `tries of the whole registration (new ticket, certificate, RegisterThing) when AWS IoT throttles, fails or denies (default ${DEFAULT_REGISTER_ATTEMPTS})`,
       toNumber,
     )
+    .option(
+      '--throttle-attempts <n>',
+      `tries of one request AWS IoT throttles (429) or one refused MQTT CONNECT, in place, with exponential back-off and full jitter (default ${DEFAULT_THROTTLE_POLICY.attempts})`,
+      toNumber,
+    )
+    .option('--throttle-backoff <ms>', `first back-off ceiling after a throttled request; doubles each retry (default ${DEFAULT_THROTTLE_POLICY.baseBackoffMs})`, toNumber)
+    .option('--throttle-max-backoff <ms>', `largest back-off ceiling after a throttled request (default ${DEFAULT_THROTTLE_POLICY.maxBackoffMs})`, toNumber)
     .option('--json', 'progress and result as JSON lines on stdout instead of text on stderr')
     .addHelpText(
       'after',
@@ -181,6 +192,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       operationTimeoutMs: options.operationTimeout,
       maxAttempts: options.maxAttempts,
       registerAttempts: options.registerAttempts,
+      throttleAttempts: options.throttleAttempts,
+      throttleBackoffMs: options.throttleBackoff,
+      throttleMaxBackoffMs: options.throttleMaxBackoff,
     };
     const merged: Record<string, unknown> = { ...fromFile };
     for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value;
@@ -238,6 +252,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         parameters: settings.parameters,
         defaultPort: settings.port,
         registerAttempts: settings.registerAttempts,
+        throttle: { attempts: settings.throttleAttempts, baseBackoffMs: settings.throttleBackoffMs, maxBackoffMs: settings.throttleMaxBackoffMs },
       },
       {
         store: new FileStore(settings.out),

@@ -10,6 +10,7 @@ import { DeviceConfigError } from './errors.js';
 import { assertCertificateMatchesKey, KeyMismatch } from './keys.js';
 import type { MqttProtocol } from './mqtt.js';
 import { type CertificateMode, DEFAULT_REGISTER_ATTEMPTS, type DeviceIdentity } from './provision.js';
+import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
 
 /**
  * The device's settings: from a JSON config file, from flags, or both (flags win). Every value
@@ -35,6 +36,9 @@ export const SETTING_FLAGS = {
   operationTimeoutMs: '--operation-timeout',
   maxAttempts: '--max-attempts',
   registerAttempts: '--register-attempts',
+  throttleAttempts: '--throttle-attempts',
+  throttleBackoffMs: '--throttle-backoff',
+  throttleMaxBackoffMs: '--throttle-max-backoff',
 } as const;
 
 export type SettingName = keyof typeof SETTING_FLAGS;
@@ -66,8 +70,15 @@ export const deviceSettingsSchema = z
     operationTimeoutMs: ms(100, 300_000).default(10_000),
     maxAttempts: z.number().int().min(1).max(20).default(DEFAULT_BOOTSTRAP_TIMING.maxAttempts),
     registerAttempts: z.number().int().min(1).max(10).default(DEFAULT_REGISTER_ATTEMPTS),
+    throttleAttempts: z.number().int().min(1).max(20).default(DEFAULT_THROTTLE_POLICY.attempts),
+    throttleBackoffMs: ms(10, 60_000).default(DEFAULT_THROTTLE_POLICY.baseBackoffMs),
+    throttleMaxBackoffMs: ms(10, 300_000).default(DEFAULT_THROTTLE_POLICY.maxBackoffMs),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.throttleMaxBackoffMs >= s.throttleBackoffMs, {
+    message: `must not be below ${SETTING_FLAGS.throttleBackoffMs} (throttleBackoffMs)`,
+    path: ['throttleMaxBackoffMs'],
+  });
 
 export type DeviceSettings = z.infer<typeof deviceSettingsSchema>;
 export type DeviceSettingsInput = z.input<typeof deviceSettingsSchema>;

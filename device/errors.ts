@@ -61,6 +61,17 @@ export class AwsRejected extends DeviceError {
   }
 }
 
+/**
+ * How a CONNECT failed, as far as the client can tell:
+ * - `unreachable`: no MQTT session to speak of (nothing listening, DNS, TLS, no CONNACK in time);
+ * - `throttled`: an MQTT 5 CONNACK that says so (server busy, quota exceeded, connection rate exceeded);
+ * - `refused`: an MQTT 5 CONNACK with another reason (not authorized, banned, ...);
+ * - `ended`: the server ended the connection without a reason the client can read: an MQTT
+ *   3.1.1 refusal (the CRT does not pass its return code on) or a hang-up after the handshake.
+ *   MQTT 3.1.1 has no code for throttling, so this may be one.
+ */
+export type ConnectFailureKind = 'unreachable' | 'throttled' | 'refused' | 'ended';
+
 /** The MQTT connection could not be opened (refused, TLS failure, not authorized, time-out). */
 export class MqttConnectFailed extends DeviceError {
   override name = 'MqttConnectFailed';
@@ -68,6 +79,9 @@ export class MqttConnectFailed extends DeviceError {
     readonly endpoint: string,
     message: string,
     options?: ErrorOptions,
+    readonly kind: ConnectFailureKind = 'unreachable',
+    /** The MQTT 5 CONNACK reason code, when the server sent one. */
+    readonly reasonCode?: number,
   ) {
     super(`could not connect to ${endpoint}: ${message}`, options);
   }

@@ -1,6 +1,6 @@
 /**
  * The device client as a library: what `iot-provision` runs, for firmware that embeds the flow
- * (and for the fleet simulator and `ops verify`, which drive many devices through it).
+ * (and for the fleet simulator, which drives many devices through it).
  */
 export {
   provisionDevice,
@@ -23,6 +23,8 @@ export {
   type BootstrapClientOptions,
 } from './bootstrap-client.js';
 export { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttTarget, type MqttTransport } from './mqtt.js';
-export { generateKeyAndCsr, certificateIdOf } from './keys.js';
+export { DEFAULT_THROTTLE_POLICY, isThrottled, type ThrottlePolicy } from './throttle.js';
+export { generateKeyAndCsr } from './keys.js';
+export { certificateIdOf } from '@global-iot/core/certificate-id.js';
 export { FileStore, type DeviceStore, type StoredDevice } from './store.js';
 export * from './errors.js';

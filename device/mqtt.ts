@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
+import { classifyConnectFailure, type ConnectFailure, crtErrorName } from './connect-failure.js';
 import { AwsRejected, InvalidAwsAnswer, MqttConnectFailed, MqttRequestFailed } from './errors.js';
 
 /**
@@ -139,17 +140,19 @@ function socketOptions(options: CrtTransportOptions): io.SocketOptions {
 }
 
 /**
- * The error for a failed connect, after cleaning up: the connect failure is the message; a
- * failure of the clean-up too is kept beside it in `cause`.
+ * The error for a failed connect, after cleaning up: the connect failure is the message, with
+ * what kind of failure it was; a failure of the clean-up too is kept beside it in `cause`.
  */
-async function connectFailure(target: MqttTarget, error: unknown, close: () => Promise<void>): Promise<MqttConnectFailed> {
+async function connectFailure(target: MqttTarget, error: unknown, failure: ConnectFailure, close: () => Promise<void>): Promise<MqttConnectFailed> {
   const message = error instanceof Error ? error.message : String(error);
+  const kind = classifyConnectFailure(failure);
+  let cause: unknown = error;
   try {
     await close();
   } catch (closeError) {
-    return new MqttConnectFailed(describeTarget(target), message, { cause: new AggregateError([error, closeError], 'connect and clean-up both failed') });
+    cause = new AggregateError([error, closeError], 'connect and clean-up both failed');
   }
-  return new MqttConnectFailed(describeTarget(target), message, { cause: error });
+  return new MqttConnectFailed(describeTarget(target), message, { cause }, kind, failure.reasonCode);
 }
 
 function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
@@ -176,6 +179,11 @@ function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     // Errors surface through connect()'s promise and the request results; the listener keeps an
     // unhandled 'error' event from crashing the process.
     connection.on('error', () => undefined);
+    // The CRT's own name for a failure, which the rejection below carries only as text.
+    let failureName: string | undefined;
+    connection.on('connection_failure', (result) => {
+      failureName = result.error.error_name;
+    });
     let identity: iotidentity.IotIdentityClientv2 | undefined;
     const close = async (): Promise<void> => {
       identity?.close();
@@ -185,7 +193,8 @@ function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     try {
       await withTimeout(connection.connect(), options.connectTimeoutMs, () => new Error(`no CONNACK within ${options.connectTimeoutMs} ms`));
     } catch (error) {
-      throw await connectFailure(target, error, close);
+      const errorName = failureName ?? crtErrorName(error);
+      throw await connectFailure(target, error, errorName !== undefined ? { errorName } : {}, close);
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt311(connection, rrOptions)),
@@ -238,18 +247,21 @@ function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     // As for MQTT 3.1.1: failures reach the caller through the connect outcome and the requests.
     client.on('error', () => undefined);
     // The MQTT 5 client retries on its own; the first outcome decides, and on failure it is stopped.
+    let failure: ConnectFailure = {};
     const outcome = new Promise<void>((resolve, reject) => {
       client.once('connectionSuccess', () => resolve());
       client.once('connectionFailure', (event) => {
         const code = event.connack?.reasonCode;
-        reject(new Error(code === undefined ? (event.error instanceof Error ? event.error.message : (event.error.error_name ?? 'connection failed')) : `CONNACK reason code ${code}`));
+        const errorName = event.error.error_name;
+        failure = { ...(code !== undefined ? { reasonCode: code } : {}), ...(errorName !== undefined ? { errorName } : {}) };
+        reject(new Error(code === undefined ? (event.error instanceof Error ? event.error.message : (errorName ?? 'connection failed')) : `CONNACK reason code ${code}`));
       });
     });
     client.start();
     try {
       await withTimeout(outcome, options.connectTimeoutMs + 1000, () => new Error(`no CONNACK within ${options.connectTimeoutMs} ms`));
     } catch (error) {
-      throw await connectFailure(target, error, close);
+      throw await connectFailure(target, error, failure, close);
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt5(client, rrOptions)),

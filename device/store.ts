@@ -3,9 +3,10 @@ import { closeSync, fsync, mkdir, open, openSync, readdirSync, readFileSync, ren
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as z from 'zod';
+import { certificateIdOf } from '@global-iot/core/certificate-id.js';
 import { thingNameSchema } from '@global-iot/core/thing-name.js';
 import { DeviceConfigError, StoredStateInvalid } from './errors.js';
-import { assertCertificateMatchesKey, certificateIdOf, KeyMismatch, parseCertificate } from './keys.js';
+import { assertCertificateMatchesKey, KeyMismatch, parseCertificate } from './keys.js';
 
 /**
  * What the device keeps between runs, in one directory:

@@ -14,6 +14,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { certificateIdOf } from '@global-iot/core/certificate-id.js';
 import { InvalidInput } from '@global-iot/core/errors.js';
 import * as der from '@global-iot/core/der.js';
 import { publicKeyFromSpki } from '@global-iot/core/public-key.js';
@@ -90,10 +91,8 @@ const SIGNATURE_HASHES: ReadonlyMap<string, string> = new Map([
   [OID.sha512WithRsa, 'sha512'],
 ]);
 
-/** AWS's certificate id: the SHA-256 of the DER certificate, in lower-case hex (64 characters). */
-export function certificateIdOf(certificateDer: Buffer): string {
-  return createHash('sha256').update(certificateDer).digest('hex');
-}
+/** AWS's certificate id, from core: the local IoT's planes read it from here. */
+export { certificateIdOf };
 
 export function certificateDerFromPem(pem: string): Buffer {
   return der.fromPem(pem, ['CERTIFICATE']);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_AFTER_ENV, type CliIo, EXIT_OK, EXIT_USAGE, main, SETTING_FLAGS } from '@global-iot/device/cli.js';
 import { loadDevice, parseDeviceSettings, readConfigFile } from '@global-iot/device/config.js';
 import { DeviceConfigError } from '@global-iot/device/errors.js';
+import { DEFAULT_THROTTLE_POLICY } from '@global-iot/device/throttle.js';
 import { selfSignedDeviceCert } from './support/certs.js';
 
 function captureIo(env: Record<string, string> = {}): CliIo & { out: string[]; err: string[] } {
@@ -108,6 +109,12 @@ describe('iot-provision input validation', () => {
     ['a claim key that does not match the certificate', (f: string[]) => [...f, '--claim-key', files.otherKey], 'not for this private key'],
     ['a CA file without a certificate', (f: string[]) => [...f, '--ca', files.notPem], '--ca:'],
     ['a reserved parameter', (f: string[]) => [...f, '--param', 'Ticket=x'], '--param (parameters): ThingName and Ticket are set by the device itself'],
+    ['no throttled try at all', (f: string[]) => [...f, '--throttle-attempts', '0'], '--throttle-attempts (throttleAttempts)'],
+    [
+      'a largest throttling back-off below the first',
+      (f: string[]) => [...f, '--throttle-backoff', '5000', '--throttle-max-backoff', '1000'],
+      '--throttle-max-backoff (throttleMaxBackoffMs): must not be below --throttle-backoff',
+    ],
   ])('exits 2 naming the flag on %s', async (_label, edit, message) => {
     // Prepare
     const io = captureIo();
@@ -152,6 +159,19 @@ describe('device settings', () => {
     expect(loaded.certificateMode).toBe('csr');
     expect(settings.parameters).toEqual({ Site: 'north' });
     expect(loaded.identity.thingName).toBe('sensor-9');
+  });
+
+  it('gives the throttling back-off its defaults, each of which a setting changes', () => {
+    // Prepare
+    const required = { thingName: 'a', signingKey: 'k', claimCert: 'c', claimKey: 'k', bootstrapUrl: 'https://x/', out: 'o' };
+
+    // Act
+    const defaults = parseDeviceSettings(required);
+    const changed = parseDeviceSettings({ ...required, throttleAttempts: 8, throttleBackoffMs: 250, throttleMaxBackoffMs: 4_000 });
+
+    // Assess
+    expect(defaults).toMatchObject({ throttleAttempts: DEFAULT_THROTTLE_POLICY.attempts, throttleBackoffMs: DEFAULT_THROTTLE_POLICY.baseBackoffMs, throttleMaxBackoffMs: DEFAULT_THROTTLE_POLICY.maxBackoffMs });
+    expect(changed).toMatchObject({ throttleAttempts: 8, throttleBackoffMs: 250, throttleMaxBackoffMs: 4_000 });
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateIdOf } from '@global-iot/device/keys.js';
+import { certificateIdOf } from '@global-iot/core/certificate-id.js';
 import type { ProvisionEvent } from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';

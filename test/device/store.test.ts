@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificateIdOf } from '@global-iot/core/certificate-id.js';
 import { StoredStateInvalid } from '@global-iot/device/errors.js';
-import { certificateIdOf } from '@global-iot/device/keys.js';
 import {
   type BootstrappedState,
   CERT_FILE,

@@ -1,0 +1,75 @@
+import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import type { BootstrapAnswer, BootstrapRequestBody } from '../bootstrap-client.js';
+import type { Flow } from '../flow/context.js';
+import type { StepFacts } from '../flow/run-step.js';
+import type { DeviceIdentity, ProvisionDeps } from '../flow/types.js';
+import type { MqttTarget } from '../mqtt.js';
+import type { BootstrappedState } from '../store.js';
+
+/** Where the bootstrap sent the device: its answer, the endpoint to reach, and the state recorded. */
+export interface Assignment {
+  readonly answer: BootstrapAnswer;
+  readonly target: MqttTarget;
+  readonly bootstrapped: BootstrappedState;
+}
+
+/**
+ * The bootstrap call, signed afresh for every attempt: each request carries a newer timestamp
+ * than the last, even within one millisecond, because the service refuses a timestamp it has
+ * already accepted.
+ */
+export function signedBootstrapRequester(
+  identity: DeviceIdentity,
+  bootstrap: ProvisionDeps['bootstrap'],
+  now: () => number,
+): (preferredRegion?: string) => Promise<BootstrapAnswer> {
+  let lastTimestamp = 0;
+  return (preferredRegion) =>
+    bootstrap(() => {
+      lastTimestamp = Math.max(now(), lastTimestamp + 1);
+      const body: BootstrapRequestBody = signedBootstrapRequest(identity.signingKey, identity.thingName, lastTimestamp);
+      if (preferredRegion !== undefined) body['preferred-region'] = preferredRegion;
+      return body;
+    });
+}
+
+function describeAnswer({ answer }: Assignment): StepFacts {
+  return {
+    region: answer.region,
+    detail: {
+      ...(answer.distance !== null ? { distanceKm: Math.round(answer.distance) } : {}),
+      ...(answer.fallbacks.length > 0 ? { fallbacks: answer.fallbacks.map((f) => f.region).join(',') } : {}),
+      ticketExpiresAt: answer.ticketExpiresAt,
+    },
+  };
+}
+
+/**
+ * Step `bootstrap`: the call and the record of its answer, so a run killed after it finds where
+ * it was sent. The ticket is not recorded: a resumed run asks for a fresh one.
+ */
+export function bootstrap(
+  flow: Pick<Flow, 'step' | 'requestBootstrap' | 'locate' | 'store' | 'thingName' | 'now'>,
+  preferredRegion?: string,
+): Promise<Assignment> {
+  return flow.step(
+    'bootstrap',
+    async () => {
+      const answer = await flow.requestBootstrap(preferredRegion);
+      const target = flow.locate(answer.region, answer.endpointAddress);
+      const bootstrapped: BootstrappedState = {
+        version: 1,
+        step: 'bootstrapped',
+        thingName: flow.thingName,
+        region: target.region,
+        endpoint: target.host,
+        port: target.port,
+        templateName: answer.templateName,
+        updatedAt: new Date(flow.now()).toISOString(),
+      };
+      await flow.store.saveBootstrapped(bootstrapped);
+      return { answer, target, bootstrapped };
+    },
+    { describe: describeAnswer },
+  );
+}
