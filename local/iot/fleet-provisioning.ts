@@ -386,8 +386,9 @@ export function createFleetProvisioning(deps: FleetProvisioningDeps): FleetProvi
     handle(connection, topic, payload) {
       if (!isFleetProvisioningTopic(topic)) return false;
       const operation = operationOf(topic);
-      // Answer topics are AWS's to publish: a client's publish there reaches nobody.
-      if (operation) {
+      // Answer topics are AWS's to publish: a client's publish there reaches nobody. A request
+      // whose connection is already gone (a will) has no one to answer: nothing is created.
+      if (operation && connection.isOpen()) {
         run(connection, operation, payload).catch((error: unknown) => {
           log.error('could not answer a fleet provisioning request', { error: describeError(error) });
         });

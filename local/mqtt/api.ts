@@ -17,6 +17,14 @@ export type DisconnectReason =
   | 'SERVER_INITIATED_DISCONNECT'
   | 'SERVER_ERROR';
 
+/** What a CONNECT asks for beyond a connection, as AWS IoT's policies can see it. */
+export interface ConnectRequest {
+  /** The CONNECT carries a will. */
+  readonly lastWill: boolean;
+  /** The session is to outlive the connection (MQTT 3.1.1 clean session 0, MQTT 5 session expiry). */
+  readonly persistent: boolean;
+}
+
 export interface PeerIdentity {
   /** The client certificate (DER) the TLS handshake presented; its key was proven. */
   readonly certificateDer: Buffer;
@@ -42,7 +50,11 @@ export interface BrokerConnection<P> {
 export interface BrokerHooks<P> {
   /** Who the peer is; undefined refuses the connection as not authorized. */
   authenticate(peer: PeerIdentity, connect: { clientId: string }): P | undefined;
-  canConnect(principal: P, clientId: string): boolean;
+  /**
+   * iot:Connect, asked with what the CONNECT requests (AWS's iot:ConnectAttributes): a policy
+   * may refuse a will or a persistent session at CONNECT.
+   */
+  canConnect(principal: P, clientId: string, attributes: ConnectRequest): boolean;
   canSubscribe(principal: P, clientId: string, filter: string): boolean;
   canPublish(principal: P, clientId: string, topic: string): boolean;
   /** A retained publish needs this as well (AWS: iot:RetainPublish). */

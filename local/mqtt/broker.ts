@@ -13,7 +13,7 @@ import { serveSocket } from './socket.js';
 import { SessionStore } from './session-store.js';
 import { type BrokerSettings, DEFAULT_BROKER_SETTINGS, maxFrameBytesOf } from './settings.js';
 
-export type { BrokerConnection, BrokerHooks, DisconnectReason, MqttBroker, PeerIdentity } from './api.js';
+export type { BrokerConnection, BrokerHooks, ConnectRequest, DisconnectReason, MqttBroker, PeerIdentity } from './api.js';
 export { type BrokerSettings, DEFAULT_BROKER_SETTINGS } from './settings.js';
 
 /**

@@ -39,6 +39,12 @@ function checkConnect<P>(ctx: BrokerContext<P>, socket: TLSSocket, packet: IConn
   return { version, clientId, assigned };
 }
 
+/** MQTT 3.1.1: clean session 0; MQTT 5: a session expiry interval over 0. */
+function asksForPersistentSession(packet: IConnectPacket): boolean {
+  if (packet.protocolVersion === 5) return (packet.properties?.sessionExpiryInterval ?? 0) > 0;
+  return packet.clean === false;
+}
+
 /** The will of a CONNECT, or a refusal: AWS IoT has no QoS 2, and the topic must be valid. */
 function willOf(packet: IConnectPacket): Will | { refused: number } | undefined {
   if (!packet.will) return undefined;
@@ -83,7 +89,8 @@ export function acceptConnect<P>(ctx: BrokerContext<P>, socket: TLSSocket, packe
   // Only the DER is needed; getPeerCertificate would also decode every field into an object.
   const certificateDer = socket.getPeerX509Certificate()?.raw;
   const principal = certificateDer ? ctx.hooks.authenticate({ certificateDer, chainVerified: socket.authorized }, { clientId }) : undefined;
-  if (principal === undefined || !ctx.hooks.canConnect(principal, clientId)) {
+  const request = { lastWill: packet.will !== undefined, persistent: asksForPersistentSession(packet) };
+  if (principal === undefined || !ctx.hooks.canConnect(principal, clientId, request)) {
     ctx.log.info('connection refused: not authorized', { clientId, remoteAddress: socket.remoteAddress });
     refuseConnect(socket, version, V4.notAuthorized, V5.notAuthorized);
     return undefined;

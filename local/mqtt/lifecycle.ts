@@ -5,7 +5,7 @@ import type { DisconnectReason } from './api.js';
 import type { ClientConnection } from './connection.js';
 import type { BrokerContext } from './context.js';
 import { SERVER_DISCONNECT_CODES } from './reason-codes.js';
-import { route } from './router.js';
+import { publishWill } from './will.js';
 
 /** A client that never reads would otherwise keep a socket half-open. */
 const SOCKET_LINGER_MS = 1_000;
@@ -22,12 +22,7 @@ export function endConnection<P>(ctx: BrokerContext<P>, connection: ClientConnec
   if (serverInitiated && connection.protocolVersion === 5) {
     connection.send({ cmd: 'disconnect', reasonCode: SERVER_DISCONNECT_CODES[reason] });
   }
-  const will = connection.will;
-  if (will && reason !== 'CLIENT_INITIATED_DISCONNECT') {
-    if (ctx.hooks.canPublish(connection.principal, connection.clientId, will.topic)) {
-      route(ctx, will.topic, will.payload, will.qos, will.retain, undefined);
-    }
-  }
+  if (reason !== 'CLIENT_INITIATED_DISCONNECT') publishWill(ctx, connection);
   connection.socket.end();
   setTimeout(() => connection.socket.destroy(), SOCKET_LINGER_MS).unref();
   try {

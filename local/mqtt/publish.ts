@@ -1,5 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import { authorizeClientPublish } from './authorization.js';
+import { publishRefusal } from './authorization.js';
 import type { ClientConnection } from './connection.js';
 import type { BrokerContext } from './context.js';
 import { ProtocolViolation } from './errors.js';
@@ -22,9 +22,26 @@ function topicOf<P>(connection: ClientConnection<P>, packet: IPublishPacket): st
   return topic;
 }
 
+/** A message a client publishes, by PUBLISH or through its will. */
+export interface ClientMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+}
+
 /**
- * A client's PUBLISH: checked, authorized, taken by the owner (service topics) or routed, and
- * acknowledged at QoS 1. Anything refused ends the connection, as AWS IoT does.
+ * Publishes an authorized message of a client: the owner takes it if it is for a service (a
+ * fleet provisioning request, or an answer topic, which reaches nobody), otherwise it is routed.
+ */
+export function publishFromClient<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, message: ClientMessage): void {
+  const handled = ctx.hooks.handlePublish?.(connection, message.topic, message.payload) ?? false;
+  if (!handled) route(ctx, message.topic, message.payload, message.qos, message.retain, connection);
+}
+
+/**
+ * A client's PUBLISH: checked, authorized, published and acknowledged at QoS 1. Anything refused
+ * ends the connection, as AWS IoT does.
  */
 export function onPublish<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, packet: IPublishPacket): void {
   if (packet.qos === 2) throw new ProtocolViolation('QoS 2 is not supported', 'CLIENT_ERROR', V5.qosNotSupported);
@@ -33,9 +50,9 @@ export function onPublish<P>(ctx: BrokerContext<P>, connection: ClientConnection
   if (payload.length > ctx.settings.maxPayloadBytes) {
     throw new ProtocolViolation('payload over the limit', 'CLIENT_ERROR', V5.packetTooLarge);
   }
-  authorizeClientPublish(ctx, connection, topic, packet.retain);
-  const handled = ctx.hooks.handlePublish?.(connection, topic, payload) ?? false;
-  if (!handled) route(ctx, topic, payload, packet.qos, packet.retain, connection);
+  const refusal = publishRefusal(ctx, connection.principal, connection.clientId, topic, packet.retain);
+  if (refusal) throw new ProtocolViolation(refusal, 'AUTH_ERROR', V5.notAuthorized);
+  publishFromClient(ctx, connection, { topic, payload, qos: packet.qos, retain: packet.retain });
   if (packet.qos === 1 && packet.messageId !== undefined) {
     connection.send(
       connection.protocolVersion === 5
