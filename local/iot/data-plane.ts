@@ -118,6 +118,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     tls: { key: options.tls.key, cert: options.tls.cert, ca: [...options.tls.ca] },
     settings: options.brokerSettings ?? {},
     log,
+    now,
     hooks: {
       authenticate(peer) {
         const certificateId = certificateIdOf(peer.certificateDer);

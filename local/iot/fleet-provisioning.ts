@@ -18,6 +18,7 @@ import {
   verifyCsr,
 } from '../pki.js';
 import { InvalidPolicy } from './policy.js';
+import type { FleetProvisioningThrottle } from './quotas.js';
 import { OWNERSHIP_TOKEN_TTL_MS, type RegionState, type TemplateRecord } from './region-state.js';
 
 /**
@@ -52,6 +53,8 @@ export interface FleetProvisioningDeps {
   invokeHook: HookInvoker;
   /** AWS gives the hook 5 s. */
   hookTimeoutMs: number;
+  /** AWS's per-region request rates, when the cloud emulates its quotas. */
+  throttle?: FleetProvisioningThrottle;
   now: () => number;
   log: Logger;
 }
@@ -350,6 +353,7 @@ export function createFleetProvisioning(deps: FleetProvisioningDeps): FleetProvi
     let outcome: 'accepted' | 'rejected' = 'accepted';
     let errorCode: string | undefined;
     try {
+      if (deps.throttle && !deps.throttle(operation.kind)) throw new Rejection(429, 'Throttled', 'Rate exceeded.');
       switch (operation.kind) {
         case 'create-keys':
           body = await createKeysAndCertificate(connection, operation.format, payload);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
+import { KeyedRateLimiter } from '../rate-limiter.js';
 import type { BrokerHooks, MqttBroker } from './api.js';
 import type { ConnectionOwner } from './connection.js';
 import type { BrokerContext } from './context.js';
@@ -36,8 +37,15 @@ export { type BrokerSettings, DEFAULT_BROKER_SETTINGS } from './settings.js';
  * CAs whose client certificates chain; client certificates are requested and the decision is
  * the hooks': AWS also accepts certificates registered without a CA.
  */
-export function createMqttBroker<P>(options: { tls: TlsOptions; hooks: BrokerHooks<P>; settings?: Partial<BrokerSettings>; log: Logger }): MqttBroker<P> {
+export function createMqttBroker<P>(options: {
+  tls: TlsOptions;
+  hooks: BrokerHooks<P>;
+  settings?: Partial<BrokerSettings>;
+  log: Logger;
+  now?: () => number;
+}): MqttBroker<P> {
   const settings: BrokerSettings = { ...DEFAULT_BROKER_SETTINGS, ...options.settings };
+  const now = options.now ?? Date.now;
   const owner: ConnectionOwner<P> = {
     canReceive: (connection, topic) => options.hooks.canReceive(connection.principal, connection.clientId, topic),
     end: (connection, reason, serverInitiated) => endConnection(ctx, connection, reason, serverInitiated),
@@ -49,6 +57,7 @@ export function createMqttBroker<P>(options: { tls: TlsOptions; hooks: BrokerHoo
     log: options.log,
     sessions: new SessionStore<P>(),
     retained: new RetainedStore(),
+    connectLimiter: settings.maxConnectsPerSecondPerClientId > 0 ? new KeyedRateLimiter(settings.maxConnectsPerSecondPerClientId, now) : undefined,
     owner,
   };
   const sockets = new Set<TLSSocket>();

@@ -95,6 +95,12 @@ export function acceptConnect<P>(ctx: BrokerContext<P>, socket: TLSSocket, packe
     refuseConnect(socket, version, V4.notAuthorized, V5.notAuthorized);
     return undefined;
   }
+  if (ctx.connectLimiter && !ctx.connectLimiter.take(clientId)) {
+    // AWS documents no MQTT 3.1.1 code for this; "server unavailable" is the one that says "later".
+    ctx.log.info('connection refused: CONNECT rate of the client id exceeded', { clientId });
+    refuseConnect(socket, version, V4.serverUnavailable, V5.connectionRateExceeded);
+    return undefined;
+  }
   const will = willOf(packet);
   if (will && 'refused' in will) {
     refuseConnect(socket, version, V4.notAuthorized, will.refused);

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { KeyedRateLimiter } from '../rate-limiter.js';
 import type { BrokerHooks } from './api.js';
 import type { ConnectionOwner } from './connection.js';
 import type { RetainedStore } from './retained-store.js';
@@ -13,6 +14,8 @@ export interface BrokerContext<P> {
   readonly log: Logger;
   readonly sessions: SessionStore<P>;
   readonly retained: RetainedStore;
+  /** CONNECTs per client id, when the broker enforces AWS's quota. */
+  readonly connectLimiter: KeyedRateLimiter | undefined;
   /** Hands each new connection its way back to the broker. */
   readonly owner: ConnectionOwner<P>;
 }

@@ -5,7 +5,7 @@ export const MQTT5_TOPIC_ALIAS_MAXIMUM = 8;
 export const MQTT5_RECEIVE_MAXIMUM = 100;
 
 /** CONNACK return codes of MQTT 3.1.1. */
-export const V4 = { unacceptableProtocol: 1, identifierRejected: 2, notAuthorized: 5 } as const;
+export const V4 = { unacceptableProtocol: 1, identifierRejected: 2, serverUnavailable: 3, notAuthorized: 5 } as const;
 
 /** Reason codes of MQTT 5 (CONNACK, PUBACK, SUBACK, UNSUBACK, DISCONNECT). */
 export const V5 = {
@@ -26,6 +26,7 @@ export const V5 = {
   topicAliasInvalid: 0x94,
   qosNotSupported: 0x9b,
   administrativeAction: 0x98,
+  connectionRateExceeded: 0x9f,
 } as const;
 
 /** The DISCONNECT an MQTT 5 client gets when the server ends its connection. */

@@ -11,6 +11,8 @@ export interface BrokerSettings {
   maxClientIdBytes: number;
   /** Accept MQTT 5 clients as well as MQTT 3.1.1. */
   mqtt5: boolean;
+  /** AWS IoT's quota: CONNECT requests per second per client id; 0 is no limit (the default). */
+  maxConnectsPerSecondPerClientId: number;
 }
 
 export const DEFAULT_BROKER_SETTINGS: BrokerSettings = {
@@ -20,6 +22,7 @@ export const DEFAULT_BROKER_SETTINGS: BrokerSettings = {
   maxKeepAliveSeconds: 1200,
   maxClientIdBytes: 128,
   mqtt5: true,
+  maxConnectsPerSecondPerClientId: 0,
 };
 
 /** Room for the fixed header, topic (256 bytes), properties and packet id around the payload. */
