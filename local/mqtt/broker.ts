@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
-import { KeyedRateLimiter } from '../rate-limiter.js';
+import { KeyedRateLimiter, TokenBucket } from '../rate-limiter.js';
 import type { BrokerHooks, MqttBroker } from './api.js';
 import type { ConnectionOwner } from './connection.js';
 import type { BrokerContext } from './context.js';
@@ -12,10 +12,11 @@ import { RetainedStore } from './retained-store.js';
 import { route } from './router.js';
 import { serveSocket } from './socket.js';
 import { SessionStore } from './session-store.js';
-import { type BrokerSettings, DEFAULT_BROKER_SETTINGS, maxFrameBytesOf } from './settings.js';
+import { deliverLive } from './delivery.js';
+import { type BrokerSettings, maxFrameBytesOf, resolveBrokerSettings } from './settings.js';
 
 export type { BrokerConnection, BrokerHooks, ConnectRequest, DisconnectReason, MqttBroker, PeerIdentity } from './api.js';
-export { type BrokerSettings, DEFAULT_BROKER_SETTINGS } from './settings.js';
+export { type BrokerSettings, DEFAULT_BROKER_SETTINGS, InvalidBrokerSettings } from './settings.js';
 
 /**
  * A small MQTT broker with AWS IoT's semantics, written for the local cloud rather than bent out
@@ -44,10 +45,11 @@ export function createMqttBroker<P>(options: {
   log: Logger;
   now?: () => number;
 }): MqttBroker<P> {
-  const settings: BrokerSettings = { ...DEFAULT_BROKER_SETTINGS, ...options.settings };
+  const settings = resolveBrokerSettings(options.settings);
   const now = options.now ?? Date.now;
   const owner: ConnectionOwner<P> = {
     canReceive: (connection, topic) => options.hooks.canReceive(connection.principal, connection.clientId, topic),
+    publishTo: (connection, topic, payload, qos) => deliverLive(ctx, connection, { topic, payload, retain: false }, qos),
     end: (connection, reason, serverInitiated) => endConnection(ctx, connection, reason, serverInitiated),
   };
   const ctx: BrokerContext<P> = {
@@ -55,9 +57,11 @@ export function createMqttBroker<P>(options: {
     maxFrameBytes: maxFrameBytesOf(settings),
     hooks: options.hooks,
     log: options.log,
+    now,
     sessions: new SessionStore<P>(),
     retained: new RetainedStore(),
     connectLimiter: settings.maxConnectsPerSecondPerClientId > 0 ? new KeyedRateLimiter(settings.maxConnectsPerSecondPerClientId, now) : undefined,
+    queueLimiter: new TokenBucket(settings.queuedMessagesPerSecond, now),
     owner,
   };
   const sockets = new Set<TLSSocket>();

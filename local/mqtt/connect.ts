@@ -7,7 +7,9 @@ import type { BrokerContext } from './context.js';
 import { effectiveKeepAlive, KeepAlive } from './keep-alive.js';
 import { endConnection, refuseConnect } from './lifecycle.js';
 import { MQTT5_RECEIVE_MAXIMUM, MQTT5_TOPIC_ALIAS_MAXIMUM, V4, V5 } from './reason-codes.js';
-import { Session } from './session.js';
+import { cancelExpiry, resumeSession } from './delivery.js';
+import { TokenBucket } from '../rate-limiter.js';
+import { Session, StoredMessages } from './session.js';
 import { isValidTopicName } from './topics.js';
 
 /** The CONNECT fields the broker keeps, once checked. */
@@ -16,6 +18,14 @@ interface AcceptedConnect {
   readonly clientId: string;
   /** The broker chose the client id (an empty one was sent). */
   readonly assigned: boolean;
+}
+
+/** The session a CONNECT gets, and what its CONNACK says of it. */
+interface SessionGrant<P> {
+  readonly session: Session<P>;
+  readonly present: boolean;
+  /** MQTT 5: the expiry the client asked for was cut to this. */
+  readonly expiryCutTo: number | undefined;
 }
 
 /** Protocol version and client id, as AWS IoT accepts them; undefined after a refusal. */
@@ -45,6 +55,32 @@ function asksForPersistentSession(packet: IConnectPacket): boolean {
   return packet.clean === false;
 }
 
+/**
+ * Resumes the client id's session unless the CONNECT asks for a clean start (MQTT 3.1.1's clean
+ * session, MQTT 5's clean start), and sets how long it outlives the connection: AWS's expiry
+ * for MQTT 3.1.1's persistent sessions, what an MQTT 5 client asks for up to that.
+ */
+function grantSession<P>(ctx: BrokerContext<P>, packet: IConnectPacket, clientId: string): SessionGrant<P> {
+  const cleanStart = packet.clean ?? true;
+  const max = ctx.settings.maxSessionExpirySeconds;
+  const requested = packet.protocolVersion === 5 ? (packet.properties?.sessionExpiryInterval ?? 0) : cleanStart ? 0 : max;
+  let session = ctx.sessions.get(clientId);
+  const present = session !== undefined && !cleanStart;
+  if (session && present) {
+    cancelExpiry(session);
+  } else {
+    if (session) {
+      cancelExpiry(session);
+      ctx.sessions.remove(session);
+    }
+    session = new Session<P>(clientId);
+    ctx.sessions.set(session);
+  }
+  session.expirySeconds = Math.min(requested, max);
+  if (session.expirySeconds > 0 && !session.stored) session.stored = new StoredMessages(new TokenBucket(ctx.settings.storedMessagesPerSecond, ctx.now));
+  return { session, present, expiryCutTo: packet.protocolVersion === 5 && requested > max ? max : undefined };
+}
+
 /** The will of a CONNECT, or a refusal: AWS IoT has no QoS 2, and the topic must be valid. */
 function willOf(packet: IConnectPacket): Will | { refused: number } | undefined {
   if (!packet.will) return undefined;
@@ -54,11 +90,18 @@ function willOf(packet: IConnectPacket): Will | { refused: number } | undefined 
   return { topic: packet.will.topic, payload: Buffer.from(packet.will.payload), qos: qos === 1 ? 1 : 0, retain: packet.will.retain ?? false };
 }
 
-function sendConnack<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, accepted: AcceptedConnect, requestedKeepAlive: number | undefined, keepAlive: number): void {
+function sendConnack<P>(
+  ctx: BrokerContext<P>,
+  connection: ClientConnection<P>,
+  accepted: AcceptedConnect,
+  grant: SessionGrant<P>,
+  requestedKeepAlive: number | undefined,
+  keepAlive: number,
+): void {
   if (accepted.version === 5) {
     connection.send({
       cmd: 'connack',
-      sessionPresent: false,
+      sessionPresent: grant.present,
       reasonCode: V5.success,
       properties: {
         maximumQoS: 1,
@@ -71,10 +114,11 @@ function sendConnack<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, 
         sharedSubscriptionAvailable: false,
         ...(keepAlive !== requestedKeepAlive ? { serverKeepAlive: keepAlive } : {}),
         ...(accepted.assigned ? { assignedClientIdentifier: accepted.clientId } : {}),
+        ...(grant.expiryCutTo !== undefined ? { sessionExpiryInterval: grant.expiryCutTo } : {}),
       },
     });
   } else {
-    connection.send({ cmd: 'connack', sessionPresent: false, returnCode: 0 });
+    connection.send({ cmd: 'connack', sessionPresent: grant.present, returnCode: 0 });
   }
 }
 
@@ -106,16 +150,16 @@ export function acceptConnect<P>(ctx: BrokerContext<P>, socket: TLSSocket, packe
     refuseConnect(socket, version, V4.notAuthorized, will.refused);
     return undefined;
   }
-  const session = new Session<P>(clientId);
-  const connection = new ClientConnection(socket, session, version, principal, socket.remoteAddress ?? 'unknown', ctx.owner);
-  connection.will = will;
   const previous = ctx.sessions.get(clientId)?.connection;
   if (previous) endConnection(ctx, previous, 'DUPLICATE_CLIENTID', true);
-  session.connection = connection;
-  ctx.sessions.set(session);
+  const grant = grantSession(ctx, packet, clientId);
+  const connection = new ClientConnection(socket, grant.session, version, principal, socket.remoteAddress ?? 'unknown', ctx.owner);
+  connection.will = will;
+  grant.session.connection = connection;
   const keepAlive = effectiveKeepAlive(packet.keepalive ?? 0, ctx.settings);
-  sendConnack(ctx, connection, accepted, packet.keepalive, keepAlive);
+  sendConnack(ctx, connection, accepted, grant, packet.keepalive, keepAlive);
   connection.keepAlive = new KeepAlive(keepAlive, () => endConnection(ctx, connection, 'MQTT_KEEP_ALIVE_TIMEOUT', true));
+  if (grant.present) resumeSession(ctx, grant.session, connection);
   try {
     ctx.hooks.onConnected?.(connection);
   } catch (error) {

@@ -15,6 +15,8 @@ export interface Will {
 /** What a connection needs from the broker that owns it. */
 export interface ConnectionOwner<P> {
   canReceive(connection: ClientConnection<P>, topic: string): boolean;
+  /** Sends a message to this connection as the broker sends any (a persistent session keeps QoS 1 ones). */
+  publishTo(connection: ClientConnection<P>, topic: string, payload: Buffer, qos: 0 | 1): void;
   end(connection: ClientConnection<P>, reason: DisconnectReason, serverInitiated: boolean): void;
 }
 
@@ -83,7 +85,7 @@ export class ClientConnection<P> implements BrokerConnection<P> {
     if (!this.isOpen()) return false;
     const qos = this.session.subscriptions.matchingQos(topic, false);
     if (qos === undefined || !this.owner.canReceive(this, topic)) return false;
-    this.sendPublish(topic, payload, qos);
+    this.owner.publishTo(this, topic, payload, qos);
     return true;
   }
 

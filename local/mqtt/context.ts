@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { KeyedRateLimiter } from '../rate-limiter.js';
+import type { KeyedRateLimiter, TokenBucket } from '../rate-limiter.js';
 import type { BrokerHooks } from './api.js';
 import type { ConnectionOwner } from './connection.js';
 import type { RetainedStore } from './retained-store.js';
@@ -12,10 +12,13 @@ export interface BrokerContext<P> {
   readonly maxFrameBytes: number;
   readonly hooks: BrokerHooks<P>;
   readonly log: Logger;
+  readonly now: () => number;
   readonly sessions: SessionStore<P>;
   readonly retained: RetainedStore;
   /** CONNECTs per client id, when the broker enforces AWS's quota. */
   readonly connectLimiter: KeyedRateLimiter | undefined;
+  /** Messages queued for offline sessions, across the broker (AWS: per account). */
+  readonly queueLimiter: TokenBucket;
   /** Hands each new connection its way back to the broker. */
   readonly owner: ConnectionOwner<P>;
 }

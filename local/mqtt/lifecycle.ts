@@ -4,6 +4,7 @@ import { describeError } from '@global-iot/core/errors.js';
 import type { DisconnectReason } from './api.js';
 import type { ClientConnection } from './connection.js';
 import type { BrokerContext } from './context.js';
+import { suspendSession } from './delivery.js';
 import { SERVER_DISCONNECT_CODES } from './reason-codes.js';
 import { publishWill } from './will.js';
 
@@ -17,8 +18,11 @@ const SOCKET_LINGER_MS = 1_000;
 export function endConnection<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, reason: DisconnectReason, serverInitiated: boolean): void {
   if (!connection.markClosed()) return;
   const session = connection.session;
-  if (session.connection === connection) session.connection = undefined;
-  ctx.sessions.remove(session);
+  if (session.connection === connection) {
+    session.connection = undefined;
+    if (session.expirySeconds > 0) suspendSession(ctx, session);
+    else ctx.sessions.remove(session);
+  }
   if (serverInitiated && connection.protocolVersion === 5) {
     connection.send({ cmd: 'disconnect', reasonCode: SERVER_DISCONNECT_CODES[reason] });
   }

@@ -40,8 +40,10 @@ export function publishFromClient<P>(ctx: BrokerContext<P>, connection: ClientCo
 }
 
 /**
- * A client's PUBLISH: checked, authorized, published and acknowledged at QoS 1. Anything refused
- * ends the connection, as AWS IoT does.
+ * A client's PUBLISH: checked, authorized, acknowledged at QoS 1, then published. Anything
+ * refused ends the connection, as AWS IoT does. The PUBACK goes first, as AWS IoT sends it:
+ * a fleet provisioning answer (even one ready at once, as CreateCertificateFromCsr's is) always
+ * follows the acknowledgement of its request.
  */
 export function onPublish<P>(ctx: BrokerContext<P>, connection: ClientConnection<P>, packet: IPublishPacket): void {
   if (packet.qos === 2) throw new ProtocolViolation('QoS 2 is not supported', 'CLIENT_ERROR', V5.qosNotSupported);
@@ -52,7 +54,6 @@ export function onPublish<P>(ctx: BrokerContext<P>, connection: ClientConnection
   }
   const refusal = publishRefusal(ctx, connection.principal, connection.clientId, topic, packet.retain);
   if (refusal) throw new ProtocolViolation(refusal, 'AUTH_ERROR', V5.notAuthorized);
-  publishFromClient(ctx, connection, { topic, payload, qos: packet.qos, retain: packet.retain });
   if (packet.qos === 1 && packet.messageId !== undefined) {
     connection.send(
       connection.protocolVersion === 5
@@ -60,4 +61,5 @@ export function onPublish<P>(ctx: BrokerContext<P>, connection: ClientConnection
         : { cmd: 'puback', messageId: packet.messageId },
     );
   }
+  publishFromClient(ctx, connection, { topic, payload, qos: packet.qos, retain: packet.retain });
 }

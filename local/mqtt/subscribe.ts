@@ -2,6 +2,7 @@ import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import { mayReceive, maySubscribe } from './authorization.js';
 import type { ClientConnection } from './connection.js';
 import type { BrokerContext } from './context.js';
+import { deliverLive } from './delivery.js';
 import { ProtocolViolation } from './errors.js';
 import { V5 } from './reason-codes.js';
 import { isValidTopicFilter } from './topics.js';
@@ -38,7 +39,7 @@ export function onSubscribe<P>(ctx: BrokerContext<P>, connection: ClientConnecti
     const subQos = subscriptions.get(filter)?.qos ?? 0;
     for (const message of ctx.retained.matching(filter)) {
       if (!mayReceive(ctx, connection, message.topic)) continue;
-      connection.sendPublish(message.topic, message.payload, subQos < message.qos ? subQos : message.qos, true);
+      deliverLive(ctx, connection, { topic: message.topic, payload: message.payload, retain: true }, subQos < message.qos ? subQos : message.qos);
     }
   }
 }
