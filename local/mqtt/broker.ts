@@ -26,11 +26,12 @@ export { type BrokerSettings, DEFAULT_BROKER_SETTINGS, InvalidBrokerSettings } f
  * id takes over; the broker itself can answer a publish on the requesting connection only.
  * MQTT 3.1.1 and MQTT 5 (QoS 0 and 1; AWS IoT has no QoS 2).
  *
- * This module puts the parts together: sockets and framing (`socket.ts`), CONNECT
- * (`connect.ts`), packets (`dispatch.ts`, `publish.ts`, `subscribe.ts`), authorization
- * (`authorization.ts`), sessions (`session.ts`, `session-store.ts`), routing (`router.ts`),
+ * This module puts the parts together: sockets and framing (`socket.ts`, `frame-reader.ts`),
+ * CONNECT (`connect.ts`), packets (`dispatch.ts`, `publish.ts`, `subscribe.ts`), the publish
+ * rules a PUBLISH and a will share (`authorization.ts`, `will.ts`), sessions (`session.ts`,
+ * `session-store.ts`) and what a persistent one keeps (`delivery.ts`), routing (`router.ts`),
  * retained messages (`retained-store.ts`), keep-alive (`keep-alive.ts`) and the end of a
- * connection (`lifecycle.ts`).
+ * connection (`lifecycle.ts`). Limits are in `settings.ts`.
  */
 
 /**

@@ -123,8 +123,10 @@ function sendConnack<P>(
 }
 
 /**
- * Answers a CONNECT: checks it, authenticates the TLS client certificate, authorizes iot:Connect,
- * takes the client id over from an older connection, and acknowledges. Undefined when refused.
+ * Answers a CONNECT: checks it, authenticates the TLS client certificate, authorizes iot:Connect
+ * (with the will and persistence it asks for), applies the CONNECT quota, takes the client id
+ * over from an older connection, starts or resumes the session, and acknowledges. Undefined
+ * when refused.
  */
 export function acceptConnect<P>(ctx: BrokerContext<P>, socket: TLSSocket, packet: IConnectPacket): ClientConnection<P> | undefined {
   const accepted = checkConnect(ctx, socket, packet);
