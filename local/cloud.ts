@@ -10,6 +10,7 @@ import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from '.
 import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { claimPolicyDocument, claimTemplatePolicyDocument, devicePolicyDocument } from './iot/policy.js';
+import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
 import { createTemplate } from './iot/templates.js';
 import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
@@ -111,6 +112,11 @@ export interface LocalCloudOptions extends CloudWiring {
   /** Templates the claim certificate may use; default: the wired templates, or the default name. */
   claimTemplateNames?: readonly string[];
   brokerSettings?: Partial<BrokerSettings>;
+  /**
+   * AWS IoT's fleet provisioning and CONNECT quotas: `true` for AWS's defaults, an object to
+   * change some of them (see local/iot/quotas.ts). Off by default.
+   */
+  awsQuotas?: boolean | Partial<AwsQuotas>;
   /** Start dynalite (default true). */
   dynamo?: boolean;
   dynamoPort?: number;
@@ -183,6 +189,15 @@ export function resolveRegionEndpoints(
   return resolved;
 }
 
+function awsQuotasOf(option: LocalCloudOptions['awsQuotas']): AwsQuotas | undefined {
+  try {
+    return resolveAwsQuotas(option);
+  } catch (error) {
+    if (error instanceof InvalidQuotas) throw new LocalCloudConfigError(error.message, { cause: error });
+    throw error;
+  }
+}
+
 class HookFunctionTimeout extends Error {
   override name = 'HookFunctionTimeout';
 }
@@ -220,6 +235,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   const pkiDir = resolve(options.pkiDir ?? (dataDir ? join(dataDir, 'pki') : join(process.cwd(), '.local-cloud')));
   const bootstrapHost = options.bootstrapHost ?? 'localhost';
+  const quotas = awsQuotasOf(options.awsQuotas);
+  const brokerSettings: Partial<BrokerSettings> = {
+    ...(quotas ? { maxConnectsPerSecondPerClientId: quotas.connectsPerSecondPerClientId } : {}),
+    ...options.brokerSettings,
+  };
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -383,11 +403,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           deviceKeyAlgorithm: options.deviceKeyAlgorithm ?? 'rsa-2048',
           invokeHook,
           hookTimeoutMs: options.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+          ...(quotas ? { throttle: fleetProvisioningThrottle(quotas, now) } : {}),
           now,
           log,
         }),
         rules,
-        ...(options.brokerSettings ? { brokerSettings: options.brokerSettings } : {}),
+        brokerSettings,
         now,
         log,
       });

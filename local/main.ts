@@ -33,6 +33,7 @@ export const mainOptionsSchema = z.object({
   dataDir: z.string().min(1).optional(),
   pkiDir: z.string().min(1).optional(),
   demo: z.boolean().default(false),
+  awsQuotas: z.boolean().default(false),
   hostMode: z.enum(['localhost', 'loopback-ips']).default('localhost'),
   accountId: z.string().regex(/^\d{12}$/, 'the account id is 12 digits').default(DEFAULT_ACCOUNT_ID),
   deviceKey: z.enum(['rsa-2048', 'ec-p256']).default('rsa-2048'),
@@ -58,6 +59,7 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
     .option('--data-dir <dir>', 'keep things, certificates, templates, DynamoDB and keys here across restarts')
     .option('--pki-dir <dir>', 'where CAs, the claim certificate and keys are written (default: <data-dir>/pki or .local-cloud/)')
     .option('--demo', 'demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator)', false)
+    .option('--aws-quotas', "AWS IoT's default quotas: fleet provisioning rates per region, one CONNECT per second per client id", false)
     .addOption(new Option('--host-mode <mode>', 'localhost: 127.0.0.1 and free ports; loopback-ips: 127.0.0.x:8883 per region').choices(['localhost', 'loopback-ips']).default('localhost'))
     .option('--account-id <id>', 'the emulated AWS account', DEFAULT_ACCOUNT_ID)
     .addOption(new Option('--device-key <type>', 'key type of CreateKeysAndCertificate (AWS: rsa-2048)').choices(['rsa-2048', 'ec-p256']).default('rsa-2048'))
@@ -89,6 +91,7 @@ export function cloudOptions(options: MainOptions): LocalCloudOptions {
     regions: options.regions,
     hostMode: options.hostMode,
     demo: options.demo,
+    awsQuotas: options.awsQuotas,
     accountId: options.accountId,
     deviceKeyAlgorithm: options.deviceKey,
     log,

@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
-import { type BrokerConnection, type BrokerSettings, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
+import { type BrokerConnection, type BrokerSettings, type ConnectRequest, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
 import { topicMatches } from '../mqtt/topics.js';
 import { certificateIdOf } from '../pki.js';
 import type { FleetProvisioning, IotPrincipal } from './fleet-provisioning.js';
-import { type IotAction, isAllowed, type PolicyContext, resourceArn } from './policy.js';
+import { type ConnectAttribute, type IotAction, isAllowed, type PolicyContext, resourceArn } from './policy.js';
 import type { RegionState } from './region-state.js';
 
 /**
@@ -66,6 +66,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     return isAllowed(state.policiesOf(principal.certificateId), action, resourceArn(ctx, kind, name), ctx);
   }
 
+  function mayConnect(principal: IotPrincipal, clientId: string, request: ConnectRequest): boolean {
+    const connectAttributes: ConnectAttribute[] = [];
+    if (request.persistent) connectAttributes.push('PersistentConnect');
+    if (request.lastWill) connectAttributes.push('LastWill');
+    const ctx = { ...context(principal, clientId), connectAttributes };
+    return isAllowed(state.policiesOf(principal.certificateId), 'iot:Connect', resourceArn(ctx, 'client', clientId), ctx);
+  }
+
   function runRules(topic: string, payload: Buffer): void {
     for (const rule of options.rules ?? []) {
       if (!topicMatches(rule.topicFilter, topic)) continue;
@@ -110,6 +118,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     tls: { key: options.tls.key, cert: options.tls.cert, ca: [...options.tls.ca] },
     settings: options.brokerSettings ?? {},
     log,
+    now,
     hooks: {
       authenticate(peer) {
         const certificateId = certificateIdOf(peer.certificateDer);
@@ -122,7 +131,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         }
         return { certificateId };
       },
-      canConnect: (p, clientId) => allowed(p, clientId, 'iot:Connect', 'client', clientId),
+      canConnect: mayConnect,
       canSubscribe: (p, clientId, filter) => allowed(p, clientId, 'iot:Subscribe', 'topicfilter', filter),
       canPublish: (p, clientId, topic) => allowed(p, clientId, 'iot:Publish', 'topic', topic),
       canRetain: (p, clientId, topic) => allowed(p, clientId, 'iot:RetainPublish', 'topic', topic),

@@ -18,6 +18,7 @@ import {
   verifyCsr,
 } from '../pki.js';
 import { InvalidPolicy } from './policy.js';
+import type { FleetProvisioningThrottle } from './quotas.js';
 import { OWNERSHIP_TOKEN_TTL_MS, type RegionState, type TemplateRecord } from './region-state.js';
 
 /**
@@ -52,6 +53,8 @@ export interface FleetProvisioningDeps {
   invokeHook: HookInvoker;
   /** AWS gives the hook 5 s. */
   hookTimeoutMs: number;
+  /** AWS's per-region request rates, when the cloud emulates its quotas. */
+  throttle?: FleetProvisioningThrottle;
   now: () => number;
   log: Logger;
 }
@@ -350,6 +353,7 @@ export function createFleetProvisioning(deps: FleetProvisioningDeps): FleetProvi
     let outcome: 'accepted' | 'rejected' = 'accepted';
     let errorCode: string | undefined;
     try {
+      if (deps.throttle && !deps.throttle(operation.kind)) throw new Rejection(429, 'Throttled', 'Rate exceeded.');
       switch (operation.kind) {
         case 'create-keys':
           body = await createKeysAndCertificate(connection, operation.format, payload);
@@ -386,8 +390,9 @@ export function createFleetProvisioning(deps: FleetProvisioningDeps): FleetProvi
     handle(connection, topic, payload) {
       if (!isFleetProvisioningTopic(topic)) return false;
       const operation = operationOf(topic);
-      // Answer topics are AWS's to publish: a client's publish there reaches nobody.
-      if (operation) {
+      // Answer topics are AWS's to publish: a client's publish there reaches nobody. A request
+      // whose connection is already gone (a will) has no one to answer: nothing is created.
+      if (operation && connection.isOpen()) {
         run(connection, operation, payload).catch((error: unknown) => {
           log.error('could not answer a fleet provisioning request', { error: describeError(error) });
         });

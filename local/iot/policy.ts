@@ -46,7 +46,14 @@ export interface PolicyContext {
     readonly thingTypeName?: string;
     readonly attributes: Readonly<Record<string, string>>;
   };
+  /**
+   * iot:ConnectAttributes of an iot:Connect request: `LastWill` when the CONNECT carries a will,
+   * `PersistentConnect` when its session is to outlive the connection. Absent for other actions.
+   */
+  readonly connectAttributes?: readonly ConnectAttribute[];
 }
+
+export type ConnectAttribute = 'LastWill' | 'PersistentConnect';
 
 interface CompiledStatement {
   readonly allow: boolean;
@@ -179,13 +186,41 @@ function resourceRegExp(pattern: string, ctx: PolicyContext): RegExp | undefined
   return compiled;
 }
 
+/** The values of a multi-valued condition key; a single-valued key counts as a set of one. */
+function keyValues(key: string, ctx: PolicyContext): readonly string[] | undefined {
+  if (key === 'iot:ConnectAttributes') return ctx.connectAttributes;
+  const value = variableValue(key, ctx);
+  return value === undefined ? undefined : [value];
+}
+
+/**
+ * IAM's set operators: ForAllValues holds when every value of the request is listed (and when
+ * the request has none, as IAM documents); ForAnyValue when at least one is.
+ */
+function setConditionHolds(operator: string, key: string, wanted: readonly string[], ctx: PolicyContext): boolean | undefined {
+  const values = keyValues(key, ctx);
+  switch (operator) {
+    case 'ForAllValues:StringEquals':
+      return (values ?? []).every((v) => wanted.includes(v));
+    case 'ForAnyValue:StringEquals':
+      return (values ?? []).some((v) => wanted.includes(v));
+    default:
+      return undefined;
+  }
+}
+
 /** True, false, or undefined when the condition uses something this emulator does not model. */
 function conditionHolds(condition: CompiledStatement['condition'], ctx: PolicyContext): boolean | undefined {
   if (!condition) return true;
   for (const [operator, entries] of Object.entries(condition)) {
     for (const [key, expected] of Object.entries(entries)) {
-      const actual = variableValue(key, ctx);
       const wanted = Array.isArray(expected) ? expected : [expected as string];
+      if (operator.startsWith('ForAllValues:') || operator.startsWith('ForAnyValue:')) {
+        const holds = setConditionHolds(operator, key, wanted, ctx);
+        if (holds !== true) return holds;
+        continue;
+      }
+      const actual = variableValue(key, ctx);
       let holds: boolean;
       switch (operator) {
         case 'Bool':

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REGIONS, LocalCloudConfigError, type LocalCloud, resolveRegionEndpoints } from '@global-iot/local/cloud.js';
 import { UsageError } from '@global-iot/core/errors.js';
-import { HelpShown, instructions, parseMainOptions } from '@global-iot/local/main.js';
+import { cloudOptions, HelpShown, instructions, parseMainOptions } from '@global-iot/local/main.js';
 
 /** `npm start`'s command line, and what it prints. */
 
@@ -137,5 +137,17 @@ describe('instructions', () => {
       expect(text).toContain(expected);
     }
     expect(text).not.toContain('PRIVATE KEY-----');
+  });
+});
+
+describe('--aws-quotas', () => {
+  it('is off by default, and turns on AWS IoT quotas in the cloud options', () => {
+    // Act
+    const off = cloudOptions(parseMainOptions([]));
+    const on = cloudOptions(parseMainOptions(['--aws-quotas']));
+
+    // Assess
+    expect(off.awsQuotas).toBe(false);
+    expect(on.awsQuotas).toBe(true);
   });
 });

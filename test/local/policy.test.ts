@@ -76,6 +76,53 @@ describe('isAllowed', () => {
   });
 });
 
+describe('iot:ConnectAttributes', () => {
+  const connect = (attributes: ('LastWill' | 'PersistentConnect')[]) => ({ ...ctx('dev'), connectAttributes: attributes });
+  const onlyPersistent = policy([
+    {
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { 'ForAllValues:StringEquals': { 'iot:ConnectAttributes': ['PersistentConnect'] } },
+    },
+  ]);
+  const noWill = policy([
+    { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+    { Effect: 'Deny', Action: 'iot:Connect', Resource: '*', Condition: { 'ForAnyValue:StringEquals': { 'iot:ConnectAttributes': ['LastWill'] } } },
+  ]);
+
+  it.each([
+    [[], true],
+    [['PersistentConnect'], true],
+    [['LastWill'], false],
+    [['PersistentConnect', 'LastWill'], false],
+  ] as const)('ForAllValues:StringEquals [PersistentConnect] with %j: %s', (attributes, expected) => {
+    // Prepare
+    const c = connect([...attributes]);
+
+    // Act
+    const granted = isAllowed([onlyPersistent], 'iot:Connect', resourceArn(c, 'client', 'dev'), c);
+
+    // Assess
+    expect(granted).toBe(expected);
+  });
+
+  it.each([
+    [[], true],
+    [['PersistentConnect'], true],
+    [['LastWill'], false],
+  ] as const)('ForAnyValue:StringEquals [LastWill] in a Deny with %j: allowed %s', (attributes, expected) => {
+    // Prepare
+    const c = connect([...attributes]);
+
+    // Act
+    const granted = isAllowed([noWill], 'iot:Connect', resourceArn(c, 'client', 'dev'), c);
+
+    // Assess
+    expect(granted).toBe(expected);
+  });
+});
+
 describe('compilePolicy', () => {
   it.each([
     ['text that is not JSON', '{'],

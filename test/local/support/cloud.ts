@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { ISubackPacket } from 'mqtt-packet';
+import type { IConnackPacket, ISubackPacket } from 'mqtt-packet';
 import { readProductTemplate } from '@global-iot/core/template/index.js';
 import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from '@global-iot/local/cloud.js';
 import type { LocalFunction } from '@global-iot/local/lambda-endpoint.js';
@@ -129,6 +129,27 @@ export async function connectMqtt(
   clientId: string,
   extra: Partial<IClientOptions> & { region?: string } = {},
 ): Promise<MqttClient> {
+  return (await connectMqttWithAck(test, identity, clientId, extra)).client;
+}
+
+/** A message an mqtt.js client received. */
+export interface Received {
+  readonly topic: string;
+  readonly payload: string;
+  /** performance.now() at arrival. */
+  readonly at: number;
+}
+
+/**
+ * connectMqtt, with the CONNACK (session present, MQTT 5 properties) and every message the
+ * client receives from the first, the ones a resumed session sends right after CONNACK included.
+ */
+export async function connectMqttWithAck(
+  test: TestCloud,
+  identity: ClientIdentity,
+  clientId: string,
+  extra: Partial<IClientOptions> & { region?: string } = {},
+): Promise<{ client: MqttClient; connack: IConnackPacket; received: Received[] }> {
   const { region, ...options } = extra;
   const endpoint = region ? test.cloud.region(region).endpoint : test.cloud.regions[0];
   if (!endpoint) throw new Error('no region');
@@ -146,21 +167,23 @@ export async function connectMqtt(
     connectTimeout: 5_000,
     ...options,
   });
+  const received: Received[] = [];
+  client.on('message', (topic: string, payload: Buffer) => received.push({ topic, payload: payload.toString('utf8'), at: performance.now() }));
   try {
-    await within(
-      new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
+    const connack = await within(
+      new Promise<IConnackPacket>((resolve, reject) => {
+        client.once('connect', (packet: IConnackPacket) => resolve(packet));
         client.once('error', reject);
         client.once('close', () => reject(new Error('connection closed before CONNACK')));
       }),
       8_000,
       `CONNACK for ${clientId}`,
     );
+    return { client, connack, received };
   } catch (error) {
     client.end(true);
     throw error;
   }
-  return client;
 }
 
 /** Resolves with the next message on `topic` (exact name) that `client` receives. */
