@@ -6,6 +6,7 @@ import { describeError, UsageError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
 import { createLogger, type LogLevel } from './log.js';
+import { deploymentRegions, type LocalDeployment, loadLocalDeployment, warnUnusedSettings } from './deployment-config.js';
 import { productKeyPaths, productWiring } from './product.js';
 
 /**
@@ -30,6 +31,8 @@ export const mainOptionsSchema = z.object({
           if (new Set(list).size !== list.length) ctx.addIssue({ code: 'custom', message: 'a region is listed twice' });
         }),
     ),
+  /** The deployment configuration file; its regions replace --regions. */
+  config: z.string().min(1).optional(),
   dataDir: z.string().min(1).optional(),
   pkiDir: z.string().min(1).optional(),
   demo: z.boolean().default(false),
@@ -54,7 +57,8 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
   const program = new Command()
     .name('npm start --')
     .description('The local multi-region AWS IoT cloud, running the real bootstrap and hook handlers.')
-    .option('--regions <list>', 'comma-separated regions to emulate', DEFAULT_REGIONS.join(','))
+    .option('--config <file>', 'deployment configuration (core/config.ts schema, or a cdk.json): settings, regions, template, table')
+    .option('--regions <list>', 'comma-separated regions to emulate (with --config: its regions)', DEFAULT_REGIONS.join(','))
     .option('--data-dir <dir>', 'keep things, certificates, templates, DynamoDB and keys here across restarts')
     .option('--pki-dir <dir>', 'where CAs, the claim certificate and keys are written (default: <data-dir>/pki or .local-cloud/)')
     .option('--demo', 'demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator)', false)
@@ -75,6 +79,9 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
     if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') throw new HelpShown('help shown', { cause: error });
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
+  if (program.opts()['config'] !== undefined && program.getOptionValueSource('regions') === 'cli') {
+    throw new UsageError('--regions: the regions come from --config; give one or the other');
+  }
   const parsed = mainOptionsSchema.safeParse(program.opts());
   if (!parsed.success) {
     throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; '));
@@ -82,17 +89,37 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
   return parsed.data;
 }
 
-export function cloudOptions(options: MainOptions): LocalCloudOptions {
+/** The deployment configuration of --config, if given; errors name the file and the setting. */
+export function loadMainDeployment(options: Pick<MainOptions, 'config'>): LocalDeployment | undefined {
+  if (options.config === undefined) return undefined;
+  try {
+    return loadLocalDeployment(options.config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`--config ${options.config}: ${message}`, { cause: error });
+  }
+}
+
+function keysDirOf(options: MainOptions): string {
+  return options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+}
+
+export function cloudOptions(options: MainOptions, deployment?: LocalDeployment): LocalCloudOptions {
   const log = createLogger(options.logLevel as LogLevel);
-  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+  if (deployment) warnUnusedSettings(deployment.config, log);
   return {
-    regions: options.regions,
+    regions: deployment ? deploymentRegions(deployment.config) : options.regions,
     hostMode: options.hostMode,
     demo: options.demo,
     accountId: options.accountId,
     deviceKeyAlgorithm: options.deviceKey,
     log,
-    wire: productWiring({ keysDir, log, functionsThread: true }),
+    wire: productWiring({
+      keysDir: keysDirOf(options),
+      log,
+      functionsThread: true,
+      ...(deployment ? { config: deployment.config, fleetPublicKeys: deployment.fleetPublicKeys } : {}),
+    }),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.pkiDir ? { pkiDir: options.pkiDir } : {}),
     ...(options.bootstrapPort !== undefined ? { bootstrapPort: options.bootstrapPort } : {}),
@@ -133,17 +160,17 @@ export function instructions(cloud: LocalCloud, keysDir: string): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: MainOptions;
+  let deployment: LocalDeployment | undefined;
   try {
     options = parseMainOptions(argv);
+    deployment = loadMainDeployment(options);
   } catch (error) {
     if (error instanceof HelpShown) return 0;
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
-  const settings = cloudOptions(options);
-  const cloud = await startLocalCloud(settings);
-  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
-  process.stdout.write(instructions(cloud, keysDir));
+  const cloud = await startLocalCloud(cloudOptions(options, deployment));
+  process.stdout.write(instructions(cloud, keysDirOf(options)));
   await new Promise<void>((resolveStop) => {
     process.once('SIGINT', () => resolveStop());
     process.once('SIGTERM', () => resolveStop());
