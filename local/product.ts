@@ -21,6 +21,8 @@ import { type ProductFunctions, type ProductFunctionSettings, productFunctions }
 export const HOOK_FUNCTION_NAME = 'pre-provisioning-hook';
 export const CONFIRM_FUNCTION_NAME = 'provisioning-confirmation';
 export const TICKET_KEY_ID = 'local-1';
+/** The product's Lambda functions, registered in every region. */
+export const PRODUCT_FUNCTION_NAMES = [HOOK_FUNCTION_NAME, CONFIRM_FUNCTION_NAME] as const;
 
 export interface ProductOptions {
   /** Where the fleet signing key and the ticket key are kept. */
@@ -68,13 +70,16 @@ export function productKeyPaths(keysDir: string): ProductKeys {
   return { fleetSigningKeyPath: join(keysDir, 'fleet-signing.key'), fleetPublicKeyPath: join(keysDir, 'fleet-signing.pub.pem') };
 }
 
-function defaultConfig(regions: readonly string[], homeRegion: string, options: ProductOptions): DeploymentConfig {
+/** The configuration without a file: every emulated region, the first one home and default. */
+export function defaultProductConfig(regions: readonly string[], names: { templateName?: string; tableName?: string } = {}): DeploymentConfig {
+  const [homeRegion] = regions;
+  if (!homeRegion) throw new ConfigError('the product needs at least one region');
   return parseDeploymentConfig({
     homeRegion,
     regions,
     defaultRegion: homeRegion,
-    templateName: options.templateName ?? DEFAULT_TEMPLATE_NAME,
-    ...(options.tableName ? { tableName: options.tableName } : {}),
+    templateName: names.templateName ?? DEFAULT_TEMPLATE_NAME,
+    ...(names.tableName ? { tableName: names.tableName } : {}),
   });
 }
 
@@ -89,9 +94,7 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const dynamo = context.dynamo;
     if (!dynamo) throw new Error('the product needs the local DynamoDB');
     const regions = context.regions.map((r) => r.region);
-    const [homeRegion] = regions;
-    if (!homeRegion) throw new Error('the product needs at least one region');
-    const config = options.config ?? defaultConfig(regions, homeRegion, options);
+    const config = options.config ?? defaultProductConfig(regions, options);
     if (options.config && !sameSet(config.regions, regions)) {
       throw new ConfigError(`the configuration enables ${config.regions.join(', ')} but the local cloud runs ${regions.join(', ')}`);
     }

@@ -106,7 +106,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Exit codes after a signal, as a shell reports them (128 + the signal's number). */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Ctrl-C or SIGTERM ends the demo at once; exiting (rather than dying of the signal) runs the
+  // exit hooks that stop the fleet's child process. The cloud's threads end with this process.
+  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) process.once(signal, () => process.exit(code));
   main(process.argv.slice(2)).then(
     (code) => {
       // The CRT's native threads and the local cloud's servers are closed; exit explicitly all
