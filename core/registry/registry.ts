@@ -221,53 +221,28 @@ export class DeviceRegistry {
 
   /**
    * The pre-provisioning hook's transition to `provisioning`, recording certificate, region and
-   * time in one conditional write. Allowed from `assigned` with the live ticket, or from
-   * `provisioning` in the same region with a newer ticket (a retry after a failed RegisterThing
-   * or lost credentials), up to `maxAttempts` in all. The same call repeated (same certificate
-   * and ticket) gets the same answer without another write.
-   *
-   * The usual case (the device's live assignment, first attempt) is the write alone, without a
-   * read first: it is on every device's path, and a round trip fewer keeps the hook well inside
-   * IoT's 5 s even when the registry is in another region. Any other case fails the write's
-   * condition and is decided from the record as it then is.
+   * time in one conditional write whose condition covers every case the hook may allow: from
+   * `assigned` with the live ticket, or from `provisioning` in the same region with a newer
+   * ticket (a retry after a failed RegisterThing or lost credentials), up to `maxAttempts` in
+   * all. The write goes first, without a read: it is on every device's path, and a round trip
+   * fewer keeps the hook well inside IoT's 5 s even when the registry is in another region. Only
+   * a refused write reads the record, to answer the same call repeated (same certificate and
+   * ticket: an MQTT redelivery, or an SDK retry of a write whose answer was lost) as before, and
+   * to name the reason of a denial.
    */
   async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
-    const first = await this.writeHookAttempt(h, 'assigned');
-    if (first) return { allowed: true, record: first, repeated: false };
+    const written = await this.writeHookAttempt(h);
+    if (written) return { allowed: true, record: written, repeated: false };
     const record = await this.get(h.thingName);
     if (!record) return { allowed: false, reason: 'unknown thing' };
     if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
-    const refusal = this.hookRefusal(record, h);
-    if (refusal) return { allowed: false, reason: refusal };
-    // Still `assigned` and in order after the write failed: the record changed in between (a
-    // reset and a new assignment); the device retries with what the bootstrap now says.
-    if (record.prov_status !== 'provisioning') return { allowed: false, reason: 'registry changed concurrently' };
-    const retried = await this.writeHookAttempt(h, 'provisioning');
-    if (retried) return { allowed: true, record: retried, repeated: false };
-    // The write that beat this one may be the same call (an MQTT redelivery of RegisterThing,
-    // or an SDK retry of a write whose answer was lost): it must get the same answer.
-    const current = await this.get(h.thingName);
-    if (current && isSameHookAttempt(current, h)) return { allowed: true, record: current, repeated: true };
-    return { allowed: false, reason: 'registry changed concurrently' };
+    // A record that now passes every check changed after the write was refused (a reset and a
+    // new assignment): the device retries with what the bootstrap then says.
+    return { allowed: false, reason: this.hookRefusal(record, h) ?? 'registry changed concurrently' };
   }
 
-  /**
-   * The hook's conditional write from the status `from`; undefined when the condition fails.
-   * One flat condition per status: a nested OR-of-ANDs costs dynalite (the local DynamoDB) about
-   * 20 ms to parse on every call.
-   */
-  private async writeHookAttempt(h: HookAttempt, from: 'assigned' | 'provisioning'): Promise<DeviceRecord | undefined> {
-    const retry = from === 'provisioning';
-    const values: Record<string, AttributeValue> = {
-      ':provisioning': { S: 'provisioning' },
-      ':cert': { S: h.certificateId },
-      ':tid': { S: h.ticketId },
-      ':region': { S: h.region },
-      ':at': { S: this.iso() },
-      ':zero': { N: '0' },
-      ':one': { N: '1' },
-      ...(retry ? { ':max': { N: String(h.maxAttempts) } } : { ':assigned': { S: 'assigned' } }),
-    };
+  /** The hook's conditional write; undefined when its condition fails. */
+  private async writeHookAttempt(h: HookAttempt): Promise<DeviceRecord | undefined> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -276,13 +251,22 @@ export class DeviceRegistry {
           UpdateExpression:
             'SET #s = :provisioning, certificate_id = :cert, hook_ticket_id = :tid, provisioning_at = :at, ' +
             'updated_at = :at, provision_attempts = if_not_exists(provision_attempts, :zero) + :one',
-          ConditionExpression: retry
-            ? '#s = :provisioning AND ticket_id = :tid AND aws_region = :region AND ' +
-              '(attribute_not_exists(hook_ticket_id) OR hook_ticket_id <> :tid) AND ' +
-              '(attribute_not_exists(provision_attempts) OR provision_attempts < :max)'
-            : '#s = :assigned AND ticket_id = :tid AND aws_region = :region',
+          ConditionExpression:
+            'ticket_id = :tid AND aws_region = :region AND (#s = :assigned OR (#s = :provisioning AND ' +
+            '(attribute_not_exists(hook_ticket_id) OR hook_ticket_id <> :tid) AND ' +
+            '(attribute_not_exists(provision_attempts) OR provision_attempts < :max)))',
           ExpressionAttributeNames: { '#s': 'prov_status' },
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: {
+            ':assigned': { S: 'assigned' },
+            ':provisioning': { S: 'provisioning' },
+            ':cert': { S: h.certificateId },
+            ':tid': { S: h.ticketId },
+            ':region': { S: h.region },
+            ':at': { S: this.iso() },
+            ':zero': { N: '0' },
+            ':one': { N: '1' },
+            ':max': { N: String(h.maxAttempts) },
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
