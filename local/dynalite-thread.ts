@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { installConditionFailureItems } from './dynalite-condition-failure.js';
 import { installParseCache } from './dynalite-parse-cache.js';
 
 /**
@@ -26,6 +27,7 @@ export function serveDynaliteThread(): void {
   const post = (message: DynaliteThreadMessage): void => port.postMessage(message);
   const fail = (error: unknown): void => post({ type: 'error', message: String((error instanceof Error && error.stack) || error) });
   installParseCache();
+  installConditionFailureItems();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(data.dataDir ? { path: data.dataDir } : {}) });
   server.once('error', fail);
   server.listen(data.port, data.host, () => {

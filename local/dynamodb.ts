@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { installConditionFailureItems } from './dynalite-condition-failure.js';
 import { installParseCache } from './dynalite-parse-cache.js';
 import type { DynaliteThreadData, DynaliteThreadMessage } from './dynalite-thread.js';
 import { listen } from './listen.js';
@@ -22,11 +23,13 @@ export interface DynaliteOptions {
 
 /**
  * Starts dynalite: DynamoDB's API, served locally, with its expression parsers cached
- * (dynalite-parse-cache.ts). In memory unless `dataDir` is given. Port 0 picks a free port.
+ * (dynalite-parse-cache.ts) and DynamoDB's ReturnValuesOnConditionCheckFailure added
+ * (dynalite-condition-failure.ts). In memory unless `dataDir` is given. Port 0 picks a free port.
  */
 export async function startDynalite(options: DynaliteOptions = {}): Promise<LocalDynamo> {
   if (options.thread) return startDynaliteThread(options);
   installParseCache();
+  installConditionFailureItems();
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,

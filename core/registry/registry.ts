@@ -91,6 +91,18 @@ function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
 }
 
 /**
+ * The record a refused conditional write carries back (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`): the item exactly as the condition saw it, without a second request or its race.
+ * Undefined when there is no item (or a store that predates the feature): the caller then reads.
+ */
+function refusedRecord(error: ConditionalCheckFailedException): DeviceRecord | undefined {
+  return error.Item ? parseRecord(error.Item) : undefined;
+}
+
+/** A conditional write's outcome: the record written, or the record that refused it (if known). */
+type WriteOutcome = { written: DeviceRecord } | { refused: DeviceRecord | undefined };
+
+/**
  * The device registry. Every write is conditional: a transition only lands from the state the
  * caller expects, so concurrent requests can never leave two live assignments or two allowed
  * certificates.
@@ -140,6 +152,7 @@ export class DeviceRegistry {
       enrolled_at: this.iso(),
       updated_at: this.iso(),
     };
+    let existing: DeviceRecord | undefined;
     try {
       await this.client.send(
         new PutItemCommand({
@@ -147,13 +160,15 @@ export class DeviceRegistry {
           Item: marshall(record, { removeUndefinedValues: true }),
           ConditionExpression: 'attribute_not_exists(#k)',
           ExpressionAttributeNames: { '#k': REGISTRY_KEY },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return 'created';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+      existing = refusedRecord(error);
     }
-    const existing = await this.get(enrollment.thingName);
+    existing ??= await this.get(enrollment.thingName);
     if (existing && sameDefinition(existing, enrollment)) return 'unchanged';
     throw new ConditionFailed(`thing ${enrollment.thingName} is already enrolled with a different definition`);
   }
@@ -225,15 +240,15 @@ export class DeviceRegistry {
    * `assigned` with the live ticket, or from `provisioning` in the same region with a newer
    * ticket (a retry after a failed RegisterThing or lost credentials), up to `maxAttempts` in
    * all. The write goes first, without a read: it is on every device's path, and a round trip
-   * fewer keeps the hook well inside IoT's 5 s even when the registry is in another region. Only
-   * a refused write reads the record, to answer the same call repeated (same certificate and
-   * ticket: an MQTT redelivery, or an SDK retry of a write whose answer was lost) as before, and
-   * to name the reason of a denial.
+   * fewer keeps the hook well inside IoT's 5 s even when the registry is in another region. A
+   * refused write carries the record back, from which the same call repeated (same certificate
+   * and ticket: an MQTT redelivery, or an SDK retry of a write whose answer was lost) gets the
+   * same answer, and a denial its reason.
    */
   async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
-    const written = await this.writeHookAttempt(h);
-    if (written) return { allowed: true, record: written, repeated: false };
-    const record = await this.get(h.thingName);
+    const outcome = await this.writeHookAttempt(h);
+    if ('written' in outcome) return { allowed: true, record: outcome.written, repeated: false };
+    const record = outcome.refused ?? (await this.get(h.thingName));
     if (!record) return { allowed: false, reason: 'unknown thing' };
     if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
     // A record that now passes every check changed after the write was refused (a reset and a
@@ -241,8 +256,8 @@ export class DeviceRegistry {
     return { allowed: false, reason: this.hookRefusal(record, h) ?? 'registry changed concurrently' };
   }
 
-  /** The hook's conditional write; undefined when its condition fails. */
-  private async writeHookAttempt(h: HookAttempt): Promise<DeviceRecord | undefined> {
+  /** The hook's conditional write. */
+  private async writeHookAttempt(h: HookAttempt): Promise<WriteOutcome> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -268,12 +283,13 @@ export class DeviceRegistry {
             ':max': { N: String(h.maxAttempts) },
           },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       if (!out.Attributes) throw new ConditionFailed('the hook write returned no record');
-      return parseRecord(out.Attributes);
+      return { written: parseRecord(out.Attributes) };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
+      if (error instanceof ConditionalCheckFailedException) return { refused: refusedRecord(error) };
       return translate(error);
     }
   }
@@ -294,9 +310,12 @@ export class DeviceRegistry {
   /**
    * Marks the device provisioned when it first connects with the certificate the hook allowed.
    * Returns false (and changes nothing) for any other certificate or state; repeating a
-   * confirmation that already landed returns true.
+   * confirmation that already landed returns true. One conditional write: a refused one carries
+   * the record back, so the events of every other connection (the claim certificate's, on every
+   * device's path) cost no read.
    */
   async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
+    let record: DeviceRecord | undefined;
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -312,13 +331,15 @@ export class DeviceRegistry {
             ':region': { S: region },
             ':at': { S: this.iso() },
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+      record = refusedRecord(error);
     }
-    const record = await this.get(thingName);
+    record ??= await this.get(thingName);
     return (
       record?.prov_status === 'provisioned' && record.certificate_id === certificateId && record.aws_region === region
     );
