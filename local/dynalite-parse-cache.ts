@@ -53,7 +53,7 @@ class NotPlainData extends Error {
 }
 
 interface CachedParse {
-  readonly tree: unknown;
+  readonly build: Build;
   /** The names and values the expression uses. */
   readonly names: readonly string[];
   readonly values: readonly string[];
@@ -95,24 +95,49 @@ function toTemplate(node: unknown, slots: ReadonlyMap<unknown, string>): unknown
   return copy;
 }
 
-/** A fresh tree from `template`, each slot filled with this request's value. */
-function instantiate(template: unknown, values: Readonly<Record<string, AttributeValue>>): unknown {
-  if (typeof template !== 'object' || template === null) return template;
-  if (template instanceof ValueSlot) return values[template.key];
-  if (Array.isArray(template)) return template.map((item: unknown) => instantiate(item, values));
-  const copy = Object.create(Object.getPrototypeOf(template) as object | null) as Record<string, unknown>;
-  for (const [key, value] of Object.entries(template)) copy[key] = instantiate(value, values);
-  return copy;
+/** Builds a fresh tree from this request's values. */
+type Build = (values: Readonly<Record<string, AttributeValue>>) => unknown;
+
+/**
+ * Compiles a template once into a function that builds a fresh copy of it, each slot filled with
+ * the request's value: every request gets a tree of its own without walking the template again.
+ */
+function compile(template: unknown): Build {
+  if (template instanceof ValueSlot) {
+    const { key } = template;
+    return (values) => values[key];
+  }
+  if (typeof template !== 'object' || template === null) return () => template;
+  if (Array.isArray(template)) {
+    const items = template.map((item: unknown) => compile(item));
+    return (values) => items.map((build) => build(values));
+  }
+  const prototype = Object.getPrototypeOf(template) as object | null;
+  const members = Object.entries(template).map(([key, value]) => [key, compile(value)] as const);
+  return (values) => {
+    const copy = Object.create(prototype) as Record<string, unknown>;
+    for (const [key, build] of members) copy[key] = build(values);
+    return copy;
+  };
 }
 
 function typeOf(value: AttributeValue): string {
-  return Object.keys(value).sort().join('+');
+  // An AttributeValue has one member, its type (validated before parsing); `for in` avoids an array.
+  let type = '';
+  for (const key in value) type += key;
+  return type;
 }
 
+/** The names and the value types, in the request's order: a client sends the same order each time. */
 function cacheKey(input: string, names: Readonly<Record<string, string>>, values: Readonly<Record<string, AttributeValue>>): string {
-  const nameList = Object.entries(names).sort(([a], [b]) => (a < b ? -1 : 1));
-  const typeList = Object.entries(values).map(([key, value]) => [key, typeOf(value)]).sort(([a], [b]) => ((a ?? '') < (b ?? '') ? -1 : 1));
-  return JSON.stringify([input, nameList, typeList]);
+  let key = input;
+  for (const name in names) key += `\u0000${name}=${names[name] ?? ''}`;
+  key += '\u0001';
+  for (const name in values) {
+    const value = values[name];
+    key += `\u0000${name}:${value ? typeOf(value) : ''}`;
+  }
+  return key;
 }
 
 function allKeys(record: Readonly<Record<string, unknown>>): Record<string, true> {
@@ -131,7 +156,7 @@ function learn(tree: unknown, probe: ParseContext, names: Readonly<Record<string
   const slots = new Map<unknown, string>(Object.entries(values).map(([key, value]) => [value, key]));
   try {
     return {
-      tree: toTemplate(tree, slots),
+      build: compile(toTemplate(tree, slots)),
       names: Object.keys(names).filter((name) => !(name in (probe.unusedAttrNames ?? {}))),
       values: Object.keys(values).filter((value) => !(value in (probe.unusedAttrVals ?? {}))),
     };
@@ -176,7 +201,7 @@ export function cachingParse(parse: PegParser['parse'], limit: number = PARSE_CA
       return first.tree;
     }
     stats.hits += 1;
-    return instantiate(entry.tree, values);
+    return entry.build(values);
   };
 }
 
