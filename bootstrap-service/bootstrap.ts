@@ -114,6 +114,15 @@ function verifyAgainst(keys: readonly VerificationKey[], data: Buffer, signature
   return keys.some((key) => verifySignature(key, data, signature));
 }
 
+/**
+ * The keys a request may be verified with. The original sample's format is RSA PKCS#1 v1.5 with
+ * SHA-256 and nothing else: a bare-name signature made with an EC or Ed25519 key is no legacy
+ * request, and accepting one would widen the replayable format to every key type.
+ */
+function keysForFormat(keys: readonly VerificationKey[], legacy: boolean): readonly VerificationKey[] {
+  return legacy ? keys.filter((key) => key.algorithm === 'rsa-pkcs1-sha256') : keys;
+}
+
 function deviceKeys(record: DeviceRecord, fleetKeys: readonly VerificationKey[]): readonly VerificationKey[] {
   if (!record.public_key) return fleetKeys;
   try {
@@ -141,14 +150,17 @@ async function authenticate(
   if (timestamp !== undefined && Math.abs(deps.now() - timestamp) > deps.config.timestampSkewSeconds * 1000) {
     throw new RequestExpired(`timestamp is outside the accepted window of ${deps.config.timestampSkewSeconds} s`);
   }
-  const signedBytes = timestamp === undefined ? legacyRequestBytes(thingName) : canonicalRequestBytes(thingName, timestamp);
+  const legacy = timestamp === undefined;
+  const signedBytes = legacy ? legacyRequestBytes(thingName) : canonicalRequestBytes(thingName, timestamp);
   const signature = Buffer.from(request['thing-name-sig'], 'base64');
   const record = await deps.registry.get(thingName);
-  if (!record) {
+  const keys = record ? keysForFormat(deviceKeys(record, deps.fleetKeys), legacy) : [];
+  if (!record || keys.length === 0) {
+    // As costly as a real check, whether the device is unknown or has no key for this format.
     verifyAgainst(deps.fleetKeys.slice(0, 1), signedBytes, signature);
     throw new Unauthorized();
   }
-  if (!verifyAgainst(deviceKeys(record, deps.fleetKeys), signedBytes, signature)) throw new Unauthorized();
+  if (!verifyAgainst(keys, signedBytes, signature)) throw new Unauthorized();
   return record;
 }
 

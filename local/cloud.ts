@@ -36,7 +36,14 @@ export const CLAIM_POLICY_NAME = 'GlobalFleetClaimPolicy';
 export const MQTT_TLS_PORT = 8883;
 export const DEFAULT_HOOK_TIMEOUT_MS = 5_000;
 
-export type HostMode = 'localhost' | 'loopback-ips';
+/**
+ * Where the regions' MQTT endpoints listen and what DescribeEndpoint answers:
+ * - `localhost`: 127.0.0.1, each region on a free port, endpoint `localhost` (the port is not in it);
+ * - `loopback-addresses`: region i on 127.0.0.(i+2):8883, endpoint that address, so the
+ *   bootstrap's answer alone (address, AWS's port 8883) reaches the region;
+ * - `loopback-ips`: the same addresses under `<region>.iot.local-cloud.test` (for /etc/hosts).
+ */
+export type HostMode = 'localhost' | 'loopback-addresses' | 'loopback-ips';
 
 export interface RegionEndpointOptions {
   readonly region: string;
@@ -161,7 +168,7 @@ export class LocalCloudConfigError extends Error {
 
 export type ResolvedRegionEndpoint = Required<RegionEndpointOptions>;
 
-/** Region i of loopback-ips mode listens on 127.0.0.(i+2): 127.0.0.1 stays for the shared services. */
+/** Region i of the loopback modes listens on 127.0.0.(i+2): 127.0.0.1 stays for the shared services. */
 export function resolveRegionEndpoints(
   regions: readonly (string | RegionEndpointOptions)[],
   hostMode: HostMode,
@@ -175,11 +182,13 @@ export function resolveRegionEndpoints(
     if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)) {
       throw new LocalCloudConfigError(`${options.region}: port ${options.port} is out of range`);
     }
-    const loopback = hostMode === 'loopback-ips';
+    const loopback = hostMode !== 'localhost';
+    const address = options.address ?? (loopback ? `127.0.0.${index + 2}` : '127.0.0.1');
+    const host = hostMode === 'loopback-ips' ? `${options.region}.iot.local-cloud.test` : hostMode === 'loopback-addresses' ? address : 'localhost';
     return {
       region: options.region,
-      host: options.host ?? (loopback ? `${options.region}.iot.local-cloud.test` : 'localhost'),
-      address: options.address ?? (loopback ? `127.0.0.${index + 2}` : '127.0.0.1'),
+      host: options.host ?? host,
+      address,
       port: options.port ?? (loopback ? MQTT_TLS_PORT : 0),
     };
   });
@@ -258,7 +267,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const pki = await loadOrCreatePki({
       dir: pkiDir,
       regions: endpoints.map((e) => e.region),
-      serverNames: [...endpoints.map((e) => e.host), bootstrapHost],
+      // An endpoint that is an address is named by the certificate's IP entries, not its DNS ones.
+      serverNames: [...endpoints.map((e) => e.host).filter((host) => isIP(host) === 0), bootstrapHost],
       serverAddresses: endpoints.map((e) => e.address),
       now,
     });

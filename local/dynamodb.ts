@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { installConditionFailureItems } from './dynalite-condition-failure.js';
+import { installParseCache } from './dynalite-parse-cache.js';
+import type { DynaliteThreadData, DynaliteThreadMessage } from './dynalite-thread.js';
 import { listen } from './listen.js';
 
 export interface LocalDynamo {
@@ -15,20 +17,19 @@ export interface DynaliteOptions {
   port?: number;
   host?: string;
   dataDir?: string;
-  /**
-   * Serve from a worker thread of its own (default false: this thread). DynamoDB is a separate
-   * service; on its own thread its expression parsing and storage use another core instead of
-   * the caller's event loop. A thread, not a process: it cannot outlive this process.
-   */
+  /** Serve from a worker thread of its own (default false: this thread); see dynalite-thread.ts. */
   thread?: boolean;
 }
 
 /**
- * Starts dynalite: DynamoDB's API, served locally. In memory unless `dataDir` is given.
- * Port 0 picks a free port.
+ * Starts dynalite: DynamoDB's API, served locally, with its expression parsers cached
+ * (dynalite-parse-cache.ts) and DynamoDB's ReturnValuesOnConditionCheckFailure added
+ * (dynalite-condition-failure.ts). In memory unless `dataDir` is given. Port 0 picks a free port.
  */
 export async function startDynalite(options: DynaliteOptions = {}): Promise<LocalDynamo> {
   if (options.thread) return startDynaliteThread(options);
+  installParseCache();
+  installConditionFailureItems();
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
@@ -54,47 +55,10 @@ export class DynaliteThreadFailed extends Error {
   override name = 'DynaliteThreadFailed';
 }
 
-/**
- * The worker's program, plain CommonJS so the thread needs no TypeScript loader. Messages:
- * in {dynalitePath, port, host, dataDir?} (workerData), 'close'; out {type: 'listening', port} |
- * {type: 'error', message} | {type: 'closed'}. Closing the server also closes dynalite's store,
- * so a data directory is flushed before the thread ends.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const dynalite = require(workerData.dynalitePath);
-const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(workerData.dataDir ? { path: workerData.dataDir } : {}) });
-const fail = (error) => parentPort.postMessage({ type: 'error', message: String(error && error.stack || error) });
-server.once('error', fail);
-server.listen(workerData.port, workerData.host, () => {
-  server.off('error', fail);
-  parentPort.postMessage({ type: 'listening', port: server.address().port });
-});
-parentPort.on('message', (message) => {
-  if (message !== 'close') return;
-  // Idle connections only: dynalite closes its store once the HTTP server has closed, and a
-  // request still being handled would then throw "Database is closed" and end the thread.
-  server.closeIdleConnections();
-  server.close((error) => {
-    if (error) fail(error);
-    parentPort.postMessage({ type: 'closed' });
-  });
-});
-`;
-
-type WorkerMessage = { type: 'listening'; port: number } | { type: 'error'; message: string } | { type: 'closed' };
-
 async function startDynaliteThread(options: DynaliteOptions): Promise<LocalDynamo> {
   const host = options.host ?? '127.0.0.1';
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      dynalitePath: createRequire(import.meta.url).resolve('dynalite'),
-      port: options.port ?? 0,
-      host,
-      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    },
-  });
+  const workerData: DynaliteThreadData = { port: options.port ?? 0, host, ...(options.dataDir ? { dataDir: options.dataDir } : {}) };
+  const worker = new Worker(new URL('./dynalite-thread.mjs', import.meta.url), { workerData });
   let exitCode: number | undefined;
   const exited = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
@@ -103,17 +67,17 @@ async function startDynaliteThread(options: DynaliteOptions): Promise<LocalDynam
     }),
   );
   /** The next message of `type`; an error message before it, a crash or an exit rejects. */
-  const next = <T extends WorkerMessage['type']>(type: T): Promise<Extract<WorkerMessage, { type: T }>> =>
+  const next = <T extends DynaliteThreadMessage['type']>(type: T): Promise<Extract<DynaliteThreadMessage, { type: T }>> =>
     new Promise((resolve, reject) => {
       const cleanup = (): void => {
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
       };
-      const onMessage = (message: WorkerMessage): void => {
+      const onMessage = (message: DynaliteThreadMessage): void => {
         if (message.type === type) {
           cleanup();
-          resolve(message as Extract<WorkerMessage, { type: T }>);
+          resolve(message as Extract<DynaliteThreadMessage, { type: T }>);
         } else if (message.type === 'error') {
           cleanup();
           reject(new DynaliteThreadFailed(`dynalite failed: ${message.message}`));

@@ -1,16 +1,20 @@
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import * as z from 'zod';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
 import { describeError, UsageError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
-import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type HostMode, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
+import { automaticHostMode } from './host-mode.js';
 import { createLogger, type LogLevel } from './log.js';
-import { productKeyPaths, productWiring } from './product.js';
+import { deploymentRegions, type LocalDeployment, loadLocalDeployment, warnUnusedSettings } from './deployment-config.js';
+import { defaultProductConfig, PRODUCT_FUNCTION_NAMES, productKeyPaths, productWiring } from './product.js';
 
 /**
- * `npm start`: the local multi-region cloud running the product's real handlers, until Ctrl-C.
- * It prints how to point a device at it.
+ * `npm run cloud`: the local multi-region cloud running the product's real handlers, until Ctrl-C
+ * or SIGTERM. It prints how to point a device at it.
  */
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -30,11 +34,13 @@ export const mainOptionsSchema = z.object({
           if (new Set(list).size !== list.length) ctx.addIssue({ code: 'custom', message: 'a region is listed twice' });
         }),
     ),
+  /** The deployment configuration file; its regions replace --regions. */
+  config: z.string().min(1).optional(),
   dataDir: z.string().min(1).optional(),
   pkiDir: z.string().min(1).optional(),
   demo: z.boolean().default(false),
   awsQuotas: z.boolean().default(false),
-  hostMode: z.enum(['localhost', 'loopback-ips']).default('localhost'),
+  hostMode: z.enum(['auto', 'loopback-addresses', 'loopback-ips', 'localhost']).default('auto'),
   accountId: z.string().regex(/^\d{12}$/, 'the account id is 12 digits').default(DEFAULT_ACCOUNT_ID),
   deviceKey: z.enum(['rsa-2048', 'ec-p256']).default('rsa-2048'),
   bootstrapPort: port.optional(),
@@ -45,6 +51,9 @@ export const mainOptionsSchema = z.object({
 });
 export type MainOptions = z.infer<typeof mainOptionsSchema>;
 
+/** How long stopping may take after Ctrl-C or SIGTERM before the process ends regardless. */
+const STOP_GRACE_MS = 10_000;
+
 /** --help was asked for and printed: not an error, nothing to start. */
 export class HelpShown extends Error {
   override name = 'HelpShown';
@@ -53,14 +62,24 @@ export class HelpShown extends Error {
 /** Parses and validates the command line (argv without node and the script). */
 export function parseMainOptions(argv: readonly string[], write: (text: string) => void = (text) => process.stdout.write(text)): MainOptions {
   const program = new Command()
-    .name('npm start --')
+    .name('npm run cloud --')
     .description('The local multi-region AWS IoT cloud, running the real bootstrap and hook handlers.')
-    .option('--regions <list>', 'comma-separated regions to emulate', DEFAULT_REGIONS.join(','))
+    .option('--config <file>', 'deployment configuration (core/config.ts schema, or a cdk.json): settings, regions, template, table')
+    .option('--regions <list>', 'comma-separated regions to emulate (with --config: its regions)', DEFAULT_REGIONS.join(','))
     .option('--data-dir <dir>', 'keep things, certificates, templates, DynamoDB and keys here across restarts')
     .option('--pki-dir <dir>', 'where CAs, the claim certificate and keys are written (default: <data-dir>/pki or .local-cloud/)')
     .option('--demo', 'demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator)', false)
     .option('--aws-quotas', "AWS IoT's default quotas: fleet provisioning rates per region, one CONNECT per second per client id", false)
-    .addOption(new Option('--host-mode <mode>', 'localhost: 127.0.0.1 and free ports; loopback-ips: 127.0.0.x:8883 per region').choices(['localhost', 'loopback-ips']).default('localhost'))
+    .addOption(
+      new Option(
+        '--host-mode <mode>',
+        'loopback-addresses: region i on 127.0.0.(i+2):8883, its endpoint that address; loopback-ips: the same under ' +
+          '<region>.iot.local-cloud.test names (for /etc/hosts); localhost: 127.0.0.1, free ports; auto: loopback-addresses ' +
+          'when those can be bound, else localhost',
+      )
+        .choices(['auto', 'loopback-addresses', 'loopback-ips', 'localhost'])
+        .default('auto'),
+    )
     .option('--account-id <id>', 'the emulated AWS account', DEFAULT_ACCOUNT_ID)
     .addOption(new Option('--device-key <type>', 'key type of CreateKeysAndCertificate (AWS: rsa-2048)').choices(['rsa-2048', 'ec-p256']).default('rsa-2048'))
     .option('--bootstrap-port <port>', 'bootstrap HTTPS port (default: a free port)')
@@ -77,6 +96,9 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
     if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') throw new HelpShown('help shown', { cause: error });
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
+  if (program.opts()['config'] !== undefined && program.getOptionValueSource('regions') === 'cli') {
+    throw new UsageError('--regions: the regions come from --config; give one or the other');
+  }
   const parsed = mainOptionsSchema.safeParse(program.opts());
   if (!parsed.success) {
     throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; '));
@@ -84,18 +106,54 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
   return parsed.data;
 }
 
-export function cloudOptions(options: MainOptions): LocalCloudOptions {
+/** The deployment configuration of --config, if given; errors name the file and the setting. */
+export function loadMainDeployment(options: Pick<MainOptions, 'config'>): LocalDeployment | undefined {
+  if (options.config === undefined) return undefined;
+  try {
+    return loadLocalDeployment(options.config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`--config ${options.config}: ${message}`, { cause: error });
+  }
+}
+
+function keysDirOf(options: MainOptions): string {
+  return options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+}
+
+/** The deployment configuration the product's functions run with. */
+export function productConfigOf(options: Pick<MainOptions, 'regions'>, deployment: LocalDeployment | undefined): DeploymentConfig {
+  return deployment?.config ?? defaultProductConfig(options.regions);
+}
+
+/** The host mode to start with: `auto` becomes `loopback-addresses` where it can listen, else `localhost`. */
+export async function resolveHostMode(options: Pick<MainOptions, 'hostMode' | 'regions'>, deployment: LocalDeployment | undefined): Promise<HostMode> {
+  if (options.hostMode !== 'auto') return options.hostMode;
+  return automaticHostMode((deployment?.config.regions ?? options.regions).length);
+}
+
+export function cloudOptions(
+  options: MainOptions,
+  deployment?: LocalDeployment,
+  hostMode: HostMode = options.hostMode === 'auto' ? 'localhost' : options.hostMode,
+): LocalCloudOptions {
   const log = createLogger(options.logLevel as LogLevel);
-  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
+  if (deployment) warnUnusedSettings(deployment.config, log);
   return {
-    regions: options.regions,
-    hostMode: options.hostMode,
+    regions: deployment ? deploymentRegions(deployment.config) : options.regions,
+    hostMode,
     demo: options.demo,
     awsQuotas: options.awsQuotas,
     accountId: options.accountId,
     deviceKeyAlgorithm: options.deviceKey,
     log,
-    wire: productWiring({ keysDir, log, functionsThread: true }),
+    wire: productWiring({
+      keysDir: keysDirOf(options),
+      log,
+      functionsThread: true,
+      config: productConfigOf(options, deployment),
+      ...(deployment ? { fleetPublicKeys: deployment.fleetPublicKeys } : {}),
+    }),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.pkiDir ? { pkiDir: options.pkiDir } : {}),
     ...(options.bootstrapPort !== undefined ? { bootstrapPort: options.bootstrapPort } : {}),
@@ -106,8 +164,9 @@ export function cloudOptions(options: MainOptions): LocalCloudOptions {
 }
 
 /** What a firmware team needs to point a device (or the AWS SDK) at the local cloud. Nothing secret. */
-export function instructions(cloud: LocalCloud, keysDir: string): string {
+export function instructions(cloud: LocalCloud, keysDir: string, config: DeploymentConfig): string {
   const keys = productKeyPaths(keysDir);
+  const firstRegion = cloud.regions[0]?.region ?? config.homeRegion;
   const lines = [
     'Local AWS IoT cloud is running. Point a device at it:',
     '',
@@ -118,14 +177,16 @@ export function instructions(cloud: LocalCloud, keysDir: string): string {
     `  fleet signing key    ${keys.fleetSigningKeyPath}    (signs bootstrap requests)`,
     '',
     '  region           MQTT endpoint (mutual TLS, MQTT 3.1.1 and 5)',
-    ...cloud.regions.map((r) => `  ${r.region.padEnd(16)} ${r.host}:${r.port}${r.address !== '127.0.0.1' ? `  (listening on ${r.address})` : ''}`),
+    ...cloud.regions.map((r) => `  ${r.region.padEnd(16)} ${r.host}:${r.port}${r.address !== '127.0.0.1' && r.address !== r.host ? `  (listening on ${r.address})` : ''}`),
     '',
     `  IoT control plane    ${cloud.iotControlEndpoint}    (@aws-sdk/client-iot endpoint; any credentials)`,
-    `  Lambda               ${cloud.lambdaEndpoint}`,
-    `  DynamoDB             ${cloud.dynamo?.endpoint ?? '(none)'}`,
+    `  Lambda               ${cloud.lambdaEndpoint}    (@aws-sdk/client-lambda endpoint)`,
+    `  functions            ${PRODUCT_FUNCTION_NAMES.join(', ')}    (in every region, e.g. ${cloud.functionArn(firstRegion, PRODUCT_FUNCTION_NAMES[0])})`,
+    `  template             ${config.templateName}    (in every region, hook ${PRODUCT_FUNCTION_NAMES[0]})`,
+    `  DynamoDB             ${cloud.dynamo?.endpoint ?? '(none)'}    (registry table ${config.tableName}, region ${config.homeRegion})`,
     `  account              ${cloud.accountId}`,
   ];
-  const named = cloud.regions.filter((r) => r.host !== 'localhost');
+  const named = cloud.regions.filter((r) => r.host !== 'localhost' && isIP(r.host) === 0);
   if (named.length > 0) {
     lines.push('', 'Region host names must resolve to their addresses; add to /etc/hosts:');
     for (const r of named) lines.push(`  ${r.address} ${r.host}`);
@@ -136,33 +197,37 @@ export function instructions(cloud: LocalCloud, keysDir: string): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: MainOptions;
+  let deployment: LocalDeployment | undefined;
   try {
     options = parseMainOptions(argv);
+    deployment = loadMainDeployment(options);
   } catch (error) {
     if (error instanceof HelpShown) return 0;
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
-  const settings = cloudOptions(options);
-  const cloud = await startLocalCloud(settings);
-  const keysDir = options.dataDir ? join(resolve(options.dataDir), 'keys') : resolve(options.pkiDir ?? '.local-cloud', 'keys');
-  process.stdout.write(instructions(cloud, keysDir));
+  const cloud = await startLocalCloud(cloudOptions(options, deployment, await resolveHostMode(options, deployment)));
+  process.stdout.write(instructions(cloud, keysDirOf(options), productConfigOf(options, deployment)));
   await new Promise<void>((resolveStop) => {
     process.once('SIGINT', () => resolveStop());
     process.once('SIGTERM', () => resolveStop());
   });
+  // A second signal, or a stop that hangs, ends the process all the same: its threads with it.
+  const force = (): never => process.exit(1);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  setTimeout(force, STOP_GRACE_MS).unref();
   await cloud.stop();
   return 0;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Exit explicitly once stopped: a straggling handle must not keep the process alive.
   main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`the local cloud failed: ${describeError(error)}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

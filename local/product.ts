@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localDynamoClient } from './dynamodb.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '@global-iot/core/config.js';
+import { ConfigError } from '@global-iot/core/errors.js';
 import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
 import { readProductTemplate } from '@global-iot/core/template/index.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
@@ -20,12 +21,22 @@ import { type ProductFunctions, type ProductFunctionSettings, productFunctions }
 export const HOOK_FUNCTION_NAME = 'pre-provisioning-hook';
 export const CONFIRM_FUNCTION_NAME = 'provisioning-confirmation';
 export const TICKET_KEY_ID = 'local-1';
+/** The product's Lambda functions, registered in every region. */
+export const PRODUCT_FUNCTION_NAMES = [HOOK_FUNCTION_NAME, CONFIRM_FUNCTION_NAME] as const;
 
 export interface ProductOptions {
   /** Where the fleet signing key and the ticket key are kept. */
   keysDir: string;
+  /**
+   * The deployment configuration the functions run with (`--config`); its regions must be the
+   * emulated ones. Without it: every emulated region, the first one home and default, the
+   * schema's defaults otherwise, and `templateName`/`tableName` below.
+   */
+  config?: DeploymentConfig;
   templateName?: string;
   tableName?: string;
+  /** More SPKI PEM keys devices may sign with, besides the fleet key made here. */
+  fleetPublicKeys?: readonly string[];
   /** Use the offline geolocation table (built by `npm run geo:build`) when present. */
   geolocation?: boolean;
   /**
@@ -59,6 +70,23 @@ export function productKeyPaths(keysDir: string): ProductKeys {
   return { fleetSigningKeyPath: join(keysDir, 'fleet-signing.key'), fleetPublicKeyPath: join(keysDir, 'fleet-signing.pub.pem') };
 }
 
+/** The configuration without a file: every emulated region, the first one home and default. */
+export function defaultProductConfig(regions: readonly string[], names: { templateName?: string; tableName?: string } = {}): DeploymentConfig {
+  const [homeRegion] = regions;
+  if (!homeRegion) throw new ConfigError('the product needs at least one region');
+  return parseDeploymentConfig({
+    homeRegion,
+    regions,
+    defaultRegion: homeRegion,
+    templateName: names.templateName ?? DEFAULT_TEMPLATE_NAME,
+    ...(names.tableName ? { tableName: names.tableName } : {}),
+  });
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
 /** The `wire` function for startLocalCloud. */
 export function productWiring(options: ProductOptions): (context: CloudContext) => Promise<CloudWiring> {
   return async (context) => {
@@ -66,15 +94,10 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const dynamo = context.dynamo;
     if (!dynamo) throw new Error('the product needs the local DynamoDB');
     const regions = context.regions.map((r) => r.region);
-    const [homeRegion] = regions;
-    if (!homeRegion) throw new Error('the product needs at least one region');
-    const config: DeploymentConfig = parseDeploymentConfig({
-      homeRegion,
-      regions,
-      defaultRegion: homeRegion,
-      templateName: options.templateName ?? DEFAULT_TEMPLATE_NAME,
-      ...(options.tableName ? { tableName: options.tableName } : {}),
-    });
+    const config = options.config ?? defaultProductConfig(regions, options);
+    if (options.config && !sameSet(config.regions, regions)) {
+      throw new ConfigError(`the configuration enables ${config.regions.join(', ')} but the local cloud runs ${regions.join(', ')}`);
+    }
 
     await mkdir(options.keysDir, { recursive: true, mode: 0o700 });
     const paths = productKeyPaths(options.keysDir);
@@ -83,12 +106,12 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     await writeFile(paths.fleetPublicKeyPath, fleetPublicPem);
     const ticketKey = await loadOrCreateKey(join(options.keysDir, 'ticket-signing.key'), () => generateKeyPairSync('ed25519').privateKey);
 
-    const client = localDynamoClient(dynamo.endpoint, homeRegion);
+    const client = localDynamoClient(dynamo.endpoint, config.homeRegion);
     await ensureRegistryTable(client, config.tableName);
     const settings: ProductFunctionSettings = {
       config,
       dynamoEndpoint: dynamo.endpoint,
-      fleetPublicKeys: [fleetPublicPem],
+      fleetPublicKeys: [fleetPublicPem, ...(options.fleetPublicKeys ?? [])],
       ticketKeyId: TICKET_KEY_ID,
       ticketPrivateKeyPem: ticketKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       ticketPublicKeys: { [TICKET_KEY_ID]: createPublicKey(ticketKey).export({ type: 'spki', format: 'pem' }).toString() },

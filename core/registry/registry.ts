@@ -83,6 +83,18 @@ function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
 }
 
 /**
+ * The record a refused conditional write carries back (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`): the item exactly as the condition saw it, without a second request or its race.
+ * Undefined when there is no item (or a store that predates the feature): the caller then reads.
+ */
+function refusedRecord(error: ConditionalCheckFailedException): DeviceRecord | undefined {
+  return error.Item ? parseRecord(error.Item) : undefined;
+}
+
+/** A conditional write's outcome: the record written, or the record that refused it (if known). */
+type WriteOutcome = { written: DeviceRecord } | { refused: DeviceRecord | undefined };
+
+/**
  * The device registry. Every write is conditional: a transition only lands from the state the
  * caller expects, so concurrent requests can never leave two live assignments or two allowed
  * certificates.
@@ -132,6 +144,7 @@ export class DeviceRegistry {
       enrolled_at: this.iso(),
       updated_at: this.iso(),
     };
+    let existing: DeviceRecord | undefined;
     try {
       await this.client.send(
         new PutItemCommand({
@@ -139,13 +152,15 @@ export class DeviceRegistry {
           Item: marshall(record, { removeUndefinedValues: true }),
           ConditionExpression: 'attribute_not_exists(#k)',
           ExpressionAttributeNames: { '#k': REGISTRY_KEY },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return 'created';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+      existing = refusedRecord(error);
     }
-    const existing = await this.get(enrollment.thingName);
+    existing ??= await this.get(enrollment.thingName);
     if (existing && sameDefinition(existing, enrollment)) return 'unchanged';
     throw new ConditionFailed(`thing ${enrollment.thingName} is already enrolled with a different definition`);
   }
@@ -213,53 +228,28 @@ export class DeviceRegistry {
 
   /**
    * The pre-provisioning hook's transition to `provisioning`, recording certificate, region and
-   * time in one conditional write. Allowed from `assigned` with the live ticket, or from
-   * `provisioning` in the same region with a newer ticket (a retry after a failed RegisterThing
-   * or lost credentials), up to `maxAttempts` in all. The same call repeated (same certificate
-   * and ticket) gets the same answer without another write.
-   *
-   * The usual case (the device's live assignment, first attempt) is the write alone, without a
-   * read first: it is on every device's path, and a round trip fewer keeps the hook well inside
-   * IoT's 5 s even when the registry is in another region. Any other case fails the write's
-   * condition and is decided from the record as it then is.
+   * time in one conditional write whose condition covers every case the hook may allow: from
+   * `assigned` with the live ticket, or from `provisioning` in the same region with a newer
+   * ticket (a retry after a failed RegisterThing or lost credentials), up to `maxAttempts` in
+   * all. The write goes first, without a read: it is on every device's path, and a round trip
+   * fewer keeps the hook well inside IoT's 5 s even when the registry is in another region. A
+   * refused write carries the record back, from which the same call repeated (same certificate
+   * and ticket: an MQTT redelivery, or an SDK retry of a write whose answer was lost) gets the
+   * same answer, and a denial its reason.
    */
   async beginProvisioning(h: HookAttempt): Promise<HookOutcome> {
-    const first = await this.writeHookAttempt(h, 'assigned');
-    if (first) return { allowed: true, record: first, repeated: false };
-    const record = await this.get(h.thingName);
+    const outcome = await this.writeHookAttempt(h);
+    if ('written' in outcome) return { allowed: true, record: outcome.written, repeated: false };
+    const record = outcome.refused ?? (await this.get(h.thingName));
     if (!record) return { allowed: false, reason: 'unknown thing' };
     if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
-    const refusal = this.hookRefusal(record, h);
-    if (refusal) return { allowed: false, reason: refusal };
-    // Still `assigned` and in order after the write failed: the record changed in between (a
-    // reset and a new assignment); the device retries with what the bootstrap now says.
-    if (record.prov_status !== 'provisioning') return { allowed: false, reason: 'registry changed concurrently' };
-    const retried = await this.writeHookAttempt(h, 'provisioning');
-    if (retried) return { allowed: true, record: retried, repeated: false };
-    // The write that beat this one may be the same call (an MQTT redelivery of RegisterThing,
-    // or an SDK retry of a write whose answer was lost): it must get the same answer.
-    const current = await this.get(h.thingName);
-    if (current && isSameHookAttempt(current, h)) return { allowed: true, record: current, repeated: true };
-    return { allowed: false, reason: 'registry changed concurrently' };
+    // A record that now passes every check changed after the write was refused (a reset and a
+    // new assignment): the device retries with what the bootstrap then says.
+    return { allowed: false, reason: this.hookRefusal(record, h) ?? 'registry changed concurrently' };
   }
 
-  /**
-   * The hook's conditional write from the status `from`; undefined when the condition fails.
-   * One flat condition per status: a nested OR-of-ANDs costs dynalite (the local DynamoDB) about
-   * 20 ms to parse on every call.
-   */
-  private async writeHookAttempt(h: HookAttempt, from: 'assigned' | 'provisioning'): Promise<DeviceRecord | undefined> {
-    const retry = from === 'provisioning';
-    const values: Record<string, AttributeValue> = {
-      ':provisioning': { S: 'provisioning' },
-      ':cert': { S: h.certificateId },
-      ':tid': { S: h.ticketId },
-      ':region': { S: h.region },
-      ':at': { S: this.iso() },
-      ':zero': { N: '0' },
-      ':one': { N: '1' },
-      ...(retry ? { ':max': { N: String(h.maxAttempts) } } : { ':assigned': { S: 'assigned' } }),
-    };
+  /** The hook's conditional write. */
+  private async writeHookAttempt(h: HookAttempt): Promise<WriteOutcome> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -268,20 +258,30 @@ export class DeviceRegistry {
           UpdateExpression:
             'SET #s = :provisioning, certificate_id = :cert, hook_ticket_id = :tid, provisioning_at = :at, ' +
             'updated_at = :at, provision_attempts = if_not_exists(provision_attempts, :zero) + :one',
-          ConditionExpression: retry
-            ? '#s = :provisioning AND ticket_id = :tid AND aws_region = :region AND ' +
-              '(attribute_not_exists(hook_ticket_id) OR hook_ticket_id <> :tid) AND ' +
-              '(attribute_not_exists(provision_attempts) OR provision_attempts < :max)'
-            : '#s = :assigned AND ticket_id = :tid AND aws_region = :region',
+          ConditionExpression:
+            'ticket_id = :tid AND aws_region = :region AND (#s = :assigned OR (#s = :provisioning AND ' +
+            '(attribute_not_exists(hook_ticket_id) OR hook_ticket_id <> :tid) AND ' +
+            '(attribute_not_exists(provision_attempts) OR provision_attempts < :max)))',
           ExpressionAttributeNames: { '#s': 'prov_status' },
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: {
+            ':assigned': { S: 'assigned' },
+            ':provisioning': { S: 'provisioning' },
+            ':cert': { S: h.certificateId },
+            ':tid': { S: h.ticketId },
+            ':region': { S: h.region },
+            ':at': { S: this.iso() },
+            ':zero': { N: '0' },
+            ':one': { N: '1' },
+            ':max': { N: String(h.maxAttempts) },
+          },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       if (!out.Attributes) throw new ConditionFailed('the hook write returned no record');
-      return parseRecord(out.Attributes);
+      return { written: parseRecord(out.Attributes) };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
+      if (error instanceof ConditionalCheckFailedException) return { refused: refusedRecord(error) };
       return translate(error);
     }
   }
@@ -302,9 +302,12 @@ export class DeviceRegistry {
   /**
    * Marks the device provisioned when it first connects with the certificate the hook allowed.
    * Returns false (and changes nothing) for any other certificate or state; repeating a
-   * confirmation that already landed returns true.
+   * confirmation that already landed returns true. One conditional write: a refused one carries
+   * the record back, so the events of every other connection (the claim certificate's, on every
+   * device's path) cost no read.
    */
   async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
+    let record: DeviceRecord | undefined;
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -320,13 +323,15 @@ export class DeviceRegistry {
             ':region': { S: region },
             ':at': { S: this.iso() },
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
+      record = refusedRecord(error);
     }
-    const record = await this.get(thingName);
+    record ??= await this.get(thingName);
     return (
       record?.prov_status === 'provisioned' && record.certificate_id === certificateId && record.aws_region === region
     );

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type LocalCloud, startLocalCloud } from '../cloud.js';
+import { deploymentRegions, type LocalDeployment, warnUnusedSettings } from '../deployment-config.js';
 import type { Logger } from '../log.js';
 import { productWiring } from '../product.js';
 
@@ -7,9 +8,12 @@ import { productWiring } from '../product.js';
  * The local cloud as the fleet demo and the fleet benchmark run it: demo mode (simulated source
  * addresses allowed), the real bootstrap, hook and confirmation, files under `workDir`.
  */
-export function startDemoCloud(options: { workDir: string; log: Logger; regions?: readonly string[] }): Promise<LocalCloud> {
+export function startDemoCloud(options: { workDir: string; log: Logger; regions?: readonly string[]; deployment?: LocalDeployment }): Promise<LocalCloud> {
+  const { deployment } = options;
+  if (deployment) warnUnusedSettings(deployment.config, options.log);
+  const regions = deployment ? deploymentRegions(deployment.config) : options.regions;
   return startLocalCloud({
-    ...(options.regions ? { regions: options.regions } : {}),
+    ...(regions ? { regions } : {}),
     demo: true,
     // dynalite on the cloud's thread: with the product's functions on their own thread, one
     // more busy thread on two cores cost more than it spread (two paired runs: p99 1.35/1.48 s
@@ -20,6 +24,11 @@ export function startDemoCloud(options: { workDir: string; log: Logger; regions?
     deviceKeyAlgorithm: 'ec-p256',
     log: options.log,
     // The product's functions on a thread of their own, as they are services of their own deployed.
-    wire: productWiring({ keysDir: join(options.workDir, 'keys'), log: options.log, functionsThread: true }),
+    wire: productWiring({
+      keysDir: join(options.workDir, 'keys'),
+      log: options.log,
+      functionsThread: true,
+      ...(deployment ? { config: deployment.config, fleetPublicKeys: deployment.fleetPublicKeys } : {}),
+    }),
   });
 }

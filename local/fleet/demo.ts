@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
 import type { LocalCloud } from '../cloud.js';
 import type { MqttProtocol } from '@global-iot/device/mqtt.js';
 import type { CertificateMode } from '@global-iot/device/provision.js';
@@ -27,6 +27,8 @@ export interface DemoOptions {
   reportPath: string;
   /** Run the devices in a child process (their own core) or in this one. */
   inProcess: boolean;
+  /** The deployment configuration the cloud runs (`--config`): where the registry is. */
+  config?: DeploymentConfig;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
@@ -54,12 +56,12 @@ export interface DemoResult {
 }
 
 /** The job that provisions a fleet through `cloud`. */
-export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devices' | 'concurrency' | 'certificateMode' | 'protocol'> & { outDir: string; prefix: string; durable: boolean }): FleetJob {
+export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devices' | 'concurrency' | 'certificateMode' | 'protocol' | 'config'> & { outDir: string; prefix: string; durable: boolean }): FleetJob {
   if (!cloud.bootstrapUrl || !cloud.dynamo) throw new Error('the local cloud must run the product (bootstrap API and DynamoDB)');
   const regions = cloud.regions.map((r) => r.region);
-  const homeRegion = regions[0];
-  if (homeRegion === undefined) throw new Error('the local cloud runs no region');
-  const { tableName } = parseDeploymentConfig({ homeRegion, regions, defaultRegion: homeRegion });
+  const firstRegion = regions[0];
+  if (firstRegion === undefined) throw new Error('the local cloud runs no region');
+  const { homeRegion, tableName } = options.config ?? parseDeploymentConfig({ homeRegion: firstRegion, regions, defaultRegion: firstRegion });
   return {
     count: options.devices,
     prefix: options.prefix,

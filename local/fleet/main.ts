@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { describeError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_REGIONS } from '../cloud.js';
+import { loadMainDeployment } from '../main.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runFleetDemo } from './demo.js';
 import { startDemoCloud } from './demo-cloud.js';
@@ -18,6 +19,7 @@ import { startDemoCloud } from './demo-cloud.js';
 const optionsSchema = z.object({
   devices: z.coerce.number().int().min(1).max(100_000),
   concurrency: z.coerce.number().int().min(1).max(1_000),
+  config: z.string().min(1).optional(),
   regions: z
     .string()
     .transform((text) => text.split(',').map((r) => r.trim()).filter(Boolean))
@@ -30,14 +32,17 @@ const optionsSchema = z.object({
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
 });
 
-export function parseDemoArgs(argv: readonly string[], write: (text: string) => void): (DemoOptions & { regions: string[]; logLevel: z.infer<typeof optionsSchema>['logLevel'] }) | 'help' {
+type DemoArgs = Omit<DemoOptions, 'config'> & { regions: string[]; logLevel: z.infer<typeof optionsSchema>['logLevel']; configFile?: string };
+
+export function parseDemoArgs(argv: readonly string[], write: (text: string) => void): DemoArgs | 'help' {
   const d = DEFAULT_DEMO_OPTIONS;
   const program = new Command()
     .name('fleet-demo')
     .description('Start the local cloud in demo mode and provision a simulated global fleet through it, end to end.')
     .option('--devices <n>', 'devices to enrol and provision', String(d.devices))
     .option('--concurrency <n>', 'devices provisioning at the same time', String(d.concurrency))
-    .option('--regions <list>', 'comma-separated regions the local cloud runs', DEFAULT_REGIONS.join(','))
+    .option('--config <file>', 'deployment configuration the local cloud runs (core/config.ts schema, or a cdk.json)')
+    .option('--regions <list>', 'comma-separated regions the local cloud runs (with --config: its regions)', DEFAULT_REGIONS.join(','))
     .addOption(new Option('--certificate-mode <mode>', 'csr, keys, or mixed (half each)').choices(['csr', 'keys', 'mixed']).default(d.certificateMode))
     .addOption(new Option('--mqtt <version>', 'MQTT version the devices use').choices(['3.1.1', '5']).default('3.1.1'))
     .option('--work-dir <dir>', 'local cloud files, device files (<dir>/fleet, emptied first)', d.workDir)
@@ -51,6 +56,9 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
   } catch (error) {
     if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') return 'help';
     throw error;
+  }
+  if (program.opts()['config'] !== undefined && program.getOptionValueSource('regions') === 'cli') {
+    throw new Error('--regions: the regions come from --config; give one or the other');
   }
   const parsed = optionsSchema.safeParse(program.opts());
   if (!parsed.success) {
@@ -68,23 +76,26 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
     reportPath: o.report,
     inProcess: o.inProcess,
     logLevel: o.logLevel,
+    ...(o.config !== undefined ? { configFile: o.config } : {}),
   };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options;
+  let deployment;
   try {
     options = parseDemoArgs(argv, (text) => process.stdout.write(text));
+    if (options === 'help') return 0;
+    deployment = loadMainDeployment({ config: options.configFile });
   } catch (error) {
     process.stderr.write(`fleet-demo: ${describeError(error).replace(/^\w+: (error: )?/, '')}\n`);
     return 2;
   }
-  if (options === 'help') return 0;
   const log = createLogger(options.logLevel);
   const workDir = resolve(options.workDir);
-  const cloud = await startDemoCloud({ workDir, log, regions: options.regions });
+  const cloud = await startDemoCloud({ workDir, log, regions: options.regions, ...(deployment ? { deployment } : {}) });
   try {
-    const result = await runFleetDemo(cloud, options, {
+    const result = await runFleetDemo(cloud, { ...options, ...(deployment ? { config: deployment.config } : {}) }, {
       stdout: (text) => process.stdout.write(text),
       stderr: (text) => process.stderr.write(text),
       stderrIsTty: process.stderr.isTTY,
@@ -95,7 +106,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Exit codes after a signal, as a shell reports them (128 + the signal's number). */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Ctrl-C or SIGTERM ends the demo at once; exiting (rather than dying of the signal) runs the
+  // exit hooks that stop the fleet's child process. The cloud's threads end with this process.
+  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) process.once(signal, () => process.exit(code));
   main(process.argv.slice(2)).then(
     (code) => {
       // The CRT's native threads and the local cloud's servers are closed; exit explicitly all

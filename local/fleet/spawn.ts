@@ -24,6 +24,11 @@ export function runFleetJobInChild(job: FleetJob, report: FleetProgress): Promis
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // The fleet ends with this process, however it ends (an exit after Ctrl-C or SIGTERM included).
+    const stopChild = (): void => {
+      child.kill();
+    };
+    process.once('exit', stopChild);
     let result: FleetRun | undefined;
     let failure: string | undefined;
     child.on('message', (message: ChildMessage) => {
@@ -34,6 +39,7 @@ export function runFleetJobInChild(job: FleetJob, report: FleetProgress): Promis
     });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
+      process.off('exit', stopChild);
       if (result) resolve(result);
       else reject(new FleetChildFailed(failure ?? `the fleet process ended (${signal ?? `exit code ${code ?? '?'}`}) without a result`));
     });

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
-import { type DeploymentConfig, parseDeploymentConfig } from '@global-iot/core/config.js';
+import type { DeploymentConfig } from '@global-iot/core/config.js';
+import { ConfigFileUnreadable, readDeploymentConfigFile } from '@global-iot/core/config-file.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -12,30 +13,11 @@ export interface OpsConfig {
   readonly config: DeploymentConfig;
   /** Where the configuration came from, for messages. */
   readonly source: string;
-  /** The provisioning template file the CDK app deploys (cdk.json `infra.templateFile`), if known. */
+  /** The provisioning template file the CDK app deploys (`infra.templateFile`), if known. */
   readonly templateFile?: string;
 }
 
-const cdkJsonSchema = z.looseObject({
-  context: z.looseObject({
-    config: z.unknown(),
-    infra: z.looseObject({ templateFile: z.string().min(1).optional() }).optional(),
-  }),
-});
-
-function readJson(path: string, readFile: (path: string) => string, missing: string): unknown {
-  let text: string;
-  try {
-    text = readFile(path);
-  } catch (cause) {
-    throw new UsageError(missing, { cause });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new UsageError(`${path} is not valid JSON`, { cause });
-  }
-}
+const infraSchema = z.looseObject({ infra: z.looseObject({ templateFile: z.string().min(1).optional() }).optional() });
 
 export function loadOpsConfig(options: {
   configFile?: string;
@@ -43,24 +25,19 @@ export function loadOpsConfig(options: {
   readFile: (path: string) => string;
 }): OpsConfig {
   const path = resolve(options.cwd, options.configFile ?? 'cdk.json');
-  if (options.configFile === undefined) {
-    return fromCdkJson(readJson(path, options.readFile, 'no configuration: pass --config <file> or run in the folder of cdk.json'), path);
+  let file;
+  try {
+    file = readDeploymentConfigFile(path, options.readFile);
+  } catch (error) {
+    if (options.configFile === undefined && error instanceof ConfigFileUnreadable) {
+      throw new UsageError('no configuration: pass --config <file> or run in the folder of cdk.json', { cause: error });
+    }
+    throw error;
   }
-  const json = readJson(path, options.readFile, `cannot read the configuration file ${path}`);
-  const cdk = cdkJsonSchema.safeParse(json);
-  if (cdk.success) return fromCdkJson(json, path);
-  return { config: parseDeploymentConfig(json), source: path };
-}
-
-function fromCdkJson(json: unknown, path: string): OpsConfig {
-  const cdk = cdkJsonSchema.safeParse(json);
-  if (!cdk.success || cdk.data.context.config === undefined) {
-    throw new UsageError(`${path} has no context.config (the deployment configuration)`);
-  }
-  const templateFile = cdk.data.context.infra?.templateFile;
+  const templateFile = infraSchema.safeParse(file.companions).data?.infra?.templateFile;
   return {
-    config: parseDeploymentConfig(cdk.data.context.config),
-    source: path,
+    config: file.config,
+    source: file.source,
     ...(templateFile ? { templateFile: resolve(dirname(path), templateFile) } : {}),
   };
 }

@@ -109,6 +109,49 @@ describe('legacy (original sample) format', () => {
     expect(parseAnswer(refused)['code']).toBe('LEGACY_SIGNATURE_REFUSED');
     expect(accepted.statusCode).toBe(200);
   });
+
+  it.each([
+    ['EC P-256', () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })],
+    ['Ed25519', () => generateKeyPairSync('ed25519')],
+  ])('refuses a bare-name signature made with an %s key, as the device key or a fleet key, and changes nothing', async (_label, generate) => {
+    // Prepare
+    const deviceKey = generate();
+    const fleetKey = generate();
+    const ownKey = await enrolled({ publicKey: pem(deviceKey.publicKey) });
+    const fleetSigned = await enrolled();
+    const h = harness({ legacySignatures: true }, { fleetPublicKeys: [pem(fleetKey.publicKey)] });
+    const legacyBody = (name: string, key: KeyObject) => ({ 'thing-name': name, 'thing-name-sig': signBytes(key, Buffer.from(name, 'utf8')).toString('base64') });
+
+    // Act
+    const withDeviceKey = await h.handler(httpApiEvent(legacyBody(ownKey, deviceKey.privateKey)));
+    const withFleetKey = await h.handler(httpApiEvent(legacyBody(fleetSigned, fleetKey.privateKey)));
+    const timestamped = await h.handler(httpApiEvent(signedBootstrapRequest(deviceKey.privateKey, ownKey, t.clock.now)));
+
+    // Assess
+    for (const refused of [withDeviceKey, withFleetKey]) {
+      expect(refused.statusCode).toBe(401);
+      expect(parseAnswer(refused)['code']).toBe('UNAUTHORIZED');
+    }
+    expect((await t.registry.get(fleetSigned))?.prov_status).toBe('unprovisioned');
+    // The key itself is fine: the same device with a v1 request is let through.
+    expect(timestamped.statusCode).toBe(200);
+  });
+
+  it('still accepts an RSA bare-name signature when an EC fleet key is listed first', async () => {
+    // Prepare
+    const name = await enrolled();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const h = harness({ legacySignatures: true }, { fleetPublicKeys: [pem(ec.publicKey), pem(rsa.publicKey)] });
+    const body = { 'thing-name': name, 'thing-name-sig': signBytes(rsa.privateKey, Buffer.from(name, 'utf8')).toString('base64') };
+
+    // Act
+    const accepted = await h.handler(httpApiEvent(body));
+
+    // Assess
+    expect(accepted.statusCode).toBe(200);
+    expect((await t.registry.get(name))?.prov_status).toBe('assigned');
+  });
 });
 
 describe('freshness and replay', () => {

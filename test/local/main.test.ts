@@ -1,19 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseDeploymentConfig } from '@global-iot/core/config.js';
+import { automaticHostMode } from '@global-iot/local/host-mode.js';
+import { REPO_ROOT } from '../helpers/packages.js';
 import { DEFAULT_REGIONS, LocalCloudConfigError, type LocalCloud, resolveRegionEndpoints } from '@global-iot/local/cloud.js';
 import { UsageError } from '@global-iot/core/errors.js';
 import { cloudOptions, HelpShown, instructions, parseMainOptions } from '@global-iot/local/main.js';
 
-/** `npm start`'s command line, and what it prints. */
+/** `npm run cloud`'s command line, and what it prints. */
 
 describe('parseMainOptions', () => {
-  it('defaults to five regions on four continents, on localhost, with AWS key type', () => {
+  it('defaults to five regions on four continents, the automatic host mode, with AWS key type', () => {
     // Act
     const options = parseMainOptions([]);
 
     // Assess
     expect(options).toMatchObject({
       regions: [...DEFAULT_REGIONS],
-      hostMode: 'localhost',
+      hostMode: 'auto',
       demo: false,
       deviceKey: 'rsa-2048',
       accountId: '123456789012',
@@ -73,7 +79,9 @@ describe('parseMainOptions', () => {
 
     // Assess
     expect(attempt).toThrow(HelpShown);
+    expect(printed).toContain('Usage: npm run cloud -- [options]');
     expect(printed).toContain('--data-dir');
+    expect(printed).toContain('--config <file>');
   });
 });
 
@@ -86,6 +94,17 @@ describe('resolveRegionEndpoints', () => {
     expect(endpoints).toEqual([
       { region: 'us-east-1', host: 'us-east-1.iot.local-cloud.test', address: '127.0.0.2', port: 8883 },
       { region: 'eu-central-1', host: 'eu-central-1.iot.local-cloud.test', address: '127.0.0.3', port: 8883 },
+    ]);
+  });
+
+  it('makes each region\'s address its endpoint, on port 8883, in loopback-addresses mode', () => {
+    // Act
+    const endpoints = resolveRegionEndpoints(['us-east-1', { region: 'eu-central-1', host: 'eu.example.test' }], 'loopback-addresses');
+
+    // Assess
+    expect(endpoints).toEqual([
+      { region: 'us-east-1', host: '127.0.0.2', address: '127.0.0.2', port: 8883 },
+      { region: 'eu-central-1', host: 'eu.example.test', address: '127.0.0.3', port: 8883 },
     ]);
   });
 
@@ -126,17 +145,87 @@ describe('instructions', () => {
       { region: 'us-east-1', host: 'us-east-1.iot.local-cloud.test', address: '127.0.0.2', port: 8883, endpoint: 'us-east-1.iot.local-cloud.test', deviceCaPath: '/x/device-ca-us-east-1.pem' },
     ],
     paths: { rootCa: '/x/root-ca.pem', claimCert: '/x/claim.cert.pem', claimKey: '/x/claim.private.key' },
+    functionArn: (region: string, name: string) => `arn:aws:lambda:${region}:123456789012:function:${name}`,
   } as unknown as LocalCloud;
 
-  it('names the bootstrap URL, the CA and claim files, every endpoint and the hosts lines', () => {
+  const config = parseDeploymentConfig({ homeRegion: 'us-east-1', regions: ['us-east-1'], defaultRegion: 'us-east-1', tableName: 'my-registry' });
+
+  it('names the bootstrap URL, the CA and claim files, every endpoint, the functions, template and table, and the hosts lines', () => {
     // Act
-    const text = instructions(cloud, '/x/keys');
+    const text = instructions(cloud, '/x/keys', config);
 
     // Assess
-    for (const expected of ['https://localhost:8443', '/x/root-ca.pem', '/x/claim.cert.pem', '/x/claim.private.key', '/x/keys/fleet-signing.key', 'us-east-1.iot.local-cloud.test:8883', '127.0.0.2 us-east-1.iot.local-cloud.test']) {
+    for (const expected of [
+      'https://localhost:8443', '/x/root-ca.pem', '/x/claim.cert.pem', '/x/claim.private.key', '/x/keys/fleet-signing.key',
+      'us-east-1.iot.local-cloud.test:8883', '127.0.0.2 us-east-1.iot.local-cloud.test',
+      'pre-provisioning-hook, provisioning-confirmation', 'arn:aws:lambda:us-east-1:123456789012:function:pre-provisioning-hook',
+      'GlobalFleetProvisioning', 'registry table my-registry',
+    ]) {
       expect(text).toContain(expected);
     }
     expect(text).not.toContain('PRIVATE KEY-----');
+  });
+
+  it('asks for no hosts lines when the endpoints are addresses', () => {
+    // Prepare
+    const byAddress = { ...cloud, regions: [{ ...cloud.regions[0], host: '127.0.0.2', endpoint: '127.0.0.2' }] } as unknown as LocalCloud;
+
+    // Act
+    const text = instructions(byAddress, '/x/keys', config);
+
+    // Assess
+    expect(text).toContain('us-east-1        127.0.0.2:8883\n');
+    expect(text).not.toContain('/etc/hosts');
+  });
+});
+
+describe('automaticHostMode', () => {
+  async function freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it('gives each region its loopback address when every one can be bound', async () => {
+    // Prepare
+    const port = await freePort();
+
+    // Act
+    const mode = await automaticHostMode(3, port);
+
+    // Assess
+    expect(mode).toBe('loopback-addresses');
+  });
+
+  it('falls back to localhost when a region\'s address and port are taken', async () => {
+    // Prepare
+    const port = await freePort();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.3', resolve));
+
+    // Act
+    const mode = await automaticHostMode(3, port).finally(() => holder.close());
+
+    // Assess
+    expect(mode).toBe('localhost');
+  });
+});
+
+describe('the npm scripts', () => {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+  it('build the geolocation table when missing before npm run cloud, as before npm start', () => {
+    // Assess
+    expect(scripts['precloud']).toBe('npm run geo:build -- --if-missing');
+    expect(scripts['prestart']).toBe(scripts['precloud']);
+  });
+
+  it('replace the shell with node, so that a signal to npm reaches the cloud (test/local/signals.test.ts)', () => {
+    // Assess
+    expect(scripts['cloud']).toMatch(/^exec node /);
+    expect(scripts['start']).toMatch(/^exec env [A-Z_=0-9]+ node /);
   });
 });
 

@@ -141,7 +141,7 @@ describe('hook transition', () => {
     expect(other.allowed).toBe(false);
   });
 
-  it('allows a live assignment with a single write, and reads only when the write is refused', async () => {
+  it('answers with a single write: the allowed call, and a repeated one (the refused write carries the record)', async () => {
     // Prepare: count the DynamoDB operations the registry sends.
     const sent: string[] = [];
     const name = await assigned();
@@ -165,7 +165,7 @@ describe('hook transition', () => {
       expect(allowed).toMatchObject({ allowed: true, repeated: false });
       expect(allowedOps).toEqual(['UpdateItemCommand']);
       expect(repeated).toMatchObject({ allowed: true, repeated: true });
-      expect(repeatedOps).toEqual(['UpdateItemCommand', 'GetItemCommand']);
+      expect(repeatedOps).toEqual(['UpdateItemCommand']);
     } finally {
       t.client.middlewareStack.remove('countOperations');
     }
@@ -202,6 +202,36 @@ describe('hook transition', () => {
     );
     const third = await t.registry.beginProvisioning(attempt(name, { ticketId: `ticket-${name}-3`, certificateId: 'f'.repeat(64) }));
     expect(third).toEqual({ allowed: false, reason: 'retry limit reached' });
+  });
+
+  it('refuses another certificate\'s confirmation (the claim certificate\'s connection) with one write and no read', async () => {
+    // Prepare
+    const sent: string[] = [];
+    const name = await assigned();
+    await t.registry.beginProvisioning(attempt(name));
+    t.client.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countConfirmOperations' },
+    );
+    try {
+      // Act
+      const claim = await t.registry.confirm(name, 'c'.repeat(64), 'eu-central-1');
+      const claimOps = sent.splice(0);
+      const device = await t.registry.confirm(name, 'a'.repeat(64), 'eu-central-1');
+      const repeat = await t.registry.confirm(name, 'a'.repeat(64), 'eu-central-1');
+      const repeatOps = sent.splice(0);
+
+      // Assess
+      expect(claim).toBe(false);
+      expect(claimOps).toEqual(['UpdateItemCommand']);
+      expect([device, repeat]).toEqual([true, true]);
+      expect(repeatOps).toEqual(['UpdateItemCommand', 'UpdateItemCommand']);
+    } finally {
+      t.client.middlewareStack.remove('countConfirmOperations');
+    }
   });
 
   it('confirms only the allowed certificate, then denies everything', async () => {
