@@ -256,6 +256,13 @@ export function encodeGeoTable(content: GeoTableContent): Buffer {
   return out;
 }
 
+/** True when `index` starts at 0, never decreases and ends at `count`. */
+function isIndex(index: Uint32Array, count: number): boolean {
+  if (index[0] !== 0 || index[index.length - 1] !== count) return false;
+  for (let i = 1; i < index.length; i++) if ((index[i] ?? 0) < (index[i - 1] ?? 0)) return false;
+  return true;
+}
+
 function fail(message: string): never {
   throw new GeoTableFormatError(`invalid geo table: ${message}; rebuild it with \`npm run geo:build\``);
 }
@@ -349,11 +356,10 @@ export function decodeGeoTable(input: Uint8Array, options: DecodeOptions = {}): 
     v6PointLow: new Uint16Array(ab, at('v6PointLow'), header.v6Count),
     v6PointHigh: new Uint8Array(ab, at('v6PointHigh'), header.v6Count),
   };
-  // Spot checks of the invariants lookups rely on; the checksum covers the rest.
-  if (views.v4Bucket[0] !== 0 || views.v4Bucket[V4_BUCKETS] !== header.v4Count) fail('IPv4 bucket index is inconsistent');
-  if (views.v6BucketStart[0] !== 0 || views.v6BucketStart[header.v6BucketCount] !== header.v6Count) {
-    fail('IPv6 bucket index is inconsistent');
-  }
+  // The invariants lookups rely on; the checksum covers the rest. The bucket indexes are checked
+  // whole: a binary search between out-of-order or out-of-range bounds need not end.
+  if (!isIndex(views.v4Bucket, header.v4Count)) fail('IPv4 bucket index is inconsistent');
+  if (!isIndex(views.v6BucketStart, header.v6Count)) fail('IPv6 bucket index is inconsistent');
   if (views.v4Low[0] !== 0 || views.v6BucketHi[0] !== 0 || views.v6Lo[0] !== 0) fail('ranges do not start at address 0');
   if (views.pointCountry[0] !== 0) fail('point 0 must mean "no data"');
   return views;

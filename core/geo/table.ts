@@ -77,7 +77,7 @@ export class GeoTable {
     let lo = v4Bucket[bucket] ?? 0;
     let hi = v4Bucket[bucket + 1] ?? 0;
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
+      const mid = lo + ((hi - lo) >>> 1);
       if ((v4Low[mid] ?? 0) <= key) lo = mid + 1;
       else hi = mid;
     }
@@ -93,7 +93,7 @@ export class GeoTable {
     let a = 0;
     let b = v6BucketHi.length;
     while (a < b) {
-      const mid = (a + b) >>> 1;
+      const mid = a + ((b - a) >>> 1);
       if ((v6BucketHi[mid] ?? 0) <= hi) a = mid + 1;
       else b = mid;
     }
@@ -106,7 +106,7 @@ export class GeoTable {
       let l = v6BucketStart[bucket] ?? 0;
       let h = v6BucketStart[bucket + 1] ?? 0;
       while (l < h) {
-        const mid = (l + h) >>> 1;
+        const mid = l + ((h - l) >>> 1);
         if ((v6Lo[mid] ?? 0) <= lo) l = mid + 1;
         else h = mid;
       }

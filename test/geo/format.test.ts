@@ -142,6 +142,8 @@ describe('GeoTable.fromBuffer refusals', () => {
     { name: 'a lower-case country code', damage: (b) => resign((b.write('de', b.indexOf('DEAUJPBR'), 'latin1'), b)), message: /bad country code "de"/ },
     // With 5 points, the sections after the header are: lat (16 bytes), lon (16), country (8), v4 buckets.
     { name: 'a broken IPv4 bucket index', damage: (b) => (b.writeUInt32LE(1, b.readUInt32LE(12) + 40), b), message: /IPv4 bucket index/ },
+    // Bounds past the ranges, or out of order, in the middle of the index: the ends alone look fine.
+    { name: 'an IPv4 bucket bound past the ranges', damage: (b) => (b.writeUInt32LE(0xfffffff0, b.readUInt32LE(12) + 40 + 4 * 0x0808), b), message: /IPv4 bucket index/ },
     { name: 'data at point 0', damage: (b) => (b.writeUInt8(1, b.readUInt32LE(12) + 32), b), message: /point 0 must mean "no data"/ },
   ])('refuses $name', ({ damage, message }) => {
     // Prepare
