@@ -63,7 +63,6 @@ export class RegionalStack extends Stack {
         where,
         templateName: template.name,
         templateBody: template.body,
-        registration: { devicePolicyName: settings.devicePolicyName, ...template.uses },
         hookEntry: props.entries.hook,
         hookEnvironment: {
           ...registry,
