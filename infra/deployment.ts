@@ -1,4 +1,4 @@
-import { Annotations, type App, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type InfraConfig, loadInfraConfig } from './config.js';
 import { PROJECT_ROOT } from './constructs/provisioning-function.js';
@@ -30,6 +30,12 @@ export interface DeploymentOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Tags of every stack. CloudFormation copies stack tags to each resource that takes tags; with
+ * the `@aws-cdk/core:explicitStackTags` flag, stack tags are set here, not with `Tags.of`.
+ */
+export const STACK_TAGS: Readonly<Record<string, string>> = { project: 'global-iot-provisioning' };
+
 export interface Deployment {
   readonly config: InfraConfig;
   readonly home: HomeStack;
@@ -57,6 +63,7 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
     env: { account: config.account, region: deployment.homeRegion },
     description: 'Global IoT provisioning: device registry, bootstrap API, ticket-signing key',
     terminationProtection: true,
+    tags: { ...STACK_TAGS },
     config,
     entries,
     ...(geoTable === undefined ? {} : { geoTable }),
@@ -78,6 +85,9 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
   for (const region of deployment.regions) {
     const stack = new RegionalStack(app, `${settings.stackPrefix}-${region}`, {
       description: `Global IoT provisioning: fleet provisioning template and hook in ${region}`,
+      // Removing a region is a decision (infra/README.md, "Removing a region"), never a slip.
+      terminationProtection: true,
+      tags: { ...STACK_TAGS },
       config,
       entries,
       region,
@@ -86,7 +96,6 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
     regional.set(region, stack);
   }
 
-  Tags.of(app).add('project', 'global-iot-provisioning');
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { config, home, regional };
 }

@@ -145,6 +145,20 @@ describe('stacks and environments', () => {
     expect(stacks.every((s) => s.dependencies.includes(six.home))).toBe(true);
     expect(six.home.terminationProtection).toBe(true);
   });
+
+  it('protects every stack from deletion and tags it, as a stack, for the whole project', () => {
+    for (const s of [defaults, six]) {
+      for (const stack of allStacks(s)) {
+        // Act
+        const artifact = s.app.synth().getStackByName(stack.stackName);
+
+        // Assess
+        expect(stack.terminationProtection, stack.stackName).toBe(true);
+        expect(artifact.terminationProtection, stack.stackName).toBe(true);
+        expect(artifact.tags, stack.stackName).toEqual({ project: 'global-iot-provisioning' });
+      }
+    }
+  });
 });
 
 describe('regional stacks', () => {
@@ -250,6 +264,21 @@ describe('regional stacks', () => {
         Resource: `arn:aws:iot:${stack.region}:111111111111:client/${THING_NAME_VARIABLE}`,
         Condition: { Bool: { 'iot:Connection.Thing.IsAttached': true } },
       });
+    }
+  });
+
+  it('retain both IoT policies when the stack is deleted, so a region can be removed while certificates hold them', () => {
+    for (const s of [defaults, six]) {
+      for (const stack of s.regional.values()) {
+        // Act
+        const policies = Template.fromStack(stack).findResources('AWS::IoT::Policy');
+
+        // Assess
+        expect(Object.keys(policies).sort()).toEqual(['ClaimPolicy', 'DevicePolicy']);
+        for (const policy of Object.values(policies)) {
+          expect(policy).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+        }
+      }
     }
   });
 
