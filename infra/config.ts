@@ -21,6 +21,7 @@ import { ConfigError } from '@global-iot/core/errors.js';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '@global-iot/core/lambda-telemetry.js';
 import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
 import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
+import { alarmSettingsSchema } from './monitoring/alarm-settings.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -76,6 +77,10 @@ export const infraSettingsSchema = z
     metricsNamespace: metricsNamespaceSchema.default(DEFAULT_METRICS_NAMESPACE),
     /** How long the bootstrap uses a secret it read (ticket key, geolocation key) before reading it again. */
     secretCacheSeconds: z.number().int().min(SECRET_CACHE_SECONDS.min).max(SECRET_CACHE_SECONDS.max).default(SECRET_CACHE_SECONDS.default),
+    /** Subscribed by e-mail to every stack's alarm topic; without it, subscribe to the topics yourself. */
+    alarmEmail: z.email('not an e-mail address').optional(),
+    /** Alarm thresholds and the period they are measured over (infra/monitoring/alarm-settings.ts). */
+    alarms: alarmSettingsSchema.prefault({}),
   })
   .strict();
 export type InfraSettings = z.infer<typeof infraSettingsSchema>;

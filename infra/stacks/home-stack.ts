@@ -9,6 +9,10 @@ import type { Construct } from 'constructs';
 import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
+import { AlarmTopic } from '../constructs/alarm-topic.js';
+import { BootstrapAlarms } from '../constructs/bootstrap-alarms.js';
+import { failureQueueName } from '../constructs/confirmation-failures.js';
+import { OperationsDashboard } from '../constructs/operations-dashboard.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { GEO_TABLE_RUNTIME_PATH, type GeoTableAsset } from '../geo.js';
 import type { HandlerEntries } from '../handlers.js';
@@ -54,6 +58,10 @@ export class HomeStack extends Stack {
   readonly stage: HttpStage;
   readonly signingSecret: secretsmanager.Secret;
   readonly bootstrapFunction: ProvisioningFunction;
+  readonly accessLogs: logs.LogGroup;
+  readonly alarmTopic: AlarmTopic;
+  readonly alarms: BootstrapAlarms;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: HomeStackProps) {
     super(scope, id, props);
@@ -147,17 +155,38 @@ export class HomeStack extends Stack {
       });
     }
 
-    const accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
+    this.accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
     this.stage = new HttpStage(this, 'BootstrapApiStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
+        destination: new LogGroupLogDestination(this.accessLogs),
         format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
+
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} bootstrap alarms`,
+      ...(settings.alarmEmail === undefined ? {} : { email: settings.alarmEmail }),
+    });
+    this.alarms = new BootstrapAlarms(this, 'Alarms', {
+      namePrefix: `${settings.stackPrefix}-bootstrap`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      api: this.api,
+      accessLogs: this.accessLogs,
+      topic: this.alarmTopic,
+    });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      dashboardName: `${settings.stackPrefix}-operations`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      bootstrap: this.alarms.figures,
+      regions: deployment.regions.map((region) => ({ region, failureQueueName: failureQueueName(settings.stackPrefix) })),
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of the bootstrap API notify this SNS topic' });
 
     new CfnOutput(this, 'BootstrapUrl', {
       value: `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`,

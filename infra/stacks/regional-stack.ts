@@ -5,11 +5,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { CONFIRM_SERVICE_NAME, HOOK_SERVICE_NAME } from '@global-iot/pre-provisioning-hook/settings.js';
 import type { InfraConfig } from '../config.js';
+import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ClaimCertificate } from '../constructs/claim-certificate.js';
+import { ConfirmationFailures, failureQueueName } from '../constructs/confirmation-failures.js';
 import { DevicePolicy } from '../constructs/device-policy.js';
 import { PresenceConfirmation } from '../constructs/presence-confirmation.js';
 import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
+import { RegionalAlarms } from '../constructs/regional-alarms.js';
 import type { HandlerEntries } from '../handlers.js';
 import type { RegionAccount } from '../iot-policies.js';
 import { logicalIdFromPath } from '../logical-ids.js';
@@ -44,6 +47,10 @@ export class RegionalStack extends Stack {
   readonly claimPolicy: iot.CfnPolicy;
   readonly devicePolicy: iot.CfnPolicy;
   readonly templateArn: string;
+  /** The confirmation's on-failure destination (SQS) and its asynchronous-invocation settings. */
+  readonly confirmationFailures: ConfirmationFailures;
+  readonly alarms: RegionalAlarms;
+  readonly alarmTopic: AlarmTopic;
   /** The constructs that group this stack's resources; their ids stay out of logical ids. */
   private readonly groups = new Set<IConstruct>();
 
@@ -104,6 +111,26 @@ export class RegionalStack extends Stack {
 
     new CfnOutput(this, 'TemplateName', { value: template.name });
     new CfnOutput(this, 'ClaimPolicyName', { value: this.claimPolicy.ref });
+
+    // Operations: attached to the functions from outside, so the constructs above stay as they are.
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} ${props.region} alarms`,
+      ...(settings.alarmEmail === undefined ? {} : { email: settings.alarmEmail }),
+    });
+    this.confirmationFailures = new ConfirmationFailures(this, 'ConfirmationFailures', {
+      fn: this.confirmFunction,
+      queueName: failureQueueName(settings.stackPrefix),
+    });
+    this.alarms = new RegionalAlarms(this, 'Alarms', {
+      namePrefix: `${settings.stackPrefix}-${props.region}`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      hookFunction: this.hookFunction,
+      confirmFunction: this.confirmFunction,
+      failureQueue: this.confirmationFailures.queue,
+      topic: this.alarmTopic,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of this region notify this SNS topic' });
   }
 
   private group<T extends IConstruct>(construct: T): T {

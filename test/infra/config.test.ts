@@ -56,6 +56,21 @@ describe('loadInfraConfig: the default cdk.json context', () => {
       secretCacheSeconds: 300,
     });
     expect(config.claimCertificatePem).toBeUndefined();
+    expect(config.settings.alarmEmail).toBeUndefined();
+    expect(config.settings.alarms).toEqual({
+      periodMinutes: 5,
+      evaluationPeriods: 1,
+      minRequests: 20,
+      bootstrap5xxPercent: 1,
+      bootstrap429Percent: 5,
+      bootstrapP99LatencyMs: 3000,
+      apiThrottledRequests: 10,
+      hookP99DurationMs: 4000,
+      hookDenials: 100,
+      hookErrors: 1,
+      confirmationFailures: 1,
+      failureQueueDepth: 1,
+    });
     expect(config.skipGeoDb).toBe(false);
   });
 
@@ -361,6 +376,11 @@ describe('loadInfraConfig: infra settings, template and claim certificate', () =
     ['a metrics namespace reserved for AWS', { metricsNamespace: 'AWS/IoT' }, /infra\.metricsNamespace: namespaces starting with AWS\/ are reserved/],
     ['a secret cache shorter than 10 s', { secretCacheSeconds: 1 }, /infra\.secretCacheSeconds/],
     ['a secret cache longer than an hour', { secretCacheSeconds: 7200 }, /infra\.secretCacheSeconds/],
+    ['an alarm e-mail that is not an address', { alarmEmail: 'ops at example' }, /infra\.alarmEmail: not an e-mail address/],
+    ['a hook duration alarm at AWS IoT\'s 5 s limit', { alarms: { hookP99DurationMs: 5000 } }, /infra\.alarms\.hookP99DurationMs/],
+    ['an alarm period CloudWatch does not offer', { alarms: { periodMinutes: 7 } }, /infra\.alarms\.periodMinutes: must be one of 1, 5, 10, 15, 30, 60/],
+    ['a 5xx rate above 100 %', { alarms: { bootstrap5xxPercent: 150 } }, /infra\.alarms\.bootstrap5xxPercent/],
+    ['an unknown alarm setting', { alarms: { hookDenial: 5 } }, /infra\.alarms: Unrecognized key/i],
   ])('refuses %s', (_label, infra, message) => {
     // Prepare
     const context = { ...cdkJsonContext(), infra };

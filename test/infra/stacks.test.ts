@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct, type IConstruct } from 'constructs';
@@ -119,6 +120,8 @@ beforeAll(() => {
         logRetentionDays: 90,
         metricsNamespace: 'Six/Provisioning',
         secretCacheSeconds: 120,
+        alarmEmail: 'ops@example.com',
+        alarms: { periodMinutes: 1, hookP99DurationMs: 3500, hookDenials: 50, bootstrap5xxPercent: 2 },
       },
     }),
   );
@@ -410,8 +413,24 @@ const REGIONAL_LOGICAL_IDS = [
   'ProvisioningTemplate',
 ];
 
+/** What the regional stack gained for operations (alarms and the confirmation's failure queue). */
+const OPERATIONS_LOGICAL_IDS = [
+  'AlarmTopicC2164170',
+  'AlarmTopicPolicyDD12BE57',
+  'Alarmsconfirmationfailurequeue77C611CE',
+  'AlarmsconfirmationfailuresACFD92C9',
+  'Alarmshookdenials894828A7',
+  'Alarmshookduration9315F8FC',
+  'Alarmshookerrors2CAB8D1A',
+  'ConfirmationFailuresAsyncInvoke8DBD5133',
+  'ConfirmationFailuresDeadLetters55F302B8',
+  'ConfirmationFailuresDeadLettersPolicy6F0D6867',
+  'ConfirmationFailuresQueue9CAD2FFA',
+  'ConfirmationFailuresQueuePolicy90F636BB',
+];
+
 describe('regional stack composition', () => {
-  it('is four constructs: device policy, template with its hook, claim certificate, presence confirmation', () => {
+  it('is four constructs (device policy, template with its hook, claim certificate, presence confirmation) and three for operations', () => {
     // Prepare
     const stack = six.regional.get('eu-central-1') as RegionalStack;
 
@@ -424,6 +443,9 @@ describe('regional stack composition', () => {
       ['Template', 'ProvisioningTemplate'],
       ['Claim', 'ClaimCertificate'],
       ['Confirmation', 'PresenceConfirmation'],
+      ['AlarmTopic', 'AlarmTopic'],
+      ['ConfirmationFailures', 'ConfirmationFailures'],
+      ['Alarms', 'RegionalAlarms'],
     ]);
   });
 
@@ -433,13 +455,156 @@ describe('regional stack composition', () => {
       const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown>; Outputs: Record<string, unknown> };
 
       // Assess
-      expect(Object.keys(template.Resources).sort()).toEqual(REGIONAL_LOGICAL_IDS);
-      expect(Object.keys(template.Outputs).sort()).toEqual(['ClaimCertificateId', 'ClaimPolicyName', 'TemplateName']);
+      // The six-region configuration subscribes an e-mail address to the alarm topic.
+      expect(Object.keys(template.Resources).sort()).toEqual([...REGIONAL_LOGICAL_IDS, ...OPERATIONS_LOGICAL_IDS, 'AlarmTopicopsexamplecomFFC02C67'].sort());
+      expect(Object.keys(template.Outputs).sort()).toEqual(['AlarmTopicArn', 'ClaimCertificateId', 'ClaimPolicyName', 'TemplateName']);
     }
     for (const stack of defaults.regional.values()) {
       const ids = Object.keys((Template.fromStack(stack).toJSON() as { Resources: Record<string, unknown> }).Resources).sort();
-      expect(ids).toEqual(REGIONAL_LOGICAL_IDS.filter((id) => !id.startsWith('ClaimCertificate')));
+      expect(ids).toEqual([...REGIONAL_LOGICAL_IDS.filter((id) => !id.startsWith('ClaimCertificate')), ...OPERATIONS_LOGICAL_IDS].sort());
     }
+  });
+});
+
+describe('operations', () => {
+  it("give the confirmation's asynchronous invocation an encrypted failure queue with a dead-letter queue of its own", () => {
+    for (const stack of six.regional.values()) {
+      // Prepare
+      const template = Template.fromStack(stack);
+      const queueId = logicalId(stack, stack.confirmationFailures.queue);
+      const dlqId = logicalId(stack, stack.confirmationFailures.deadLetterQueue);
+
+      // Act
+      const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'));
+
+      // Assess
+      expect(configs).toHaveLength(1);
+      expect(configs[0]?.Properties).toEqual({
+        FunctionName: { Ref: logicalId(stack, stack.confirmFunction) },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: 'GlobalIot-confirmation-failures',
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 10 },
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'GlobalIot-confirmation-failures-dlq', SqsManagedSseEnabled: true });
+      for (const policy of Object.values(template.findResources('AWS::SQS::QueuePolicy'))) {
+        expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        );
+      }
+      const confirmRolePolicy = template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: logicalId(stack, stack.confirmFunction.role as iam.Role) }] },
+      });
+      expect(JSON.stringify(confirmRolePolicy)).toContain('sqs:SendMessage');
+    }
+  });
+
+  it("alarm on the hook and the confirmation in every region, to the region's topic, at the configured thresholds", () => {
+    for (const stack of six.regional.values()) {
+      // Prepare
+      const template = Template.fromStack(stack);
+      const topic = { Ref: logicalId(stack, stack.alarmTopic.topic) };
+      const name = (suffix: string) => `GlobalIot-${stack.region}-${suffix}`;
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+
+      // Act
+      const byName = new Map(alarms.map((a) => [a.Properties.AlarmName as string, a.Properties as Record<string, unknown>]));
+
+      // Assess
+      expect([...byName.keys()].sort()).toEqual(
+        ['confirmation-failure-queue', 'confirmation-failures', 'hook-denials', 'hook-duration', 'hook-errors'].map(name),
+      );
+      for (const alarm of byName.values()) {
+        expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic], TreatMissingData: 'notBreaching', ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      }
+      expect(byName.get(name('hook-duration'))).toMatchObject({
+        MetricName: 'Duration',
+        Namespace: 'AWS/Lambda',
+        ExtendedStatistic: 'p99',
+        Period: 60,
+        Threshold: 3500,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, stack.hookFunction) } }],
+      });
+      expect(byName.get(name('hook-denials'))).toMatchObject({
+        Namespace: 'Six/Provisioning',
+        MetricName: 'Invocations',
+        Threshold: 50,
+        Dimensions: [
+          { Name: 'Outcome', Value: 'deny' },
+          { Name: 'service', Value: 'pre-provisioning-hook' },
+        ],
+      });
+      const errors = byName.get(name('hook-errors'))?.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: Record<string, unknown> } }[];
+      expect(errors.find((m) => m.Expression)?.Expression).toBe('FILL(crashes, 0) + FILL(r0, 0) + FILL(r1, 0) + FILL(r2, 0)');
+      expect(errors.filter((m) => m.MetricStat).map((m) => m.MetricStat?.Metric.Dimensions)).toEqual([
+        [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, stack.hookFunction) } }],
+        ...['internal error', 'registry unavailable', 'deadline exceeded'].map((reason) => [
+          { Name: 'Reason', Value: reason },
+          { Name: 'service', Value: 'pre-provisioning-hook' },
+        ]),
+      ]);
+      expect(byName.get(name('confirmation-failures'))).toMatchObject({
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, stack.confirmFunction) } }],
+      });
+      expect(byName.get(name('confirmation-failure-queue'))).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Statistic: 'Maximum',
+        Threshold: 1,
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, stack.confirmationFailures.queue), 'QueueName'] } }],
+      });
+      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic });
+    }
+    for (const stack of defaults.regional.values()) Template.fromStack(stack).resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('alarm on the bootstrap API: 5xx and 429 rates over a minimum of requests, p99 latency, stage throttling', () => {
+    // Prepare
+    const template = Template.fromStack(six.home);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Record<string, unknown>);
+    const byName = new Map(alarms.map((a) => [a.AlarmName as string, a]));
+    const expressionOf = (alarm: string) =>
+      (byName.get(`GlobalIot-bootstrap-${alarm}`)?.Metrics as { Expression?: string }[]).find((m) => m.Expression)?.Expression;
+
+    // Assess
+    expect([...byName.keys()].sort()).toEqual(['GlobalIot-bootstrap-429-rate', 'GlobalIot-bootstrap-5xx-rate', 'GlobalIot-bootstrap-api-throttled', 'GlobalIot-bootstrap-p99-latency']);
+    expect(byName.get('GlobalIot-bootstrap-5xx-rate')).toMatchObject({ Threshold: 2 });
+    expect(expressionOf('5xx-rate')).toBe('IF(requests >= 20, 100 * FILL(answered5xx, 0) / requests, 0)');
+    expect(expressionOf('429-rate')).toBe('IF(requests >= 20, 100 * FILL(answered429, 0) / requests, 0)');
+    expect(expressionOf('api-throttled')).toBe('IF(FILL(all429, 0) > FILL(own429, 0), FILL(all429, 0) - FILL(own429, 0), 0)');
+    expect(byName.get('GlobalIot-bootstrap-p99-latency')).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: 'Latency', ExtendedStatistic: 'p99', Threshold: 3000 });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.status = "429" }',
+      LogGroupName: { Ref: logicalId(six.home, six.home.accessLogs) },
+      MetricTransformations: [{ MetricName: 'BootstrapApi429', MetricNamespace: 'Six/Provisioning', MetricValue: '1' }],
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  it('draw one dashboard in the home region with a row per region, needing nothing from the regional stacks', () => {
+    // Prepare
+    const template = Template.fromStack(six.home);
+
+    // Act
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
+
+    // Assess
+    expect(dashboards).toHaveLength(1);
+    expect(dashboards[0]?.Properties.DashboardName).toBe('GlobalIot-operations');
+    for (const region of SIX_REGIONS) {
+      expect(body).toContain(`\\"region\\":\\"${region}\\"`);
+      expect(body).toContain(`${region}: hook denials by reason`);
+    }
+    expect(body).toContain('GlobalIot-confirmation-failures-dlq');
+    expect(body).toContain('NOT Reason=\\\\\\"allowed\\\\\\" NOT Reason=\\\\\\"repeated\\\\\\"');
+    expect(six.home.dependencies).toEqual([]);
   });
 });
 
