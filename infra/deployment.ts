@@ -4,6 +4,7 @@ import { type InfraConfig, loadInfraConfig } from './config.js';
 import { PROJECT_ROOT } from './constructs/provisioning-function.js';
 import { locateGeoTable } from './geo.js';
 import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, type HandlerEntries } from './handlers.js';
+import { EdgeStack } from './stacks/edge-stack.js';
 import { HomeStack } from './stacks/home-stack.js';
 import { RegionalStack } from './stacks/regional-stack.js';
 
@@ -41,6 +42,8 @@ export interface Deployment {
   readonly home: HomeStack;
   /** By region, in the order of `regions` in the configuration. */
   readonly regional: ReadonlyMap<string, RegionalStack>;
+  /** CloudFront and AWS WAF in front of the bootstrap, when `infra.edge` is set. */
+  readonly edge?: EdgeStack;
 }
 
 /**
@@ -96,6 +99,21 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
     regional.set(region, stack);
   }
 
+  const edgeSettings = settings.edge;
+  const edge =
+    edgeSettings === undefined
+      ? undefined
+      : new EdgeStack(app, `${settings.stackPrefix}-Edge`, {
+          description: 'Global IoT provisioning: CloudFront and AWS WAF in front of the bootstrap API',
+          terminationProtection: true,
+          tags: { ...STACK_TAGS },
+          config,
+          edge: edgeSettings,
+          // A reference to the home stack: with the weak cross-stack references of cdk.json, an
+          // output read with Fn::GetStackOutput, across regions too, and no export to pin.
+          apiHost: home.apiHost,
+        });
+
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { config, home, regional };
+  return { config, home, regional, ...(edge === undefined ? {} : { edge }) };
 }

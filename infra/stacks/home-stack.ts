@@ -10,9 +10,11 @@ import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.j
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
 import { AlarmTopic } from '../constructs/alarm-topic.js';
+import { ApiDomain } from '../constructs/api-domain.js';
 import { BootstrapAlarms } from '../constructs/bootstrap-alarms.js';
 import { failureQueueName } from '../constructs/confirmation-failures.js';
 import { OperationsDashboard } from '../constructs/operations-dashboard.js';
+import { OriginCheck } from '../constructs/origin-check.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { GEO_TABLE_RUNTIME_PATH, type GeoTableAsset } from '../geo.js';
 import type { HandlerEntries } from '../handlers.js';
@@ -62,6 +64,12 @@ export class HomeStack extends Stack {
   readonly alarmTopic: AlarmTopic;
   readonly alarms: BootstrapAlarms;
   readonly dashboard: OperationsDashboard;
+  /** With the edge on: the API's authorizer that refuses requests not forwarded by CloudFront. */
+  readonly originCheck?: OriginCheck;
+  /** Without the edge, with infra.bootstrapDomain: the API's custom domain. */
+  readonly apiDomain?: ApiDomain;
+  /** The API's own host name, CloudFront's origin. */
+  readonly apiHost: string;
 
   constructor(scope: Construct, id: string, props: HomeStackProps) {
     super(scope, id, props);
@@ -142,18 +150,33 @@ export class HomeStack extends Stack {
       description: 'Device bootstrap: region assignment and provisioning tickets',
       createDefaultStage: false,
     });
+    const edge = settings.edge;
+    if (edge !== undefined) {
+      this.originCheck = new OriginCheck(this, 'OriginCheck', {
+        stackPrefix: settings.stackPrefix,
+        account: props.config.account,
+        entry: props.entries.originCheck,
+        environment: { SECRET_CACHE_SECONDS: String(settings.secretCacheSeconds), POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace },
+        logRetention: retention,
+        cacheTtl: Duration.seconds(edge.originCheckCacheSeconds),
+      });
+    }
     const routes = this.api.addRoutes({
       path: BOOTSTRAP_PATH,
       methods: [HttpMethod.POST],
       integration: new HttpLambdaIntegration('BootstrapIntegration', this.bootstrapFunction),
+      ...(this.originCheck === undefined ? {} : { authorizer: this.originCheck.authorizer }),
     });
-    for (const route of routes) {
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Devices have no AWS identity before they are provisioned; the bootstrap function authenticates each request by its signature over thing name and timestamp, and the stage is throttled.',
-      });
+    if (this.originCheck === undefined) {
+      for (const route of routes) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Devices have no AWS identity before they are provisioned; the bootstrap function authenticates each request by its signature over thing name and timestamp, and the stage is throttled.',
+        });
+      }
     }
+    this.apiHost = `${this.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
 
     this.accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
     this.stage = new HttpStage(this, 'BootstrapApiStage', {
@@ -188,10 +211,22 @@ export class HomeStack extends Stack {
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of the bootstrap API notify this SNS topic' });
 
+    const direct = `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`;
     new CfnOutput(this, 'BootstrapUrl', {
-      value: `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`,
-      description: 'The URL devices POST their bootstrap request to',
+      value: direct,
+      description: edge === undefined ? "The API's own URL" : "The API's own URL: CloudFront's origin; it refuses requests that did not come through CloudFront",
     });
+    if (edge === undefined) {
+      const domain = settings.bootstrapDomain;
+      if (domain !== undefined) this.apiDomain = new ApiDomain(this, 'ApiDomain', { domain, api: this.api, stage: this.stage });
+      new CfnOutput(this, 'DeviceBootstrapUrl', {
+        value: domain === undefined ? direct : `https://${domain.name}${BOOTSTRAP_PATH}`,
+        description:
+          domain === undefined
+            ? 'The URL devices carry: the API\'s generated name, lost if the API is replaced (set infra.bootstrapDomain for a stable one)'
+            : 'The URL devices carry: a name of your own on the API',
+      });
+    }
     new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName });
     new CfnOutput(this, 'TicketSigningSecretArn', {
       value: this.signingSecret.secretArn,

@@ -9,6 +9,7 @@ import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ClaimCertificate } from '../constructs/claim-certificate.js';
 import { ConfirmationFailures, failureQueueName } from '../constructs/confirmation-failures.js';
 import { DevicePolicy } from '../constructs/device-policy.js';
+import { IotDataDomain } from '../constructs/iot-data-domain.js';
 import { PresenceConfirmation } from '../constructs/presence-confirmation.js';
 import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
@@ -51,6 +52,8 @@ export class RegionalStack extends Stack {
   readonly confirmationFailures: ConfirmationFailures;
   readonly alarms: RegionalAlarms;
   readonly alarmTopic: AlarmTopic;
+  /** With infra.iotDomains for this region: the configurable endpoint the bootstrap answers with. */
+  readonly dataDomain?: IotDataDomain;
   /** The constructs that group this stack's resources; their ids stay out of logical ids. */
   private readonly groups = new Set<IConstruct>();
 
@@ -130,6 +133,10 @@ export class RegionalStack extends Stack {
       failureQueue: this.confirmationFailures.queue,
       topic: this.alarmTopic,
     });
+    const dataDomain = settings.iotDomains[props.region];
+    if (dataDomain !== undefined) {
+      this.dataDomain = new IotDataDomain(this, 'DataDomain', { configurationName: `${settings.stackPrefix}-data`, domain: dataDomain });
+    }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of this region notify this SNS topic' });
   }
 

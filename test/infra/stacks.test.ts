@@ -21,6 +21,8 @@ import { defaultGeoTablePath, GEO_TABLE_FILE_NAME } from '@global-iot/core/geo/t
 import { NODE_RUNTIME } from '@global-iot/infra/constructs/provisioning-function.js';
 import { type Deployment, defineDeployment } from '@global-iot/infra/deployment.js';
 import { fleetProvisioningTopics, THING_NAME_VARIABLE } from '@global-iot/infra/iot-policies.js';
+import type { OriginCheck } from '@global-iot/infra/constructs/origin-check.js';
+import type { EdgeStack } from '@global-iot/infra/stacks/edge-stack.js';
 import type { RegionalStack } from '@global-iot/infra/stacks/regional-stack.js';
 import { startSecretsManagerStandIn } from '../helpers/secrets-manager.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
@@ -33,6 +35,10 @@ interface Synthesized extends Deployment {
 
 let defaults: Synthesized;
 let six: Synthesized;
+/** Home in eu-central-1, two regions, the edge on a name of its own in a hosted zone, one IoT configurable endpoint. */
+let edged: Synthesized;
+/** One region, the bootstrap API on a name of its own (certificate by ARN), no edge. */
+let direct: Synthesized;
 let claimCertificatePem: string;
 const scratch: string[] = [];
 
@@ -47,7 +53,7 @@ function synthesize(context: Record<string, unknown>): Synthesized {
 }
 
 function allStacks(s: Synthesized): Stack[] {
-  return [s.home, ...s.regional.values()];
+  return [s.home, ...s.regional.values(), ...(s.edge === undefined ? [] : [s.edge])];
 }
 
 function logicalId(stack: Stack, construct: IConstruct): string {
@@ -96,6 +102,9 @@ async function loadBundle(dir: string, env: Record<string, string>): Promise<str
 
 const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
 
+const EU_CERTIFICATE = 'arn:aws:acm:eu-central-1:210987654321:certificate/11111111-2222-3333-4444-555555555555';
+const US_CERTIFICATE = 'arn:aws:acm:us-east-1:210987654321:certificate/66666666-7777-8888-9999-000000000000';
+
 beforeAll(() => {
   // Prepare (shared): the geolocation table is built once per checkout; the bundle must carry it.
   if (!existsSync(defaultGeoTablePath())) {
@@ -122,12 +131,39 @@ beforeAll(() => {
         secretCacheSeconds: 120,
         alarmEmail: 'ops@example.com',
         alarms: { periodMinutes: 1, hookP99DurationMs: 3500, hookDenials: 50, bootstrap5xxPercent: 2 },
+        edge: { rateLimit: 120, rateWindowSeconds: 60 },
       },
+    }),
+  );
+  writeFileSync(
+    join(dir, 'edged.json'),
+    JSON.stringify({
+      homeRegion: 'eu-central-1',
+      regions: ['eu-central-1', 'us-east-1'],
+      defaultRegion: 'eu-central-1',
+      account: '210987654321',
+      infra: {
+        bootstrapDomain: { name: 'bootstrap.devices.example.com', hostedZone: { id: 'Z0123456789ABCDEFGHIJ', name: 'devices.example.com' } },
+        iotDomains: { 'eu-central-1': { name: 'mqtt-eu.devices.example.com', certificateArn: EU_CERTIFICATE } },
+        edge: { originSecretGeneration: 3 },
+      },
+    }),
+  );
+  writeFileSync(
+    join(dir, 'direct.json'),
+    JSON.stringify({
+      homeRegion: 'us-east-1',
+      regions: ['us-east-1'],
+      defaultRegion: 'us-east-1',
+      account: '210987654321',
+      infra: { bootstrapDomain: { name: 'bootstrap.devices.example.com', certificateArn: US_CERTIFICATE } },
     }),
   );
   defaults = synthesize(cdkJsonContext());
   six = synthesize({ ...cdkJsonContext(), configFile: join(dir, 'six.json') });
-}, 240_000);
+  edged = synthesize({ ...cdkJsonContext(), configFile: join(dir, 'edged.json') });
+  direct = synthesize({ ...cdkJsonContext(), configFile: join(dir, 'direct.json') });
+}, 360_000);
 
 afterAll(() => {
   // Each cloud assembly holds a copy of the 50 MB geolocation table.
@@ -608,6 +644,200 @@ describe('operations', () => {
   });
 });
 
+describe('stable names and the edge', () => {
+  it('put the API on a name of its own when there is no edge, and output the URL devices carry', () => {
+    // Prepare
+    const stack = direct.home;
+    const template = Template.fromStack(stack);
+    const domainId = logicalId(stack, stack.apiDomain?.domainName as IConstruct);
+
+    // Assess
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'bootstrap.devices.example.com',
+      DomainNameConfigurations: [{ CertificateArn: US_CERTIFICATE, EndpointType: 'REGIONAL', SecurityPolicy: 'TLS_1_2' }],
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::ApiMapping', {
+      ApiId: { Ref: logicalId(stack, stack.api) },
+      DomainName: { Ref: domainId },
+      Stage: '$default',
+    });
+    template.hasOutput('DeviceBootstrapUrl', { Value: 'https://bootstrap.devices.example.com/bootstrap' });
+    template.hasOutput('*', { Value: { 'Fn::GetAtt': [domainId, 'RegionalDomainName'] } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /bootstrap', AuthorizationType: 'NONE' });
+    expect(direct.edge).toBeUndefined();
+    Template.fromStack(defaults.home).hasOutput('DeviceBootstrapUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(defaults.home, defaults.home.api), 'ApiEndpoint'] }, '/bootstrap']] },
+    });
+  });
+
+  it('put AWS WAF and CloudFront in us-east-1 in front of the API, reading its host from the home stack', () => {
+    // Prepare
+    const stack = edged.edge as EdgeStack;
+    const template = Template.fromStack(stack);
+
+    // Act
+    const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0]?.Properties.DistributionConfig;
+    const origin = distribution.Origins[0];
+
+    // Assess
+    expect([stack.region, stack.account, stack.terminationProtection]).toEqual(['us-east-1', '210987654321', true]);
+    expect(stack.dependencies).toContain(edged.home);
+    expect(origin.DomainName).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          { 'Fn::GetStackOutput': { StackName: 'GlobalIot-Home', Region: 'eu-central-1', OutputName: expect.any(String) } },
+          '.execute-api.eu-central-1.',
+          { Ref: 'AWS::URLSuffix' },
+        ],
+      ],
+    });
+    expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] });
+    expect(distribution).toMatchObject({
+      Aliases: ['bootstrap.devices.example.com'],
+      HttpVersion: 'http2and3',
+      PriceClass: 'PriceClass_All',
+      WebACLId: { 'Fn::GetAtt': [stack.getLogicalId(stack.firewall.webAcl), 'Arn'] },
+      ViewerCertificate: { MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' },
+      DefaultCacheBehavior: { ViewerProtocolPolicy: 'https-only', CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', Compress: false },
+    });
+    expect(distribution.DefaultCacheBehavior.AllowedMethods).toContain('POST');
+    template.hasResourceProperties('AWS::CloudFront::OriginRequestPolicy', {
+      OriginRequestPolicyConfig: Match.objectLike({
+        HeadersConfig: {
+          HeaderBehavior: 'whitelist',
+          Headers: ['CloudFront-Viewer-Address', 'CloudFront-Viewer-Country', 'CloudFront-Viewer-Latitude', 'CloudFront-Viewer-Longitude', 'Content-Type'],
+        },
+      }),
+    });
+    template.hasOutput('DeviceBootstrapUrl', { Value: 'https://bootstrap.devices.example.com/bootstrap' });
+    expect(Template.fromStack(edged.home).toJSON().Outputs.DeviceBootstrapUrl).toBeUndefined();
+  });
+
+  it('send the origin secret to the API from Secrets Manager, never in the template, and redeploy when its generation changes', () => {
+    // Prepare
+    const stack = edged.edge as EdgeStack;
+    const template = Template.fromStack(stack);
+    const secretId = logicalId(stack, stack.edge.originSecret);
+
+    // Act
+    const headers = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0]?.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
+
+    // Assess
+    expect(headers).toEqual([
+      { HeaderName: 'x-origin-verify', HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:::}}']] } },
+      { HeaderName: 'x-origin-generation', HeaderValue: '3' },
+    ]);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'GlobalIot/edge-origin-secret',
+      GenerateSecretString: { ExcludePunctuation: true, PasswordLength: 48 },
+    });
+  });
+
+  it('rate-limit each source address at the edge, answering 429 with Retry-After', () => {
+    // Prepare
+    const template = Template.fromStack(six.edge as EdgeStack);
+
+    // Assess
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+      Rules: [
+        Match.objectLike({
+          Name: 'rate-per-source-address',
+          Action: { Block: { CustomResponse: { ResponseCode: 429, ResponseHeaders: [{ Name: 'retry-after', Value: '60' }] } } },
+          Statement: { RateBasedStatement: { Limit: 120, AggregateKeyType: 'IP', EvaluationWindowSec: 60 } },
+        }),
+      ],
+    });
+    const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0]?.Properties.DistributionConfig;
+    expect(distribution.Aliases).toBeUndefined();
+    template.hasOutput('DeviceBootstrapUrl', {
+      Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Object.keys(template.findResources('AWS::CloudFront::Distribution'))[0], 'DomainName'] }, '/bootstrap']] },
+    });
+  });
+
+  it('validate the edge name in its hosted zone and point it at CloudFront, IPv4 and IPv6', () => {
+    // Prepare
+    const template = Template.fromStack(edged.edge as EdgeStack);
+
+    // Assess
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'bootstrap.devices.example.com',
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: 'bootstrap.devices.example.com', HostedZoneId: 'Z0123456789ABCDEFGHIJ' }],
+    });
+    for (const type of ['A', 'AAAA']) {
+      template.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'bootstrap.devices.example.com.',
+        Type: type,
+        HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        AliasTarget: Match.objectLike({ HostedZoneId: Match.anyValue() }),
+      });
+    }
+  });
+
+  it('let through only requests that carry the origin secret, checked by an authorizer reading it in us-east-1', () => {
+    // Prepare
+    const stack = edged.home;
+    const template = Template.fromStack(stack);
+    const check = stack.originCheck as OriginCheck;
+    const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
+
+    // Assess
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /bootstrap', AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      AuthorizerPayloadFormatVersion: '2.0',
+      EnableSimpleResponses: true,
+      IdentitySource: ['$request.header.x-origin-verify'],
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    expect(template.findResources('AWS::Lambda::Function')[logicalId(stack, check.fn)]?.Properties.Environment.Variables).toMatchObject({
+      ORIGIN_SECRET_ID: 'GlobalIot/edge-origin-secret',
+      ORIGIN_SECRET_REGION: 'us-east-1',
+      SECRET_CACHE_SECONDS: '300',
+    });
+    expect(iamStatements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: 'arn:aws:secretsmanager:us-east-1:210987654321:secret:GlobalIot/edge-origin-secret-??????',
+    });
+  });
+
+  it('tell the bootstrap to trust CloudFront and to answer with the configurable endpoints', () => {
+    // Prepare
+    const variables = (s: Synthesized) =>
+      Template.fromStack(s.home).findResources('AWS::Lambda::Function')[logicalId(s.home, s.home.bootstrapFunction)]?.Properties.Environment.Variables;
+
+    // Act
+    const withEdge = JSON.parse(variables(edged).BOOTSTRAP_CONFIG as string) as Record<string, unknown>;
+    const without = JSON.parse(variables(direct).BOOTSTRAP_CONFIG as string) as Record<string, unknown>;
+
+    // Assess
+    expect(withEdge.trustedProxy).toEqual({ type: 'cloudfront' });
+    expect(withEdge.endpointOverrides).toEqual({ 'eu-central-1': 'mqtt-eu.devices.example.com' });
+    expect(without.trustedProxy).toEqual({ type: 'none' });
+  });
+
+  it('create the configurable endpoint only in the regions that have one', () => {
+    // Prepare
+    const eu = edged.regional.get('eu-central-1') as RegionalStack;
+    const us = edged.regional.get('us-east-1') as RegionalStack;
+
+    // Assess
+    Template.fromStack(eu).hasResourceProperties('AWS::IoT::DomainConfiguration', {
+      DomainConfigurationName: 'GlobalIot-data',
+      DomainName: 'mqtt-eu.devices.example.com',
+      ServerCertificateArns: [EU_CERTIFICATE],
+      ServiceType: 'DATA',
+      DomainConfigurationStatus: 'ENABLED',
+    });
+    Template.fromStack(us).resourceCountIs('AWS::IoT::DomainConfiguration', 0);
+    Template.fromStack(eu).hasOutput('*', { Value: 'mqtt-eu.devices.example.com' });
+  });
+});
+
 describe('home stack', () => {
   it('keeps the registry table safe: point-in-time recovery, deletion protection, encryption, retained', () => {
     // Prepare
@@ -688,7 +918,8 @@ describe('every function', () => {
     for (const stack of allStacks(six)) {
       const template = Template.fromStack(stack);
       const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-      expect(functions.length).toBeGreaterThan(0);
+      // The edge stack is CloudFront and AWS WAF only.
+      expect(functions.length > 0, stack.stackName).toBe(stack !== six.edge);
       for (const fn of functions) {
         expect(fn.Properties).toMatchObject({
           Runtime: NODE_RUNTIME.name,
@@ -710,7 +941,7 @@ describe('least privilege and cdk-nag', () => {
   const UNSCOPED_ALLOWED = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'iot:DescribeEndpoint']);
 
   it('grants no wildcard action, and "*" resources only to actions without resource-level permissions', () => {
-    for (const s of [defaults, six]) {
+    for (const s of [defaults, six, edged, direct]) {
       for (const stack of allStacks(s)) {
         for (const statement of iamStatements(Template.fromStack(stack))) {
           const actions = asList(statement.Action);
@@ -722,7 +953,7 @@ describe('least privilege and cdk-nag', () => {
   });
 
   it('leaves no unacknowledged AwsSolutions finding', () => {
-    for (const s of [defaults, six]) {
+    for (const s of [defaults, six, edged, direct]) {
       // Act
       const report = new AwsSolutionsChecks().validateScope(s.app);
 
@@ -732,26 +963,28 @@ describe('least privilege and cdk-nag', () => {
   });
 
   it('acknowledges only findings that occur, each with a specific reason', () => {
-    // Prepare: the same pack, blind to acknowledgements, lists every finding there is.
-    class Unacknowledged extends AwsSolutionsChecks {}
-    Object.defineProperty(Unacknowledged.prototype, 'isAcknowledged', { value: () => false });
-    const found = new Set(new Unacknowledged().validateScope(six.app).violations.map((v) => v.ruleName));
+    for (const s of [defaults, six, edged, direct]) {
+      // Prepare: the same pack, blind to acknowledgements, lists every finding there is.
+      class Unacknowledged extends AwsSolutionsChecks {}
+      Object.defineProperty(Unacknowledged.prototype, 'isAcknowledged', { value: () => false });
+      const found = new Set(new Unacknowledged().validateScope(s.app).violations.map((v) => v.ruleName));
 
-    // Act
-    const acknowledged = six.app.node
-      .findAll()
-      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
-      .flatMap((m) => Object.entries(m.data as Record<string, string>))
-      .map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason }));
+      // Act
+      const acknowledged = s.app.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+        .flatMap((m) => Object.entries(m.data as Record<string, string>))
+        .map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason }));
 
-    // Assess
-    expect(acknowledged.length).toBeGreaterThan(0);
-    for (const { id, reason } of acknowledged) {
-      expect(found, id).toContain(id);
-      expect(reason.length, id).toBeGreaterThan(60);
+      // Assess
+      expect(acknowledged.length).toBeGreaterThan(0);
+      for (const { id, reason } of acknowledged) {
+        expect(found, id).toContain(id);
+        expect(reason.length, id).toBeGreaterThan(60);
+      }
+      // Whatever cdk-nag finds is either acknowledged or absent (previous test).
+      expect([...found].every((id) => acknowledged.some((a) => a.id === id))).toBe(true);
     }
-    // Whatever cdk-nag finds is either acknowledged or absent (previous test).
-    expect([...found].every((id) => acknowledged.some((a) => a.id === id))).toBe(true);
   });
 });
 
@@ -771,6 +1004,21 @@ describe('bundles', () => {
     // Assess
     expect(hook).toBe('function');
     expect(confirm).toBe('function');
+  });
+
+  it('load the origin check as ESM, reading nothing before its first request', async () => {
+    // Prepare
+    const check = six.home.originCheck as OriginCheck;
+
+    // Act
+    const loaded = await loadBundle(bundleOf(six, six.home, check.fn), {
+      AWS_REGION: 'us-east-1',
+      ORIGIN_SECRET_ID: 'GlobalIot/edge-origin-secret',
+      ORIGIN_SECRET_REGION: 'us-east-1',
+    });
+
+    // Assess
+    expect(loaded).toBe('function');
   });
 
   it('load the bootstrap with its signing key from Secrets Manager and the geolocation table from the bundle', async () => {
