@@ -527,3 +527,28 @@ describe('loadInfraConfig: stable names and the edge', () => {
     expect(act).toThrow(/trustedProxy: x-forwarded-for cannot be used with infra\.edge/);
   });
 });
+
+describe('the committed configuration', () => {
+  it('carries every CDK feature flag aws-cdk-lib recommends for its version, at the recommended value', () => {
+    // Prepare: a newer aws-cdk-lib that recommends a new flag fails here, so the upgrade reviews it.
+    const recommended = JSON.parse(readFileSync(join(ROOT, 'node_modules/aws-cdk-lib/recommended-feature-flags.json'), 'utf8')) as Record<string, unknown>;
+
+    // Act
+    const context = cdkJsonContext();
+
+    // Assess
+    expect(Object.keys(recommended).length).toBeGreaterThan(50);
+    for (const [flag, value] of Object.entries(recommended)) expect(context[flag], flag).toEqual(value);
+  });
+
+  it.each(['six-regions.example.json', 'stable-names.example.json'])('loads the example infra/config/%s', (name) => {
+    // Prepare
+    const context = { ...cdkJsonContext(), configFile: join(ROOT, 'infra/config', name) };
+
+    // Act
+    const config = load(context);
+
+    // Assess
+    expect(config.deployment.regions.length).toBeGreaterThan(0);
+  });
+});
