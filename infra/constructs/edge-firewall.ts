@@ -1,9 +1,16 @@
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 
+/** The web ACL's name, fixed so that the dashboard in the home region can graph it. */
+export function webAclName(stackPrefix: string): string {
+  return `${stackPrefix}-bootstrap-edge`;
+}
+
+/** The rate-based rule's name, also its metric's `Rule` dimension. */
+export const RATE_RULE_NAME = 'rate-per-source-address';
+
 export interface EdgeFirewallProps {
-  /** Metric names start with this. */
-  readonly metricPrefix: string;
+  readonly stackPrefix: string;
   /** Requests one source address may make within `windowSeconds`. */
   readonly rateLimit: number;
   readonly windowSeconds: number;
@@ -19,15 +26,17 @@ export class EdgeFirewall extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeFirewallProps) {
     super(scope, id);
-    const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `${props.metricPrefix}-${name}` });
+    const name = webAclName(props.stackPrefix);
+    const visibility = (metric: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: metric });
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      name,
       scope: 'CLOUDFRONT',
       description: 'Bootstrap API edge: rate limit per source address',
       defaultAction: { allow: {} },
-      visibilityConfig: visibility('edge'),
+      visibilityConfig: visibility(name),
       rules: [
         {
-          name: 'rate-per-source-address',
+          name: RATE_RULE_NAME,
           priority: 0,
           action: {
             block: {
@@ -40,7 +49,7 @@ export class EdgeFirewall extends Construct {
           statement: {
             rateBasedStatement: { limit: props.rateLimit, aggregateKeyType: 'IP', evaluationWindowSec: props.windowSeconds },
           },
-          visibilityConfig: visibility('rate-per-source-address'),
+          visibilityConfig: visibility(`${name}-${RATE_RULE_NAME}`),
         },
       ],
     });

@@ -14,6 +14,7 @@ import {
 } from '../monitoring/metrics.js';
 import type { BootstrapFigures } from './bootstrap-alarms.js';
 import { deadLetterQueueName } from './confirmation-failures.js';
+import { EDGE_REGION } from '../edge/settings.js';
 
 export interface OperationsDashboardProps {
   readonly dashboardName: string;
@@ -22,6 +23,8 @@ export interface OperationsDashboardProps {
   readonly bootstrap: BootstrapFigures;
   /** The IoT regions, each with the name of its confirmation failure queue. */
   readonly regions: readonly { readonly region: string; readonly failureQueueName: string }[];
+  /** With the edge on: the name of its web ACL, graphed from EDGE_REGION. */
+  readonly edgeWebAclName?: string;
 }
 
 const WIDTH = 6;
@@ -69,6 +72,7 @@ export class OperationsDashboard extends Construct {
         graph('Answers by code; refused by the stage throttle', [invocationsBy(home, BOOTSTRAP_SERVICE_NAME, 'Outcome'), b.stageThrottled], [line('throttle alarm', t.apiThrottledRequests)]),
       ],
     ];
+    if (props.edgeWebAclName !== undefined) rows.push([this.edgeRow(props.edgeWebAclName, period)]);
     for (const { region, failureQueueName } of props.regions) {
       const here: MetricScope = { ...home, region };
       const queueDepth = (queueName: string, label: string) =>
@@ -102,6 +106,26 @@ export class OperationsDashboard extends Construct {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(6),
       widgets: rows,
+    });
+  }
+
+  /** AWS WAF's requests at the edge, allowed and blocked (the rate limit), found by web ACL name. */
+  private edgeRow(webAcl: string, period: Duration): cloudwatch.GraphWidget {
+    const search = (metricName: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('Namespace="AWS/WAFV2" MetricName="${metricName}" WebACL="${webAcl}"', 'Sum', ${period.toSeconds()})`,
+        usingMetrics: {},
+        label,
+        period,
+        searchRegion: EDGE_REGION,
+      });
+    return new cloudwatch.GraphWidget({
+      title: 'Edge (AWS WAF): allowed and blocked requests',
+      left: [search('AllowedRequests', 'allowed'), search('BlockedRequests', 'blocked')],
+      width: 24,
+      height: HEIGHT,
+      period,
+      region: EDGE_REGION,
     });
   }
 }

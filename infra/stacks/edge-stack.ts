@@ -26,7 +26,7 @@ export class EdgeStack extends Stack {
     super(scope, id, { ...props, env: { account: props.config.account, region: EDGE_REGION } });
     const { settings } = props.config;
     this.firewall = new EdgeFirewall(this, 'Firewall', {
-      metricPrefix: `${settings.stackPrefix}-bootstrap`,
+      stackPrefix: settings.stackPrefix,
       rateLimit: props.edge.rateLimit,
       windowSeconds: props.edge.rateWindowSeconds,
     });

@@ -12,6 +12,7 @@ import type { InfraConfig } from '../config.js';
 import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ApiDomain } from '../constructs/api-domain.js';
 import { BootstrapAlarms } from '../constructs/bootstrap-alarms.js';
+import { webAclName } from '../constructs/edge-firewall.js';
 import { failureQueueName } from '../constructs/confirmation-failures.js';
 import { OperationsDashboard } from '../constructs/operations-dashboard.js';
 import { OriginCheck } from '../constructs/origin-check.js';
@@ -208,6 +209,7 @@ export class HomeStack extends Stack {
       thresholds: settings.alarms,
       bootstrap: this.alarms.figures,
       regions: deployment.regions.map((region) => ({ region, failureQueueName: failureQueueName(settings.stackPrefix) })),
+      ...(edge === undefined ? {} : { edgeWebAclName: webAclName(settings.stackPrefix) }),
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of the bootstrap API notify this SNS topic' });
 

@@ -641,6 +641,8 @@ describe('operations', () => {
     expect(body).toContain('GlobalIot-confirmation-failures-dlq');
     expect(body).toContain('NOT Reason=\\\\\\"allowed\\\\\\" NOT Reason=\\\\\\"repeated\\\\\\"');
     expect(six.home.dependencies).toEqual([]);
+    expect(body).toContain('SEARCH(\'Namespace=\\\\\\"AWS/WAFV2\\\\\\" MetricName=\\\\\\"BlockedRequests\\\\\\" WebACL=\\\\\\"GlobalIot-bootstrap-edge\\\\\\"\'');
+    expect(JSON.stringify(Template.fromStack(defaults.home).toJSON())).not.toContain('AWS/WAFV2');
   });
 });
 
@@ -740,11 +742,13 @@ describe('stable names and the edge', () => {
 
     // Assess
     template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Name: 'GlobalIot-bootstrap-edge',
       Scope: 'CLOUDFRONT',
       DefaultAction: { Allow: {} },
       Rules: [
         Match.objectLike({
           Name: 'rate-per-source-address',
+          VisibilityConfig: { CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true, MetricName: 'GlobalIot-bootstrap-edge-rate-per-source-address' },
           Action: { Block: { CustomResponse: { ResponseCode: 429, ResponseHeaders: [{ Name: 'retry-after', Value: '60' }] } } },
           Statement: { RateBasedStatement: { Limit: 120, AggregateKeyType: 'IP', EvaluationWindowSec: 60 } },
         }),
