@@ -35,7 +35,9 @@ export function registryTableArn(config: InfraConfig): string {
 
 /**
  * One IoT region, composed of four constructs: the device policy, the fleet-provisioning template
- * with its hook and role, the claim certificate with its policy, and the presence confirmation.
+ * with its hook and role, the claim certificate with its policy, and the presence confirmation;
+ * then, attached from outside, the operations (alarm topic, the confirmation's failure queue, the
+ * region's alarms) and, when configured, the region's configurable endpoint.
  * The constructs group resources in the tree only: their logical ids are those the resources had
  * when the stack built them itself (see allocateLogicalId), so an existing deployment updates in
  * place instead of replacing them.
@@ -53,7 +55,7 @@ export class RegionalStack extends Stack {
   readonly alarms: RegionalAlarms;
   readonly alarmTopic: AlarmTopic;
   /** With infra.iotDomains for this region: the configurable endpoint the bootstrap answers with. */
-  readonly dataDomain?: IotDataDomain;
+  readonly dataDomain: IotDataDomain | undefined;
   /** The constructs that group this stack's resources; their ids stay out of logical ids. */
   private readonly groups = new Set<IConstruct>();
 
@@ -116,28 +118,37 @@ export class RegionalStack extends Stack {
     new CfnOutput(this, 'ClaimPolicyName', { value: this.claimPolicy.ref });
 
     // Operations: attached to the functions from outside, so the constructs above stay as they are.
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
-      displayName: `${settings.stackPrefix} ${props.region} alarms`,
+    const operations = this.operations(config, props.region);
+    this.alarmTopic = operations.topic;
+    this.confirmationFailures = operations.failures;
+    this.alarms = operations.alarms;
+    const dataDomain = settings.iotDomains[props.region];
+    this.dataDomain =
+      dataDomain === undefined ? undefined : new IotDataDomain(this, 'DataDomain', { configurationName: `${settings.stackPrefix}-data`, domain: dataDomain });
+  }
+
+  /** The region's alarm topic, the confirmation's failure queue and the region's alarms. */
+  private operations(config: InfraConfig, region: string): { topic: AlarmTopic; failures: ConfirmationFailures; alarms: RegionalAlarms } {
+    const { settings } = config;
+    const topic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} ${region} alarms`,
       ...(settings.alarmEmail === undefined ? {} : { email: settings.alarmEmail }),
     });
-    this.confirmationFailures = new ConfirmationFailures(this, 'ConfirmationFailures', {
+    const failures = new ConfirmationFailures(this, 'ConfirmationFailures', {
       fn: this.confirmFunction,
       queueName: failureQueueName(settings.stackPrefix),
     });
-    this.alarms = new RegionalAlarms(this, 'Alarms', {
-      namePrefix: `${settings.stackPrefix}-${props.region}`,
+    const alarms = new RegionalAlarms(this, 'Alarms', {
+      namePrefix: `${settings.stackPrefix}-${region}`,
       metricsNamespace: settings.metricsNamespace,
       thresholds: settings.alarms,
       hookFunction: this.hookFunction,
       confirmFunction: this.confirmFunction,
-      failureQueue: this.confirmationFailures.queue,
-      topic: this.alarmTopic,
+      failureQueue: failures.queue,
+      topic,
     });
-    const dataDomain = settings.iotDomains[props.region];
-    if (dataDomain !== undefined) {
-      this.dataDomain = new IotDataDomain(this, 'DataDomain', { configurationName: `${settings.stackPrefix}-data`, domain: dataDomain });
-    }
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of this region notify this SNS topic' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topic.topicArn, description: 'Alarms of this region notify this SNS topic' });
+    return { topic, failures, alarms };
   }
 
   private group<T extends IConstruct>(construct: T): T {
