@@ -21,6 +21,8 @@ import { ConfigError } from '@global-iot/core/errors.js';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '@global-iot/core/lambda-telemetry.js';
 import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
 import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
+import { bootstrapDomainSchema, edgeSchema, iotDomainsSchema, stableNameProblems, withStableNames } from './edge/settings.js';
+import { alarmSettingsSchema } from './monitoring/alarm-settings.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -76,6 +78,16 @@ export const infraSettingsSchema = z
     metricsNamespace: metricsNamespaceSchema.default(DEFAULT_METRICS_NAMESPACE),
     /** How long the bootstrap uses a secret it read (ticket key, geolocation key) before reading it again. */
     secretCacheSeconds: z.number().int().min(SECRET_CACHE_SECONDS.min).max(SECRET_CACHE_SECONDS.max).default(SECRET_CACHE_SECONDS.default),
+    /** Subscribed by e-mail to every stack's alarm topic; without it, subscribe to the topics yourself. */
+    alarmEmail: z.email('not an e-mail address').optional(),
+    /** Alarm thresholds and the period they are measured over (infra/monitoring/alarm-settings.ts). */
+    alarms: alarmSettingsSchema.prefault({}),
+    /** The bootstrap API on a name of your own (infra/README.md, "Stable names and the edge"). */
+    bootstrapDomain: bootstrapDomainSchema.optional(),
+    /** Region to an AWS IoT configurable endpoint on a name of your own; the bootstrap answers with these names. */
+    iotDomains: iotDomainsSchema.default({}),
+    /** CloudFront with AWS WAF in front of the bootstrap API; present means on. */
+    edge: edgeSchema.optional(),
   })
   .strict();
 export type InfraSettings = z.infer<typeof infraSettingsSchema>;
@@ -245,7 +257,7 @@ export function loadInfraConfig(source: ConfigSource): InfraConfig {
   }
   const pick = (key: (typeof FILE_ONLY_KEYS)[number]): unknown => fromFile[key] ?? context(CONTEXT_KEYS[key]);
 
-  const deployment = parseInfraDeploymentConfig(deploymentInput);
+  const parsedDeployment = parseInfraDeploymentConfig(deploymentInput);
 
   const accountValue = pick('account') ?? env.CDK_DEFAULT_ACCOUNT;
   const account = accountValue === undefined ? PLACEHOLDER_ACCOUNT : parseWith(accountSchema, accountValue, 'account');
@@ -261,6 +273,9 @@ export function loadInfraConfig(source: ConfigSource): InfraConfig {
   validateFleetKeys(fleetPublicKeys);
 
   const settings = parseWith(infraSettingsSchema, pick('infra') ?? {}, 'infra');
+  const nameProblems = stableNameProblems(parsedDeployment, settings);
+  if (nameProblems.length > 0) throw new InfraConfigError(`invalid configuration: ${nameProblems.join('; ')}`);
+  const deployment = withStableNames(parsedDeployment, settings);
   const template = loadProvisioningTemplate({
     path: at(settings.templateFile),
     templateName: deployment.templateName,

@@ -1,9 +1,10 @@
-import { Annotations, type App, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type InfraConfig, loadInfraConfig } from './config.js';
 import { PROJECT_ROOT } from './constructs/provisioning-function.js';
 import { locateGeoTable } from './geo.js';
 import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, type HandlerEntries } from './handlers.js';
+import { EdgeStack } from './stacks/edge-stack.js';
 import { HomeStack } from './stacks/home-stack.js';
 import { RegionalStack } from './stacks/regional-stack.js';
 
@@ -30,11 +31,19 @@ export interface DeploymentOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Tags of every stack. CloudFormation copies stack tags to each resource that takes tags; with
+ * the `@aws-cdk/core:explicitStackTags` flag, stack tags are set here, not with `Tags.of`.
+ */
+export const STACK_TAGS: Readonly<Record<string, string>> = { project: 'global-iot-provisioning' };
+
 export interface Deployment {
   readonly config: InfraConfig;
   readonly home: HomeStack;
   /** By region, in the order of `regions` in the configuration. */
   readonly regional: ReadonlyMap<string, RegionalStack>;
+  /** CloudFront and AWS WAF in front of the bootstrap, when `infra.edge` is set. */
+  readonly edge?: EdgeStack;
 }
 
 /**
@@ -57,6 +66,7 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
     env: { account: config.account, region: deployment.homeRegion },
     description: 'Global IoT provisioning: device registry, bootstrap API, ticket-signing key',
     terminationProtection: true,
+    tags: { ...STACK_TAGS },
     config,
     entries,
     ...(geoTable === undefined ? {} : { geoTable }),
@@ -78,6 +88,9 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
   for (const region of deployment.regions) {
     const stack = new RegionalStack(app, `${settings.stackPrefix}-${region}`, {
       description: `Global IoT provisioning: fleet provisioning template and hook in ${region}`,
+      // Removing a region is a decision (infra/README.md, "Removing a region"), never a slip.
+      terminationProtection: true,
+      tags: { ...STACK_TAGS },
       config,
       entries,
       region,
@@ -86,7 +99,21 @@ export function defineDeployment(app: App, options: DeploymentOptions = {}): Dep
     regional.set(region, stack);
   }
 
-  Tags.of(app).add('project', 'global-iot-provisioning');
+  const edgeSettings = settings.edge;
+  const edge =
+    edgeSettings === undefined
+      ? undefined
+      : new EdgeStack(app, `${settings.stackPrefix}-Edge`, {
+          description: 'Global IoT provisioning: CloudFront and AWS WAF in front of the bootstrap API',
+          terminationProtection: true,
+          tags: { ...STACK_TAGS },
+          config,
+          edge: edgeSettings,
+          // A reference to the home stack: with the weak cross-stack references of cdk.json, an
+          // output read with Fn::GetStackOutput, across regions too, and no export to pin.
+          apiHost: home.apiHost,
+        });
+
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { config, home, regional };
+  return { config, home, regional, ...(edge === undefined ? {} : { edge }) };
 }

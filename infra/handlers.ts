@@ -8,12 +8,15 @@ export interface HandlerEntries {
   readonly bootstrap: string;
   readonly hook: string;
   readonly confirm: string;
+  /** The bootstrap API's authorizer when the edge is on. */
+  readonly originCheck: string;
 }
 
 export const DEFAULT_HANDLER_ENTRIES: HandlerEntries = {
   bootstrap: join(PROJECT_ROOT, 'bootstrap-service', 'handler.ts'),
   hook: join(PROJECT_ROOT, 'pre-provisioning-hook', 'handler.ts'),
   confirm: join(PROJECT_ROOT, 'pre-provisioning-hook', 'confirm-handler.ts'),
+  originCheck: join(PROJECT_ROOT, 'bootstrap-service', 'origin-check-handler.ts'),
 };
 
 /** A handler module the stacks bundle is missing. */

@@ -17,12 +17,6 @@ export interface ProvisioningTemplateFile {
   /** The body exactly as deployed (AWS stores the string; whitespace counts toward its limit). */
   readonly body: string;
   readonly parsed: ProvisioningTemplate;
-  /** Resource types the template creates or updates; the provisioning role gets only these. */
-  readonly uses: {
-    readonly thingGroups: boolean;
-    readonly thingType: boolean;
-    readonly billingGroup: boolean;
-  };
 }
 
 export interface LoadTemplateOptions {
@@ -67,16 +61,5 @@ export function loadProvisioningTemplate(options: LoadTemplateOptions): Provisio
     throw new TemplateFileError(`${options.path}: invalid provisioning template: ${detail}`, { cause });
   }
   checkPolicies(options.path, parsed, options.devicePolicyName);
-  const things = Object.values(parsed.Resources).flatMap((resource) => (resource.Type === 'AWS::IoT::Thing' ? [resource.Properties] : []));
-  return {
-    path: options.path,
-    name: options.templateName,
-    body,
-    parsed,
-    uses: {
-      thingGroups: things.some((thing) => thing.ThingGroups !== undefined),
-      thingType: things.some((thing) => thing.ThingTypeName !== undefined),
-      billingGroup: things.some((thing) => thing.BillingGroup !== undefined),
-    },
-  };
+  return { path: options.path, name: options.templateName, body, parsed };
 }

@@ -1,4 +1,4 @@
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
 import { claimPolicyDocument, type RegionAccount } from '../iot-policies.js';
@@ -32,6 +32,9 @@ export class ClaimCertificate extends Construct {
       policyName: props.policyName,
       policyDocument: claimPolicyDocument(props.where, props.templateName),
     });
+    // A claim certificate registered by hand keeps this policy attached, and AWS IoT refuses to
+    // delete an attached policy: removing the region must not fail on it (infra/README.md).
+    this.policy.applyRemovalPolicy(RemovalPolicy.RETAIN);
     if (props.certificatePem === undefined) return;
     // SNI_ONLY with no CA is CloudFormation's form of RegisterCertificateWithoutCA.
     this.certificate = new iot.CfnCertificate(this, 'ClaimCertificate', {

@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
 import { devicePolicyDocument, type RegionAccount } from '../iot-policies.js';
@@ -22,5 +23,9 @@ export class DevicePolicy extends Construct {
       policyName: props.policyName,
       policyDocument: devicePolicyDocument(props.where),
     });
+    // Every device certificate of the region carries this policy: AWS IoT refuses to delete a
+    // policy attached to a certificate, so deleting the stack (removing the region) would fail,
+    // and the devices already there keep working only while it exists.
+    this.policy.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
 }

@@ -9,6 +9,14 @@ import type { Construct } from 'constructs';
 import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
+import type { EdgeSettings } from '../edge/settings.js';
+import { AlarmTopic } from '../constructs/alarm-topic.js';
+import { ApiDomain } from '../constructs/api-domain.js';
+import { BootstrapAlarms } from '../constructs/bootstrap-alarms.js';
+import { webAclName } from '../constructs/edge-firewall.js';
+import { failureQueueName } from '../constructs/confirmation-failures.js';
+import { OperationsDashboard } from '../constructs/operations-dashboard.js';
+import { OriginCheck } from '../constructs/origin-check.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { GEO_TABLE_RUNTIME_PATH, type GeoTableAsset } from '../geo.js';
 import type { HandlerEntries } from '../handlers.js';
@@ -45,8 +53,10 @@ export interface HomeStackProps extends StackProps {
 }
 
 /**
- * The home region: the device registry, the bootstrap HTTPS API and its function, and the secret
- * holding the ticket-signing key. Deployed first; the regional stacks use the table by name.
+ * The home region: the device registry, the bootstrap HTTPS API and its function, the secret
+ * holding the ticket-signing key, the API's alarms and the deployment's dashboard; with the edge,
+ * the API's origin check, and without it, the API's own name when one is configured. Deployed
+ * first; the regional stacks use the table by name, the edge stack reads the API's host.
  */
 export class HomeStack extends Stack {
   readonly table: dynamodb.Table;
@@ -54,6 +64,16 @@ export class HomeStack extends Stack {
   readonly stage: HttpStage;
   readonly signingSecret: secretsmanager.Secret;
   readonly bootstrapFunction: ProvisioningFunction;
+  readonly accessLogs: logs.LogGroup;
+  readonly alarmTopic: AlarmTopic;
+  readonly alarms: BootstrapAlarms;
+  readonly dashboard: OperationsDashboard;
+  /** With the edge on: the API's authorizer that refuses requests not forwarded by CloudFront. */
+  readonly originCheck: OriginCheck | undefined;
+  /** Without the edge, with infra.bootstrapDomain: the API's custom domain. */
+  readonly apiDomain: ApiDomain | undefined;
+  /** The API's own host name, CloudFront's origin. */
+  readonly apiHost: string;
 
   constructor(scope: Construct, id: string, props: HomeStackProps) {
     super(scope, id, props);
@@ -71,7 +91,6 @@ export class HomeStack extends Stack {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-
     this.signingSecret = new secretsmanager.Secret(this, 'TicketSigningKey', {
       secretName: `${settings.stackPrefix}/ticket-signing-key`,
       description:
@@ -83,7 +102,58 @@ export class HomeStack extends Stack {
       reason:
         'The ticket key is rotated by the operator procedure in infra/README.md: the new public key must reach every regional stack (ticketPublicKeys) before the secret changes, which a Secrets Manager rotation function cannot do.',
     });
+    this.bootstrapFunction = this.bootstrap(props, retention);
 
+    this.api = new HttpApi(this, 'BootstrapApi', {
+      apiName: `${settings.stackPrefix}-bootstrap`,
+      description: 'Device bootstrap: region assignment and provisioning tickets',
+      createDefaultStage: false,
+    });
+    this.originCheck = settings.edge === undefined ? undefined : this.originCheckOf(props, settings.edge, retention);
+    this.addBootstrapRoute(this.originCheck);
+    this.apiHost = `${this.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
+    this.accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
+    this.stage = new HttpStage(this, 'BootstrapApiStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} bootstrap alarms`,
+      ...(settings.alarmEmail === undefined ? {} : { email: settings.alarmEmail }),
+    });
+    this.alarms = new BootstrapAlarms(this, 'Alarms', {
+      namePrefix: `${settings.stackPrefix}-bootstrap`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      api: this.api,
+      accessLogs: this.accessLogs,
+      topic: this.alarmTopic,
+    });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      dashboardName: `${settings.stackPrefix}-operations`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      bootstrap: this.alarms.figures,
+      regions: deployment.regions.map((region) => ({ region, failureQueueName: failureQueueName(settings.stackPrefix) })),
+      ...(settings.edge === undefined ? {} : { edgeWebAclName: webAclName(settings.stackPrefix) }),
+    });
+
+    // Without the edge, a configured name goes on the API itself; with it, on CloudFront.
+    const domain = settings.edge === undefined ? settings.bootstrapDomain : undefined;
+    this.apiDomain = domain === undefined ? undefined : new ApiDomain(this, 'ApiDomain', { domain, api: this.api, stage: this.stage });
+    this.addOutputs(props.config);
+  }
+
+  /** The bootstrap function with its settings, its secrets and the registry it may use. */
+  private bootstrap(props: HomeStackProps, retention: logs.RetentionDays): ProvisioningFunction {
+    const { deployment, settings } = props.config;
     const environment: Record<string, string> = {
       REGISTRY_TABLE: deployment.tableName,
       BOOTSTRAP_CONFIG: JSON.stringify(deployment),
@@ -112,7 +182,7 @@ export class HomeStack extends Stack {
       });
     }
 
-    this.bootstrapFunction = new ProvisioningFunction(this, 'Bootstrap', {
+    const fn = new ProvisioningFunction(this, 'Bootstrap', {
       entry: props.entries.bootstrap,
       description: 'Bootstrap API: verifies the device, picks its region, issues a provisioning ticket',
       memorySize: 512,
@@ -125,20 +195,34 @@ export class HomeStack extends Stack {
         reason: 'the bootstrap looks up the iot:Data-ATS endpoint of every enabled region; DescribeEndpoint supports no resource-level permissions',
       },
     });
-    this.table.grant(this.bootstrapFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    this.signingSecret.grantRead(this.bootstrapFunction);
-    geoKeySecret?.grantRead(this.bootstrapFunction);
+    this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.signingSecret.grantRead(fn);
+    geoKeySecret?.grantRead(fn);
+    return fn;
+  }
 
-    this.api = new HttpApi(this, 'BootstrapApi', {
-      apiName: `${settings.stackPrefix}-bootstrap`,
-      description: 'Device bootstrap: region assignment and provisioning tickets',
-      createDefaultStage: false,
+  /** With the edge: the authorizer that lets through only what CloudFront forwarded. */
+  private originCheckOf(props: HomeStackProps, edge: EdgeSettings, retention: logs.RetentionDays): OriginCheck {
+    const { settings } = props.config;
+    return new OriginCheck(this, 'OriginCheck', {
+      stackPrefix: settings.stackPrefix,
+      account: props.config.account,
+      entry: props.entries.originCheck,
+      environment: { SECRET_CACHE_SECONDS: String(settings.secretCacheSeconds), POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace },
+      logRetention: retention,
+      cacheTtl: Duration.seconds(edge.originCheckCacheSeconds),
     });
+  }
+
+  /** The one route, `POST /bootstrap`; behind the origin check when the edge is on. */
+  private addBootstrapRoute(originCheck: OriginCheck | undefined): void {
     const routes = this.api.addRoutes({
       path: BOOTSTRAP_PATH,
       methods: [HttpMethod.POST],
       integration: new HttpLambdaIntegration('BootstrapIntegration', this.bootstrapFunction),
+      ...(originCheck === undefined ? {} : { authorizer: originCheck.authorizer }),
     });
+    if (originCheck !== undefined) return;
     for (const route of routes) {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
@@ -146,23 +230,27 @@ export class HomeStack extends Stack {
           'Devices have no AWS identity before they are provisioned; the bootstrap function authenticates each request by its signature over thing name and timestamp, and the stage is throttled.',
       });
     }
+  }
 
-    const accessLogs = new logs.LogGroup(this, 'BootstrapApiAccessLogs', { retention });
-    this.stage = new HttpStage(this, 'BootstrapApiStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
-    });
-
+  private addOutputs(config: InfraConfig): void {
+    const { settings } = config;
+    const direct = `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`;
     new CfnOutput(this, 'BootstrapUrl', {
-      value: `${this.api.apiEndpoint}${BOOTSTRAP_PATH}`,
-      description: 'The URL devices POST their bootstrap request to',
+      value: direct,
+      description: settings.edge === undefined ? "The API's own URL" : "The API's own URL: CloudFront's origin; it refuses requests that did not come through CloudFront",
     });
+    // With the edge, the edge stack outputs the URL devices carry.
+    if (settings.edge === undefined) {
+      const domain = settings.bootstrapDomain;
+      new CfnOutput(this, 'DeviceBootstrapUrl', {
+        value: domain === undefined ? direct : `https://${domain.name}${BOOTSTRAP_PATH}`,
+        description:
+          domain === undefined
+            ? "The URL devices carry: the API's generated name, lost if the API is replaced (set infra.bootstrapDomain for a stable one)"
+            : 'The URL devices carry: a name of your own on the API',
+      });
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Alarms of the bootstrap API notify this SNS topic' });
     new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName });
     new CfnOutput(this, 'TicketSigningSecretArn', {
       value: this.signingSecret.secretArn,

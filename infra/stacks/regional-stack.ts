@@ -5,11 +5,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { CONFIRM_SERVICE_NAME, HOOK_SERVICE_NAME } from '@global-iot/pre-provisioning-hook/settings.js';
 import type { InfraConfig } from '../config.js';
+import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ClaimCertificate } from '../constructs/claim-certificate.js';
+import { ConfirmationFailures, failureQueueName } from '../constructs/confirmation-failures.js';
 import { DevicePolicy } from '../constructs/device-policy.js';
+import { IotDataDomain } from '../constructs/iot-data-domain.js';
 import { PresenceConfirmation } from '../constructs/presence-confirmation.js';
 import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
+import { RegionalAlarms } from '../constructs/regional-alarms.js';
 import type { HandlerEntries } from '../handlers.js';
 import type { RegionAccount } from '../iot-policies.js';
 import { logicalIdFromPath } from '../logical-ids.js';
@@ -31,7 +35,9 @@ export function registryTableArn(config: InfraConfig): string {
 
 /**
  * One IoT region, composed of four constructs: the device policy, the fleet-provisioning template
- * with its hook and role, the claim certificate with its policy, and the presence confirmation.
+ * with its hook and role, the claim certificate with its policy, and the presence confirmation;
+ * then, attached from outside, the operations (alarm topic, the confirmation's failure queue, the
+ * region's alarms) and, when configured, the region's configurable endpoint.
  * The constructs group resources in the tree only: their logical ids are those the resources had
  * when the stack built them itself (see allocateLogicalId), so an existing deployment updates in
  * place instead of replacing them.
@@ -44,6 +50,12 @@ export class RegionalStack extends Stack {
   readonly claimPolicy: iot.CfnPolicy;
   readonly devicePolicy: iot.CfnPolicy;
   readonly templateArn: string;
+  /** The confirmation's on-failure destination (SQS) and its asynchronous-invocation settings. */
+  readonly confirmationFailures: ConfirmationFailures;
+  readonly alarms: RegionalAlarms;
+  readonly alarmTopic: AlarmTopic;
+  /** With infra.iotDomains for this region: the configurable endpoint the bootstrap answers with. */
+  readonly dataDomain: IotDataDomain | undefined;
   /** The constructs that group this stack's resources; their ids stay out of logical ids. */
   private readonly groups = new Set<IConstruct>();
 
@@ -63,7 +75,6 @@ export class RegionalStack extends Stack {
         where,
         templateName: template.name,
         templateBody: template.body,
-        registration: { devicePolicyName: settings.devicePolicyName, ...template.uses },
         hookEntry: props.entries.hook,
         hookEnvironment: {
           ...registry,
@@ -105,6 +116,39 @@ export class RegionalStack extends Stack {
 
     new CfnOutput(this, 'TemplateName', { value: template.name });
     new CfnOutput(this, 'ClaimPolicyName', { value: this.claimPolicy.ref });
+
+    // Operations: attached to the functions from outside, so the constructs above stay as they are.
+    const operations = this.operations(config, props.region);
+    this.alarmTopic = operations.topic;
+    this.confirmationFailures = operations.failures;
+    this.alarms = operations.alarms;
+    const dataDomain = settings.iotDomains[props.region];
+    this.dataDomain =
+      dataDomain === undefined ? undefined : new IotDataDomain(this, 'DataDomain', { configurationName: `${settings.stackPrefix}-data`, domain: dataDomain });
+  }
+
+  /** The region's alarm topic, the confirmation's failure queue and the region's alarms. */
+  private operations(config: InfraConfig, region: string): { topic: AlarmTopic; failures: ConfirmationFailures; alarms: RegionalAlarms } {
+    const { settings } = config;
+    const topic = new AlarmTopic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} ${region} alarms`,
+      ...(settings.alarmEmail === undefined ? {} : { email: settings.alarmEmail }),
+    });
+    const failures = new ConfirmationFailures(this, 'ConfirmationFailures', {
+      fn: this.confirmFunction,
+      queueName: failureQueueName(settings.stackPrefix),
+    });
+    const alarms = new RegionalAlarms(this, 'Alarms', {
+      namePrefix: `${settings.stackPrefix}-${region}`,
+      metricsNamespace: settings.metricsNamespace,
+      thresholds: settings.alarms,
+      hookFunction: this.hookFunction,
+      confirmFunction: this.confirmFunction,
+      failureQueue: failures.queue,
+      topic,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topic.topicArn, description: 'Alarms of this region notify this SNS topic' });
+    return { topic, failures, alarms };
   }
 
   private group<T extends IConstruct>(construct: T): T {

@@ -10,6 +10,8 @@ export interface SecretsManagerStandIn {
   readonly endpoint: string;
   /** Sets (or replaces, as a promotion does) a secret's current string. */
   set(secretId: string, value: string): void;
+  /** Writes a new current string; the one it replaces answers for the AWSPREVIOUS stage. */
+  rotate(secretId: string, value: string): void;
   /** While true, every call answers 500 InternalServiceError. */
   failing: boolean;
   /** The X-Amz-Target of every call so far, in order. */
@@ -19,6 +21,7 @@ export interface SecretsManagerStandIn {
 
 export async function startSecretsManagerStandIn(): Promise<SecretsManagerStandIn> {
   const values = new Map<string, string>();
+  const previous = new Map<string, string>();
   const calls: string[] = [];
   const state = { failing: false };
   const server = createServer((req, res) => {
@@ -28,8 +31,9 @@ export async function startSecretsManagerStandIn(): Promise<SecretsManagerStandI
       const target = String(req.headers['x-amz-target']);
       calls.push(target);
       res.setHeader('content-type', 'application/x-amz-json-1.1');
-      const { SecretId } = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };
-      const value = SecretId === undefined ? undefined : values.get(SecretId);
+      const { SecretId, VersionStage } = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string; VersionStage?: string };
+      const stages = VersionStage === 'AWSPREVIOUS' ? previous : values;
+      const value = SecretId === undefined ? undefined : stages.get(SecretId);
       if (state.failing) {
         res.statusCode = 500;
         res.end(JSON.stringify({ __type: 'InternalServiceError', message: 'stand-in told to fail' }));
@@ -37,7 +41,7 @@ export async function startSecretsManagerStandIn(): Promise<SecretsManagerStandI
         res.statusCode = 400;
         res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }));
       } else {
-        res.end(JSON.stringify({ ARN: SecretId, Name: SecretId.split(':').pop(), VersionId: `v${calls.length}`, SecretString: value, VersionStages: ['AWSCURRENT'] }));
+        res.end(JSON.stringify({ ARN: SecretId, Name: SecretId.split(':').pop(), VersionId: `v${calls.length}`, SecretString: value, VersionStages: [VersionStage ?? 'AWSCURRENT'] }));
       }
     });
   });
@@ -46,6 +50,11 @@ export async function startSecretsManagerStandIn(): Promise<SecretsManagerStandI
   return {
     endpoint: `http://127.0.0.1:${port}`,
     set: (secretId, value) => void values.set(secretId, value),
+    rotate: (secretId, value) => {
+      const current = values.get(secretId);
+      if (current !== undefined) previous.set(secretId, current);
+      values.set(secretId, value);
+    },
     get failing() {
       return state.failing;
     },

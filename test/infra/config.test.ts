@@ -56,6 +56,21 @@ describe('loadInfraConfig: the default cdk.json context', () => {
       secretCacheSeconds: 300,
     });
     expect(config.claimCertificatePem).toBeUndefined();
+    expect(config.settings.alarmEmail).toBeUndefined();
+    expect(config.settings.alarms).toEqual({
+      periodMinutes: 5,
+      evaluationPeriods: 1,
+      minRequests: 20,
+      bootstrap5xxPercent: 1,
+      bootstrap429Percent: 5,
+      bootstrapP99LatencyMs: 3000,
+      apiThrottledRequests: 10,
+      hookP99DurationMs: 4000,
+      hookDenials: 100,
+      hookErrors: 1,
+      confirmationFailures: 1,
+      failureQueueDepth: 1,
+    });
     expect(config.skipGeoDb).toBe(false);
   });
 
@@ -361,6 +376,11 @@ describe('loadInfraConfig: infra settings, template and claim certificate', () =
     ['a metrics namespace reserved for AWS', { metricsNamespace: 'AWS/IoT' }, /infra\.metricsNamespace: namespaces starting with AWS\/ are reserved/],
     ['a secret cache shorter than 10 s', { secretCacheSeconds: 1 }, /infra\.secretCacheSeconds/],
     ['a secret cache longer than an hour', { secretCacheSeconds: 7200 }, /infra\.secretCacheSeconds/],
+    ['an alarm e-mail that is not an address', { alarmEmail: 'ops at example' }, /infra\.alarmEmail: not an e-mail address/],
+    ['a hook duration alarm at AWS IoT\'s 5 s limit', { alarms: { hookP99DurationMs: 5000 } }, /infra\.alarms\.hookP99DurationMs/],
+    ['an alarm period CloudWatch does not offer', { alarms: { periodMinutes: 7 } }, /infra\.alarms\.periodMinutes: must be one of 1, 5, 10, 15, 30, 60/],
+    ['a 5xx rate above 100 %', { alarms: { bootstrap5xxPercent: 150 } }, /infra\.alarms\.bootstrap5xxPercent/],
+    ['an unknown alarm setting', { alarms: { hookDenial: 5 } }, /infra\.alarms: Unrecognized key/i],
   ])('refuses %s', (_label, infra, message) => {
     // Prepare
     const context = { ...cdkJsonContext(), infra };
@@ -422,5 +442,113 @@ describe('loadInfraConfig: infra settings, template and claim certificate', () =
     expect(config.claimCertificatePem).toBe(cert.toString());
     expect(() => load(notCert)).toThrow(/junk\.pem is not a PEM X\.509 certificate/);
     expect(() => load(withKey)).toThrow(/key\.pem holds a private key/);
+  });
+});
+
+describe('loadInfraConfig: stable names and the edge', () => {
+  const EU = 'arn:aws:acm:eu-central-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+  const US = 'arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000';
+  const zone = { id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' };
+
+  it('answers with the configurable endpoints and trusts CloudFront when the edge is on', () => {
+    // Prepare
+    const context = {
+      ...cdkJsonContext(),
+      infra: { iotDomains: { 'eu-central-1': { name: 'mqtt-eu.example.com', certificateArn: EU } }, edge: {} },
+    };
+
+    // Act
+    const config = load(context);
+
+    // Assess
+    expect(config.deployment.endpointOverrides).toEqual({ 'eu-central-1': 'mqtt-eu.example.com' });
+    expect(config.deployment.trustedProxy).toEqual({ type: 'cloudfront' });
+    expect(config.settings.edge).toEqual({ rateLimit: 300, rateWindowSeconds: 300, priceClass: 'PriceClass_All', originSecretGeneration: 1, originCheckCacheSeconds: 300 });
+    expect(load(cdkJsonContext()).deployment.trustedProxy).toEqual({ type: 'none' });
+  });
+
+  it.each([
+    ['a domain with neither certificate nor hosted zone', { bootstrapDomain: { name: 'boot.example.com' } }, /infra\.bootstrapDomain: give certificateArn, or hostedZone/],
+    ['a domain that is not a host name', { bootstrapDomain: { name: 'not a host', hostedZone: zone } }, /infra\.bootstrapDomain\.name: not a fully qualified host name/],
+    [
+      'an API certificate outside the home region',
+      { bootstrapDomain: { name: 'boot.example.com', certificateArn: EU } },
+      /infra\.bootstrapDomain\.certificateArn: the certificate must be in the home region \(the API serves it\), us-east-1/,
+    ],
+    [
+      'an edge certificate outside us-east-1',
+      { bootstrapDomain: { name: 'boot.example.com', certificateArn: EU }, edge: {} },
+      /infra\.bootstrapDomain\.certificateArn: the certificate must be in us-east-1 \(CloudFront serves it\)/,
+    ],
+    ['a name outside its hosted zone', { bootstrapDomain: { name: 'boot.example.org', hostedZone: zone } }, /infra\.bootstrapDomain\.hostedZone: boot\.example\.org is not inside example\.com/],
+    ['a certificate ARN that is not one', { bootstrapDomain: { name: 'boot.example.com', certificateArn: 'arn:aws:iam::1:cert' } }, /infra\.bootstrapDomain\.certificateArn: not an ACM certificate ARN/],
+    ['a configurable endpoint in a region not enabled', { iotDomains: { 'eu-west-1': { name: 'm.example.com', certificateArn: EU } } }, /infra\.iotDomains: eu-west-1 is not an enabled region/],
+    [
+      "a configurable endpoint with another region's certificate",
+      { iotDomains: { 'eu-central-1': { name: 'm.example.com', certificateArn: US } } },
+      /infra\.iotDomains\.eu-central-1\.certificateArn: the certificate must be in eu-central-1/,
+    ],
+    ['a rate window the device would not wait for', { edge: { rateWindowSeconds: 600 } }, /infra\.edge\.rateWindowSeconds: must be one of 60, 120, 300/],
+    ['a rate limit below AWS WAF\'s minimum', { edge: { rateLimit: 5 } }, /infra\.edge\.rateLimit/],
+  ])('refuses %s, naming the setting', (_label, infra, message) => {
+    // Prepare
+    const context = { ...cdkJsonContext(), infra };
+
+    // Act
+    const act = () => load(context);
+
+    // Assess
+    expect(act).toThrow(InfraConfigError);
+    expect(act).toThrow(message);
+  });
+
+  it('refuses an endpoint override that contradicts the configurable endpoint', () => {
+    // Prepare
+    const context = {
+      ...withConfig({ endpointOverrides: { 'eu-central-1': 'other.example.com' } }),
+      infra: { iotDomains: { 'eu-central-1': { name: 'mqtt-eu.example.com', certificateArn: EU } } },
+    };
+
+    // Act
+    const act = () => load(context);
+
+    // Assess
+    expect(act).toThrow(/endpointOverrides\.eu-central-1: other\.example\.com differs from infra\.iotDomains\.eu-central-1\.name mqtt-eu\.example\.com/);
+  });
+
+  it('refuses another trusted proxy than CloudFront with the edge', () => {
+    // Prepare
+    const context = { ...withConfig({ trustedProxy: { type: 'x-forwarded-for', hops: 2 } }), infra: { edge: {} } };
+
+    // Act
+    const act = () => load(context);
+
+    // Assess
+    expect(act).toThrow(/trustedProxy: x-forwarded-for cannot be used with infra\.edge/);
+  });
+});
+
+describe('the committed configuration', () => {
+  it('carries every CDK feature flag aws-cdk-lib recommends for its version, at the recommended value', () => {
+    // Prepare: a newer aws-cdk-lib that recommends a new flag fails here, so the upgrade reviews it.
+    const recommended = JSON.parse(readFileSync(join(ROOT, 'node_modules/aws-cdk-lib/recommended-feature-flags.json'), 'utf8')) as Record<string, unknown>;
+
+    // Act
+    const context = cdkJsonContext();
+
+    // Assess
+    expect(Object.keys(recommended).length).toBeGreaterThan(50);
+    for (const [flag, value] of Object.entries(recommended)) expect(context[flag], flag).toEqual(value);
+  });
+
+  it.each(['six-regions.example.json', 'stable-names.example.json'])('loads the example infra/config/%s', (name) => {
+    // Prepare
+    const context = { ...cdkJsonContext(), configFile: join(ROOT, 'infra/config', name) };
+
+    // Act
+    const config = load(context);
+
+    // Assess
+    expect(config.deployment.regions.length).toBeGreaterThan(0);
   });
 });

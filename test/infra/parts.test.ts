@@ -8,7 +8,7 @@ import { DevicePolicy } from '@global-iot/infra/constructs/device-policy.js';
 import { EnvironmentTooLargeError, ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
 import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '@global-iot/infra/geo.js';
 import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '@global-iot/infra/handlers.js';
-import { devicePolicyDocument, provisioningRoleGrants } from '@global-iot/infra/iot-policies.js';
+import { devicePolicyDocument } from '@global-iot/infra/iot-policies.js';
 import { logicalIdFromPath } from '@global-iot/infra/logical-ids.js';
 import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
 import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
@@ -91,27 +91,8 @@ describe('ProvisioningFunction', () => {
   });
 });
 
-describe('provisioningRoleGrants and devicePolicyDocument', () => {
+describe('devicePolicyDocument', () => {
   const where = { region: 'eu-central-1', account: '123456789012' };
-
-  it('adds thing-group, thing-type and billing-group access only when the template uses them', () => {
-    // Act
-    const plain = provisioningRoleGrants(where, { devicePolicyName: 'P', thingGroups: false, thingType: false, billingGroup: false });
-    const full = provisioningRoleGrants(where, { devicePolicyName: 'P', thingGroups: true, thingType: true, billingGroup: true });
-
-    // Assess
-    const resources = (grants: typeof plain) => grants.flatMap((g) => g.resources);
-    expect(resources(plain).some((r) => /thinggroup|thingtype|billinggroup/.test(r))).toBe(false);
-    expect(resources(full)).toEqual(
-      expect.arrayContaining([
-        'arn:aws:iot:eu-central-1:123456789012:thinggroup/*',
-        'arn:aws:iot:eu-central-1:123456789012:thingtype/*',
-        'arn:aws:iot:eu-central-1:123456789012:billinggroup/*',
-      ]),
-    );
-    expect(resources(full)).toContain('arn:aws:iot:eu-central-1:123456789012:policy/P');
-    expect(resources(full).every((r) => r.startsWith('arn:aws:iot:eu-central-1:123456789012:'))).toBe(true);
-  });
 
   it('lets a device connect only with a certificate attached to its thing', () => {
     // Act
