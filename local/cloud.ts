@@ -1,7 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { describeError } from '@global-iot/core/errors.js';
+import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
@@ -9,7 +12,6 @@ import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
 import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
-import { claimPolicyDocument, claimTemplatePolicyDocument, devicePolicyDocument } from './iot/policy.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
 import { createTemplate } from './iot/templates.js';
@@ -74,8 +76,21 @@ export interface TemplateSetup {
   readonly description?: string;
 }
 
+/**
+ * The deployment settings the policies depend on, as in the configuration (core/config.ts):
+ * the claim session's client-id prefix, the legacy migration window, and the confirmation rule
+ * the device policy lets devices publish to. Absent: the configuration's defaults.
+ */
+export interface PolicySettings {
+  readonly claimClientIdPrefix?: string;
+  readonly legacyClaimClientIds?: boolean;
+  readonly confirmationRuleName?: string;
+}
+
 /** What runs on the local cloud: functions, templates, the presence rule, the bootstrap API. */
 export interface CloudWiring {
+  /** The settings the claim and device policies are made with (the same documents infra deploys). */
+  readonly policies?: PolicySettings;
   readonly functions?: readonly LocalFunction[];
   /** Created in every region where no template of that name exists yet. */
   readonly templates?: readonly TemplateSetup[];
@@ -205,6 +220,31 @@ function awsQuotasOf(option: LocalCloudOptions['awsQuotas']): AwsQuotas | undefi
     if (error instanceof InvalidQuotas) throw new LocalCloudConfigError(error.message, { cause: error });
     throw error;
   }
+}
+
+/**
+ * The claim policy, generated from the same document function infra deploys (one per template:
+ * the first under the deployment's name, others suffixed with their template), attached to the
+ * claim certificate in place of whatever an earlier run attached, and the device policy the
+ * templates attach by name.
+ */
+function installPolicies(state: RegionState, claimCertificateId: string, templateNames: readonly string[], settings: PolicySettings): void {
+  const where = { region: state.region, account: state.accountId };
+  for (const name of state.policyNamesOf(claimCertificateId)) {
+    if (name === CLAIM_POLICY_NAME || name.startsWith(`${CLAIM_POLICY_NAME}-`)) state.detachPolicy(claimCertificateId, name);
+  }
+  templateNames.forEach((templateName, index) => {
+    const name = index === 0 ? CLAIM_POLICY_NAME : `${CLAIM_POLICY_NAME}-${templateName}`;
+    const document = claimPolicyDocument(where, {
+      templateName,
+      clientIdPrefix: settings.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX,
+      legacyClientIds: settings.legacyClaimClientIds ?? false,
+    });
+    state.putPolicy(name, JSON.stringify(document));
+    state.attachPolicy(claimCertificateId, name);
+  });
+  const device = devicePolicyDocument(where, { confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME });
+  state.putPolicy(DEVICE_POLICY_NAME, JSON.stringify(device));
 }
 
 class HookFunctionTimeout extends Error {
@@ -354,6 +394,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
     for (const fn of functions) lambda.register(fn);
     const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
+    const policies = { ...options.policies, ...extra.policies };
 
     const invokeHook = hookInvoker(lambda);
     const runtimes = new Map<string, RegionRuntime>();
@@ -371,18 +412,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           caCertificateId: pki.claimCa.certificateId,
         });
       }
-      state.putPolicy(CLAIM_POLICY_NAME, claimPolicyDocument(region, accountId));
-      state.attachPolicy(pki.claim.certificateId, CLAIM_POLICY_NAME);
-      // A restored state may carry the template policies of an earlier run's template list.
-      for (const name of state.policyNamesOf(pki.claim.certificateId)) {
-        if (name.startsWith(`${CLAIM_POLICY_NAME}-`)) state.detachPolicy(pki.claim.certificateId, name);
-      }
-      for (const templateName of claimTemplates) {
-        const name = `${CLAIM_POLICY_NAME}-${templateName}`;
-        state.putPolicy(name, claimTemplatePolicyDocument(region, accountId, templateName));
-        state.attachPolicy(pki.claim.certificateId, name);
-      }
-      if (!state.getPolicy(DEVICE_POLICY_NAME)) state.putPolicy(DEVICE_POLICY_NAME, devicePolicyDocument(region, accountId));
+      installPolicies(state, pki.claim.certificateId, claimTemplates, policies);
       for (const template of templates) {
         if (state.getTemplate(template.templateName)) continue;
         createTemplate(

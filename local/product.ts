@@ -133,6 +133,11 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     ]);
 
     return {
+      policies: {
+        claimClientIdPrefix: config.claimClientIdPrefix,
+        legacyClaimClientIds: config.legacyClaimClientIds,
+        confirmationRuleName: config.confirmationRuleName,
+      },
       functions,
       templates: [{ templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME }],
       presenceFunctionName: CONFIRM_FUNCTION_NAME,

@@ -9,6 +9,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { assertEnrollableThingName, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '../claim-client-id.js';
 import { throwAsDependencyError } from '../dynamo-errors.js';
 import { ConditionFailed, MalformedRecord } from '../errors.js';
 import {
@@ -26,6 +27,11 @@ export interface RegistryDeps {
   tableName: string;
   /** Clock in ms since the epoch; injected so tests control time. */
   now?: () => number;
+  /**
+   * The deployment's claim client-id prefix: enrolment refuses thing names that start with it
+   * (core/claim-client-id.ts). Default: the configuration's default.
+   */
+  claimClientIdPrefix?: string;
 }
 
 export interface Assignment {
@@ -103,11 +109,13 @@ export class DeviceRegistry {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly now: () => number;
+  private readonly claimClientIdPrefix: string;
 
   constructor(deps: RegistryDeps) {
     this.client = deps.client;
     this.tableName = deps.tableName;
     this.now = deps.now ?? Date.now;
+    this.claimClientIdPrefix = deps.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX;
   }
 
   private iso(): string {
@@ -131,10 +139,12 @@ export class DeviceRegistry {
 
   /**
    * Enrols a device as `unprovisioned`. Re-enrolling the same definition is a no-op
-   * ('unchanged'); a different definition for an existing thing is refused.
+   * ('unchanged'); a different definition for an existing thing is refused, and so is a thing name
+   * reserved for claim sessions (ReservedThingName).
    */
   async enroll(input: Enrollment): Promise<'created' | 'unchanged'> {
     const enrollment = enrollmentSchema.parse(input);
+    assertEnrollableThingName(enrollment.thingName, this.claimClientIdPrefix);
     const record: DeviceRecord = {
       thing_name: enrollment.thingName,
       prov_status: 'unprovisioned',

@@ -1,3 +1,4 @@
+import { claimClientId, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
 import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
 import type { BootstrapAnswer } from '../bootstrap-client.js';
 import { DEFAULT_MQTT_PORT, parseEndpoint } from '../endpoint.js';
@@ -23,6 +24,8 @@ export interface Flow {
   readonly thingName: string;
   readonly identity: DeviceIdentity;
   readonly certificateMode: CertificateMode;
+  /** The claim session's client id (`<prefix><thing>`). */
+  readonly claimClientId: string;
   readonly parameters: Readonly<Record<string, string>>;
   readonly registerAttempts: number;
   readonly registerBackoffMs: number;
@@ -68,6 +71,7 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
     thingName,
     identity,
     certificateMode: options.certificateMode,
+    claimClientId: claimClientId(options.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX, thingName),
     parameters,
     registerAttempts: options.registerAttempts ?? DEFAULT_REGISTER_ATTEMPTS,
     registerBackoffMs: options.registerBackoffMs ?? DEFAULT_REGISTER_BACKOFF_MS,

@@ -23,6 +23,12 @@ export const DEFAULT_REGISTER_BACKOFF_MS = 1_000;
 
 export interface ProvisionOptions {
   readonly certificateMode: CertificateMode;
+  /**
+   * The claim session's client id is this prefix and the thing name: the deployment's
+   * `claimClientIdPrefix` (default `prov-`, core/claim-client-id.ts). The claim policy refuses
+   * any other client id, and the hook any other RegisterThing.
+   */
+  readonly claimClientIdPrefix?: string;
   /** Extra RegisterThing parameters; ThingName and Ticket are the flow's own. */
   readonly parameters?: Readonly<Record<string, string>>;
   /** Port when the answer's endpoint names none (AWS IoT: 8883). */

@@ -7,11 +7,13 @@ export interface DevicePolicyProps {
   readonly where: RegionAccount;
   /** The name templates attach the policy by (`"PolicyName"` in the template body). */
   readonly policyName: string;
+  /** The rule devices confirm their provisioning through (Basic Ingest): they may publish to it. */
+  readonly confirmationRuleName: string;
 }
 
 /**
  * The IoT policy every provisioned device gets: connect only as its own thing, with a certificate
- * attached to that thing, and use only its own topics (infra/iot-policies.ts).
+ * attached to that thing, use only its own topics, and publish its confirmation (core/iot-policies.ts).
  */
 export class DevicePolicy extends Construct {
   readonly policy: iot.CfnPolicy;
@@ -20,7 +22,7 @@ export class DevicePolicy extends Construct {
     super(scope, id);
     this.policy = new iot.CfnPolicy(this, 'DevicePolicy', {
       policyName: props.policyName,
-      policyDocument: devicePolicyDocument(props.where),
+      policyDocument: devicePolicyDocument(props.where, { confirmationRuleName: props.confirmationRuleName }),
     });
   }
 }

@@ -57,7 +57,9 @@ export class RegionalStack extends Stack {
     const registryAccess = new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [registryTableArn(config)] });
     const telemetry = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace });
 
-    const device = this.group(new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName }));
+    const device = this.group(
+      new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName, confirmationRuleName: deployment.confirmationRuleName }),
+    );
     const provisioning = this.group(
       new ProvisioningTemplate(this, 'Template', {
         where,
@@ -69,7 +71,8 @@ export class RegionalStack extends Stack {
           ...registry,
           TICKET_PUBLIC_KEYS: JSON.stringify(config.ticketPublicKeys),
           MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
-          REQUIRE_CLIENT_ID_MATCH: String(deployment.requireClientIdMatch),
+          CLAIM_CLIENT_ID_PREFIX: deployment.claimClientIdPrefix,
+          LEGACY_CLAIM_CLIENT_IDS: String(deployment.legacyClaimClientIds),
           ...telemetry(HOOK_SERVICE_NAME),
         },
         registryAccess,
@@ -82,6 +85,8 @@ export class RegionalStack extends Stack {
         where,
         policyName: settings.claimPolicyName,
         templateName: template.name,
+        clientIdPrefix: deployment.claimClientIdPrefix,
+        legacyClientIds: deployment.legacyClaimClientIds,
         ...(config.claimCertificatePem === undefined ? {} : { certificatePem: config.claimCertificatePem }),
       }),
     );

@@ -77,7 +77,10 @@ export function createContext(options: {
       ...(endpointDynamodb ? { endpoint: endpointDynamodb } : {}),
       requestTimeoutMs: 5_000,
     });
-  const registryTarget = (): RegistryTarget => ({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now });
+  const registryTarget = (): RegistryTarget => {
+    const { tableName, claimClientIdPrefix } = loadConfig().config;
+    return { client: dynamo(), tableName, now: options.now, claimClientIdPrefix };
+  };
   return {
     io: options.io,
     json: options.json,
@@ -90,7 +93,7 @@ export function createContext(options: {
     resolvePath: options.resolvePath,
     config: loadConfig,
     registryTarget,
-    registry: () => new DeviceRegistry({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now }),
+    registry: () => new DeviceRegistry({ ...registryTarget() }),
     iot: (region) => getIotClient(region, endpointIot ? { endpoint: endpointIot } : {}),
   };
 }

@@ -18,10 +18,12 @@ export interface RegistryTarget {
   readonly client: DynamoDBClient;
   readonly tableName: string;
   readonly now: () => number;
+  /** The deployment's claim client-id prefix: enrolment refuses thing names that start with it. */
+  readonly claimClientIdPrefix: string;
 }
 
 function registryOf(target: RegistryTarget): DeviceRegistry {
-  return new DeviceRegistry({ client: target.client, tableName: target.tableName, now: target.now });
+  return new DeviceRegistry({ client: target.client, tableName: target.tableName, now: target.now, claimClientIdPrefix: target.claimClientIdPrefix });
 }
 
 export interface EnrollReport {
@@ -47,6 +49,7 @@ export async function enrollDevices(
     now: target.now,
     dryRun: options.dryRun ?? false,
     conditional: options.conditional ?? false,
+    claimClientIdPrefix: target.claimClientIdPrefix,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { invalid: input.invalid, result };
@@ -60,6 +63,7 @@ export async function enrollOne(target: RegistryTarget, enrollment: Enrollment, 
     now: target.now,
     dryRun: options.dryRun ?? false,
     conditional: true,
+    claimClientIdPrefix: target.claimClientIdPrefix,
   });
 }
 

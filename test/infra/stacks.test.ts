@@ -204,7 +204,7 @@ describe('regional stacks', () => {
     }
   });
 
-  it('let the claim certificate use exactly the fleet-provisioning topics of its template', () => {
+  it('let the claim certificate connect only under the claim client-id prefix and use exactly the fleet-provisioning topics of its template', () => {
     for (const stack of six.regional.values()) {
       // Prepare
       const arn = (resource: string) => `arn:aws:iot:${stack.region}:210987654321:${resource}`;
@@ -219,7 +219,8 @@ describe('regional stacks', () => {
       expect(Object.values(policies)[0]?.Properties.PolicyDocument).toEqual({
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/*') },
+          // Never `client/*`: the claim certificate must not be able to take a device's client id.
+          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/prov-*') },
           { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => arn(`topic/${t}`)) },
           { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn(`topicfilter/${t}`)) },
         ],
@@ -227,16 +228,19 @@ describe('regional stacks', () => {
     }
   });
 
-  it('scope the device policy to the connecting thing', () => {
+  it('scope the device policy to the connecting thing, and to its one confirmation topic', () => {
     for (const stack of defaults.regional.values()) {
       // Act
       const policies = Object.values(Template.fromStack(stack).findResources('AWS::IoT::Policy', { Properties: { PolicyName: 'GlobalFleetDevicePolicy' } }));
       const statements = (policies[0]?.Properties.PolicyDocument.Statement ?? []) as Statement[];
+      const confirmation = `arn:aws:iot:${stack.region}:111111111111:topic/$aws/rules/GlobalIotProvisioningConfirmation/provisioning/confirm`;
+      const own = statements.filter((s) => s.Resource !== confirmation);
 
       // Assess
       expect(policies).toHaveLength(1);
-      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual(['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe']);
-      for (const statement of statements) {
+      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual(['iot:Connect', 'iot:Publish', 'iot:Publish', 'iot:Receive', 'iot:RetainPublish', 'iot:Subscribe']);
+      expect(statements.filter((s) => s.Resource === confirmation)).toEqual([{ Effect: 'Allow', Action: 'iot:Publish', Resource: confirmation }]);
+      for (const statement of own) {
         expect(statement.Effect).toBe('Allow');
         for (const resource of asList(statement.Resource as string | string[])) {
           expect(resource).toContain(`:${stack.region}:111111111111:`);
@@ -325,7 +329,8 @@ describe('regional stacks', () => {
           REGISTRY_REGION: 'us-east-1',
           TICKET_PUBLIC_KEYS: JSON.stringify(cdkJsonContext().ticketPublicKeys),
           MAX_PROVISION_ATTEMPTS: '3',
-          REQUIRE_CLIENT_ID_MATCH: 'true',
+          CLAIM_CLIENT_ID_PREFIX: 'prov-',
+          LEGACY_CLAIM_CLIENT_IDS: 'false',
           POWERTOOLS_SERVICE_NAME: 'pre-provisioning-hook',
           POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
           NODE_OPTIONS: '--enable-source-maps',

@@ -74,7 +74,7 @@ describe.each([
       // Act
       const answer = await post(`${test.cloud.bootstrapUrl ?? ''}/bootstrap`, signedBootstrapRequest(fleetKey, thingName, Date.now()));
       const region = String(answer.body['region']);
-      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName, { region });
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, `prov-${thingName}`, { region });
       const created = await createKeys(claim);
       const registered = await register(claim, String(answer.body['templateName']), {
         certificateOwnershipToken: created.body['certificateOwnershipToken'],
@@ -107,7 +107,7 @@ describe.each([
       // Prepare
       const thingName = 'e2e-device-2';
       await registry.enroll({ thingName });
-      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName);
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, `prov-${thingName}`);
       const created = await createKeys(claim);
 
       // Act

@@ -41,7 +41,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function claimClient(clientId: string, region = REGION): Promise<MqttClient> {
-  const outcome = await connectMqtt(env, region, rc.claim, clientId);
+  const outcome = await connectMqtt(env, region, rc.claim, `prov-${clientId}`);
   if (outcome.kind !== 'connected') throw new Error(`the claim certificate could not connect: ${JSON.stringify(outcome)}`);
   return outcome.client;
 }
@@ -269,7 +269,8 @@ describe('a claim-certificate holder snooping on other devices', () => {
     let stop = false;
     const churn = (async () => {
       while (!stop) {
-        const outcome = await connectMqtt(env, REGION, rc.claim, 'victim-1');
+        // The claim session's client id the device uses: the one a claim holder can take.
+        const outcome = await connectMqtt(env, REGION, rc.claim, 'prov-victim-1');
         if (outcome.kind === 'connected') {
           outcome.client.on('message', (topic) => heard.push(topic));
           await outcome.client.subscribeAsync(['$aws/certificates/create/json/accepted', '$aws/certificates/create-from-csr/json/accepted', `$aws/provisioning-templates/${DEFAULT_TEMPLATE_NAME}/provision/json/accepted`]).catch(() => undefined);

@@ -8,6 +8,7 @@ import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
 import { createCsr } from '../../local/support/csr.js';
 import { readAnswer } from './http.js';
+import { claimClientId, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
 
 /**
  * A device as firmware would write it, with raw clients (node:https and mqtt.js): bootstrap,
@@ -432,7 +433,7 @@ export async function runDevice(env: DeviceEnvironment, spec: DeviceSpec, limits
     const answer = await bootstrapOnce();
     lap('bootstrap');
     const region = answer.region;
-    const connected = await connectMqtt(env, region, env.claim, thingName);
+    const connected = await connectMqtt(env, region, env.claim, claimClientId(DEFAULT_CLAIM_CLIENT_ID_PREFIX, thingName));
     if (connected.kind !== 'connected') {
       note(`r${round}: claim connect ${connected.kind === 'refused' ? `refused ${connected.code}` : `unreachable (${connected.error})`}`);
       unreachable.add(region);
