@@ -350,30 +350,69 @@ export class DeviceRegistry {
   /**
    * Operator reset to `unprovisioned`, with the reason recorded. The assignment and certificate
    * are cleared; `last_request_ts` is kept so that old captured requests stay refused. A blocked
-   * device is refused (unblock it instead), so a block that races a reset is never undone.
+   * device is refused (unblock it instead), so a block that races a reset is never undone, unless
+   * `fromBlocked`: the caller has revoked every certificate of the device first (`reset --revoke`).
    */
-  async reset(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'unprovisioned', reason, [
-      'aws_region',
-      'assigned_at',
-      'ticket_id',
-      'ticket_expires_at',
-      'certificate_id',
-      'hook_ticket_id',
-      'provision_attempts',
-      'provisioning_at',
-      'prov_datetime',
-      'assign_attempts',
-    ], { notFrom: 'blocked' });
+  async reset(thingName: string, reason: string, options: { fromBlocked?: boolean } = {}): Promise<DeviceRecord> {
+    return this.setStatus(
+      thingName,
+      'unprovisioned',
+      reason,
+      [
+        'aws_region',
+        'assigned_at',
+        'ticket_id',
+        'ticket_expires_at',
+        'certificate_id',
+        'hook_ticket_id',
+        'provision_attempts',
+        'provisioning_at',
+        'prov_datetime',
+        'assign_attempts',
+        'blocked_from',
+        'blocked_certificates',
+      ],
+      options.fromBlocked ? {} : { notFrom: 'blocked' },
+    );
   }
 
+  /**
+   * Blocks the device: the bootstrap and the hook refuse it from now on. The status it had is kept
+   * in `blocked_from` (a repeated block keeps the first one).
+   */
   async block(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'blocked', reason, []);
+    return this.setStatus(thingName, 'blocked', reason, [], {}, ['blocked_from = if_not_exists(blocked_from, #s)']);
   }
 
-  /** Unblocking returns the device to `unprovisioned`: it must bootstrap again. */
-  async unblock(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'unprovisioned', reason, [], { from: 'blocked' });
+  /**
+   * Adds the certificates a block deactivated (`<region>/<certificate id>`) to the record, while
+   * the device is still blocked, so that unblock reactivates exactly these.
+   */
+  async recordBlockedCertificates(thingName: string, certificates: readonly string[]): Promise<void> {
+    if (certificates.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(thingName),
+          UpdateExpression: 'ADD blocked_certificates :certs SET updated_at = :at',
+          ConditionExpression: '#s = :blocked',
+          ExpressionAttributeNames: { '#s': 'prov_status' },
+          ExpressionAttributeValues: { ':certs': { SS: [...certificates] }, ':blocked': { S: 'blocked' }, ':at': { S: this.iso() } },
+        }),
+      );
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  /**
+   * Unblocking: back to `to` (the caller decides: where the device was when its certificates are
+   * active again, else `unprovisioned`, where it must bootstrap again), the block's bookkeeping
+   * removed. Only a blocked device can be unblocked.
+   */
+  async unblock(thingName: string, reason: string, to: 'unprovisioned' | 'provisioning' | 'provisioned' = 'unprovisioned'): Promise<DeviceRecord> {
+    return this.setStatus(thingName, to, reason, ['blocked_from', 'blocked_certificates'], { from: 'blocked' });
   }
 
   private async setStatus(
@@ -382,6 +421,7 @@ export class DeviceRegistry {
     reason: string,
     remove: string[],
     guard: { from?: ProvStatus; notFrom?: ProvStatus } = {},
+    extraSets: readonly string[] = [],
   ): Promise<DeviceRecord> {
     const values: Record<string, AttributeValue> = {
       ':status': { S: status },
@@ -403,7 +443,8 @@ export class DeviceRegistry {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(thingName),
-          UpdateExpression: `SET #s = :status, status_reason = :reason, updated_at = :at${removal}`,
+          // Extra SETs first: `if_not_exists(x, #s)` reads the status the item had before this write.
+          UpdateExpression: `SET ${[...extraSets, '#s = :status', 'status_reason = :reason', 'updated_at = :at'].join(', ')}${removal}`,
           ConditionExpression: condition,
           ExpressionAttributeNames: { '#s': 'prov_status', '#k': REGISTRY_KEY },
           ExpressionAttributeValues: values,
