@@ -18,7 +18,7 @@ export const confirmationRuleNameSchema = z
   .regex(/^[a-zA-Z0-9_]{1,128}$/, 'IoT rule names are 1 to 128 characters of [a-zA-Z0-9_]');
 
 /** The rule's name when the configuration names none; devices use the same default. */
-export const DEFAULT_CONFIRMATION_RULE_NAME = 'GlobalIotProvisioningConfirmation';
+export const DEFAULT_CONFIRMATION_RULE_NAME = 'GlobalIotConfirmation';
 
 /**
  * The topic after the Basic Ingest prefix: what the rule's FROM clause names. Devices may not

@@ -47,6 +47,7 @@ interface CliOptions {
   out?: string;
   certificateMode?: string;
   claimClientIdPrefix?: string;
+  confirmationRule?: string;
   mqtt?: string;
   param?: Record<string, string>;
   port?: number;
@@ -93,6 +94,7 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
       ]),
     )
     .option('--claim-client-id-prefix <prefix>', "the claim session's client id is this prefix and the thing name: the deployment's claimClientIdPrefix (default prov-)")
+    .option('--confirmation-rule <name>', "the IoT rule the device confirms its provisioning through (Basic Ingest): the deployment's confirmationRuleName (default GlobalIotConfirmation)")
     .addOption(new Option('--mqtt <version>', 'MQTT protocol version (default 3.1.1)').choices(['3.1.1', '5']))
     .option('--param <name=value>', 'extra RegisterThing template parameter; repeat for more (ThingName and Ticket are set by the device)', collectParam)
     .option('--port <port>', 'MQTT port when the endpoint names none (default 8883)', toNumber)
@@ -188,6 +190,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       out: options.out,
       certificateMode: options.certificateMode,
       claimClientIdPrefix: options.claimClientIdPrefix,
+      confirmationRule: options.confirmationRule,
       mqtt: options.mqtt,
       port: options.port,
       connectTimeoutMs: options.connectTimeout,
@@ -253,6 +256,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       {
         certificateMode: loaded.certificateMode,
         claimClientIdPrefix: settings.claimClientIdPrefix,
+        confirmationRuleName: settings.confirmationRule,
         parameters: settings.parameters,
         defaultPort: settings.port,
         registerAttempts: settings.registerAttempts,

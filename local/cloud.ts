@@ -10,11 +10,12 @@ import { withTimeout } from '@global-iot/core/timeout.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
-import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
+import { createDataPlane, type DataPlane } from './iot/data-plane.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
 import { createTemplate } from './iot/templates.js';
+import { type CompiledRule, compileRule, InvalidRule } from './iot/topic-rules.js';
 import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
 import { createLogger, type Logger } from './log.js';
 import type { BrokerSettings } from './mqtt/broker.js';
@@ -87,7 +88,14 @@ export interface PolicySettings {
   readonly confirmationRuleName?: string;
 }
 
-/** What runs on the local cloud: functions, templates, the presence rule, the bootstrap API. */
+/** An IoT rule of every region: its name, its SQL, and the function its action invokes. */
+export interface RuleSetup {
+  readonly name: string;
+  readonly sql: string;
+  readonly functionName: string;
+}
+
+/** What runs on the local cloud: functions, templates, rules, the bootstrap API. */
 export interface CloudWiring {
   /** The settings the claim and device policies are made with (the same documents infra deploys). */
   readonly policies?: PolicySettings;
@@ -95,10 +103,11 @@ export interface CloudWiring {
   /** Created in every region where no template of that name exists yet. */
   readonly templates?: readonly TemplateSetup[];
   /**
-   * A function (by name, registered in each region) that receives that region's presence
-   * `connected` events asynchronously, as an IoT rule on `$aws/events/presence/connected/+` would.
+   * IoT rules in every region, each invoking a function (by name, registered in each region)
+   * asynchronously with what its SQL selects, as an IoT rule's Lambda action does; Basic Ingest
+   * (`$aws/rules/<name>/...`) reaches them as on AWS (local/iot/topic-rules.ts).
    */
-  readonly presenceFunctionName?: string;
+  readonly rules?: readonly RuleSetup[];
   readonly bootstrapHandler?: HttpApiHandler;
   /** Releases what the wiring holds (clients), when the cloud stops. */
   readonly dispose?: () => void | Promise<void>;
@@ -131,6 +140,8 @@ export interface LocalCloudOptions extends CloudWiring {
   /** CreateKeysAndCertificate's key type; AWS generates RSA 2048. */
   deviceKeyAlgorithm?: DeviceKeyAlgorithm;
   hookTimeoutMs?: number;
+  /** Waits before Lambda's retries of a failed asynchronous invocation (rule actions); see lambda-endpoint.ts. */
+  asyncRetryDelaysMs?: readonly number[];
   /** Templates the claim certificate may use; default: the wired templates, or the default name. */
   claimTemplateNames?: readonly string[];
   brokerSettings?: Partial<BrokerSettings>;
@@ -267,6 +278,18 @@ function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
   };
 }
 
+/** The rules of one region; a rule the emulator cannot run stops the start, naming it. */
+function compileRules(setups: readonly RuleSetup[], actionOf: (functionName: string) => (event: unknown) => Promise<void>): CompiledRule[] {
+  return setups.map((setup) => {
+    try {
+      return compileRule({ name: setup.name, sql: setup.sql, action: actionOf(setup.functionName) });
+    } catch (error) {
+      if (error instanceof InvalidRule) throw new LocalCloudConfigError(error.message, { cause: error });
+      throw error;
+    }
+  });
+}
+
 /** An IoT rule's Lambda action: an asynchronous (Event) invocation. */
 function ruleAction(lambda: LambdaEndpoint, functionArn: string): (event: unknown) => Promise<void> {
   return async (event) => {
@@ -322,7 +345,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       stops.push(() => started.close());
     }
 
-    const lambda: LambdaEndpoint = await startLambdaEndpoint({ accountId, log, ...(options.lambdaPort !== undefined ? { port: options.lambdaPort } : {}) });
+    const lambda: LambdaEndpoint = await startLambdaEndpoint({
+      accountId,
+      log,
+      ...(options.lambdaPort !== undefined ? { port: options.lambdaPort } : {}),
+      ...(options.asyncRetryDelaysMs !== undefined ? { asyncRetryDelaysMs: options.asyncRetryDelaysMs } : {}),
+    });
     stops.push(() => lambda.close());
 
     // Region states, with their snapshots, claim certificate and policies.
@@ -390,7 +418,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (dispose) stops.push(async () => dispose());
     const functions = [...(options.functions ?? []), ...(extra.functions ?? [])];
     const templates = [...(options.templates ?? []), ...(extra.templates ?? [])];
-    const presenceFunctionName = extra.presenceFunctionName ?? options.presenceFunctionName;
+    const ruleSetups = [...(options.rules ?? []), ...(extra.rules ?? [])];
     const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
     for (const fn of functions) lambda.register(fn);
     const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
@@ -429,11 +457,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         );
       }
 
-      const rules: TopicRule[] = [];
-      if (presenceFunctionName) {
-        const invoke = ruleAction(lambda, lambda.functionArn(region, presenceFunctionName));
-        rules.push({ topicFilter: '$aws/events/presence/connected/+', action: (message) => invoke(message) });
-      }
+      const rules = compileRules(ruleSetups, (name) => ruleAction(lambda, lambda.functionArn(region, name)));
       const dataPlane = createDataPlane({
         state,
         tls: { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.claimCa.certificatePem, pki.deviceCa(region).certificatePem] },

@@ -69,6 +69,9 @@ export class InvalidPayload extends Error {
   override name = 'InvalidPayload';
 }
 
+/** Waits before the retries of a failed asynchronous invocation: Lambda's two, shortened. */
+export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
+
 /** Lambda's synchronous invocation payload limit. */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -108,8 +111,14 @@ export async function startLambdaEndpoint(options: {
   port?: number;
   accountId: string;
   log: Logger;
+  /**
+   * Waits before each retry of a failed asynchronous invocation (default 1 s, then 2 s: Lambda
+   * retries twice, about a minute and two minutes later, cut here so tests need not wait).
+   */
+  asyncRetryDelaysMs?: readonly number[];
 }): Promise<LambdaEndpoint> {
   const { accountId, log } = options;
+  const asyncRetryDelaysMs = options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
   const functions = new Map<string, LocalFunction>();
   const key = (region: string, name: string) => `${region}\u0000${name}`;
   const arnOf = (region: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
@@ -171,9 +180,33 @@ export async function startLambdaEndpoint(options: {
     }
   }
 
-  /** Queues an asynchronous (Event) invocation: it runs later, nobody waits for it, failures are logged. */
-  function queue(fn: LocalFunction, arn: string, event: unknown): void {
-    setImmediate(() => void run(fn, arn, event).catch((error: unknown) => log.error('asynchronous invocation failed', { function: arn, error: describeError(error) })));
+  /** Retries of asynchronous invocations not yet run, cancelled when the endpoint closes. */
+  const retries = new Set<NodeJS.Timeout>();
+
+  /**
+   * Queues an asynchronous (Event) invocation: it runs later and nobody waits for it. As Lambda
+   * does, a failed one is run again, twice by default, after the configured waits; one that fails
+   * every time is logged as an error (where Lambda would hand it to the function's on-failure
+   * destination).
+   */
+  function queue(fn: LocalFunction, arn: string, event: unknown, attempt = 0): void {
+    const attemptNow = () =>
+      void run(fn, arn, event).catch((error: unknown) => {
+        const delayMs = asyncRetryDelaysMs[attempt];
+        if (delayMs === undefined) {
+          log.error('asynchronous invocation failed, retries used up', { function: arn, attempts: attempt + 1, error: describeError(error) });
+          return;
+        }
+        log.info('asynchronous invocation failed, to be retried', { function: arn, attempt: attempt + 1, delayMs, error: describeError(error) });
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          queue(fn, arn, event, attempt + 1);
+        }, delayMs);
+        timer.unref();
+        retries.add(timer);
+      });
+    if (attempt === 0) setImmediate(attemptNow);
+    else attemptNow();
   }
 
   async function invoke(functionArn: string, payload: string, invocationType: InvocationType = 'RequestResponse'): Promise<InvokeResult> {
@@ -258,6 +291,10 @@ export async function startLambdaEndpoint(options: {
     },
     functionArn: arnOf,
     invoke,
-    close: () => closeServer(server),
+    close: () => {
+      for (const timer of retries) clearTimeout(timer);
+      retries.clear();
+      return closeServer(server);
+    },
   };
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localDynamoClient } from './dynamodb.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '@global-iot/core/config.js';
+import { CONFIRMATION_RULE_SQL } from '@global-iot/core/confirmation.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
 import { readProductTemplate } from '@global-iot/core/template/index.js';
@@ -13,8 +14,8 @@ import { type ProductFunctions, type ProductFunctionSettings, productFunctions }
 
 /**
  * The product on the local cloud: the real bootstrap handler behind the local API, the real
- * pre-provisioning hook and confirmation handler in every region, the project's fleet template,
- * and the registry table in dynalite. Keys the devices need (the fleet signing key) and keys the
+ * pre-provisioning hook and confirmation handler (behind the confirmation rule) in every region,
+ * the project's fleet template, and the registry table in dynalite. Keys the devices need (the fleet signing key) and keys the
  * services share (the ticket key) are created once in `keysDir` and reused.
  */
 
@@ -140,7 +141,8 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
       },
       functions,
       templates: [{ templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME }],
-      presenceFunctionName: CONFIRM_FUNCTION_NAME,
+      // The confirmation rule infra deploys: same name, same SQL (core/confirmation.ts).
+      rules: [{ name: config.confirmationRuleName, sql: CONFIRMATION_RULE_SQL, functionName: CONFIRM_FUNCTION_NAME }],
       bootstrapHandler: product.bootstrap,
       dispose: async () => {
         await stopThread();

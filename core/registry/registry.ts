@@ -310,11 +310,10 @@ export class DeviceRegistry {
   }
 
   /**
-   * Marks the device provisioned when it first connects with the certificate the hook allowed.
+   * Marks the device provisioned when it confirms with the certificate the hook allowed.
    * Returns false (and changes nothing) for any other certificate or state; repeating a
    * confirmation that already landed returns true. One conditional write: a refused one carries
-   * the record back, so the events of every other connection (the claim certificate's, on every
-   * device's path) cost no read.
+   * the record back, so a repeated confirmation costs no read.
    */
   async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
     let record: DeviceRecord | undefined;

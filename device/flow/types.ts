@@ -29,6 +29,11 @@ export interface ProvisionOptions {
    * any other client id, and the hook any other RegisterThing.
    */
   readonly claimClientIdPrefix?: string;
+  /**
+   * The rule the device confirms its provisioning through (Basic Ingest): the deployment's
+   * `confirmationRuleName` (default `GlobalIotConfirmation`, core/confirmation.ts).
+   */
+  readonly confirmationRuleName?: string;
   /** Extra RegisterThing parameters; ThingName and Ticket are the flow's own. */
   readonly parameters?: Readonly<Record<string, string>>;
   /** Port when the answer's endpoint names none (AWS IoT: 8883). */

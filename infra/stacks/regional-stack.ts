@@ -15,7 +15,6 @@ import type { RegionAccount } from '../iot-policies.js';
 import { logicalIdFromPath } from '../logical-ids.js';
 
 export { HOOK_PAYLOAD_VERSION, HOOK_TIMEOUT } from '../constructs/provisioning-template.js';
-export { PRESENCE_CONNECTED_SQL } from '../constructs/presence-confirmation.js';
 
 export interface RegionalStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -31,7 +30,7 @@ export function registryTableArn(config: InfraConfig): string {
 
 /**
  * One IoT region, composed of four constructs: the device policy, the fleet-provisioning template
- * with its hook and role, the claim certificate with its policy, and the presence confirmation.
+ * with its hook and role, the claim certificate with its policy, and the confirmation rule.
  * The constructs group resources in the tree only: their logical ids are those the resources had
  * when the stack built them itself (see allocateLogicalId), so an existing deployment updates in
  * place instead of replacing them.
@@ -93,6 +92,7 @@ export class RegionalStack extends Stack {
     const confirmation = this.group(
       new PresenceConfirmation(this, 'Confirmation', {
         where,
+        ruleName: deployment.confirmationRuleName,
         confirmEntry: props.entries.confirm,
         environment: { ...registry, ...telemetry(CONFIRM_SERVICE_NAME) },
         registryAccess,

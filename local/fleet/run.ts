@@ -93,7 +93,7 @@ function pointDefaultTrustStoreAt(caPath: string): () => void {
 }
 
 /** What a device of the fleet must know of the deployment it provisions into (ProvisionOptions). */
-export type FleetDeployment = Pick<ProvisionOptions, 'claimClientIdPrefix'>;
+export type FleetDeployment = Pick<ProvisionOptions, 'claimClientIdPrefix' | 'confirmationRuleName'>;
 
 export interface FleetRunOptions {
   devices: readonly SimulatedDevice[];

@@ -16,7 +16,7 @@ describe('deployment configuration', () => {
       maxProvisionAttempts: 3,
       claimClientIdPrefix: 'prov-',
       legacyClaimClientIds: false,
-      confirmationRuleName: 'GlobalIotProvisioningConfirmation',
+      confirmationRuleName: 'GlobalIotConfirmation',
       fallbackCount: 2,
       regionRanking: 'network',
       measuredChoice: { marginMs: 5, marginRatio: 0.1 },

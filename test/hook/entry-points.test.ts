@@ -102,7 +102,7 @@ describe('AWS entry points', () => {
       // Act
       allowed = await hook(hookEvent({ ...device, region: REGION, certificateId: cert }), lambdaContext('hook', 'req-hook-1'));
       confirmed = await confirm(
-        { clientId: device.thingName, eventType: 'connected', principalIdentifier: cert, timestamp: Date.now() },
+        { clientId: device.thingName, principal: cert, receivedAt: Date.now() },
         lambdaContext('confirm', 'req-confirm-1'),
       );
       after = await hook(hookEvent({ ...device, region: REGION, certificateId: certificateId() }), lambdaContext('hook', 'req-hook-2'));

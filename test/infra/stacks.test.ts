@@ -233,7 +233,7 @@ describe('regional stacks', () => {
       // Act
       const policies = Object.values(Template.fromStack(stack).findResources('AWS::IoT::Policy', { Properties: { PolicyName: 'GlobalFleetDevicePolicy' } }));
       const statements = (policies[0]?.Properties.PolicyDocument.Statement ?? []) as Statement[];
-      const confirmation = `arn:aws:iot:${stack.region}:111111111111:topic/$aws/rules/GlobalIotProvisioningConfirmation/provisioning/confirm`;
+      const confirmation = `arn:aws:iot:${stack.region}:111111111111:topic/$aws/rules/GlobalIotConfirmation/provisioning/confirm`;
       const own = statements.filter((s) => s.Resource !== confirmation);
 
       // Assess
@@ -300,7 +300,7 @@ describe('regional stacks', () => {
     expect(actions.every((a) => a.startsWith('iot:'))).toBe(true);
   });
 
-  it('invoke the confirmation on presence events and pass the hook its settings', () => {
+  it('invoke the confirmation from the Basic Ingest confirmation rule only, and pass the hook its settings', () => {
     // Prepare
     const stack = defaults.regional.get('sa-east-1') as RegionalStack;
     const template = Template.fromStack(stack);
@@ -309,8 +309,11 @@ describe('regional stacks', () => {
 
     // Assess
     template.hasResourceProperties('AWS::IoT::TopicRule', {
+      RuleName: 'GlobalIotConfirmation',
       TopicRulePayload: Match.objectLike({
-        Sql: "SELECT * FROM '$aws/events/presence/connected/+'",
+        // The thing and the certificate from the connection, never from the payload.
+        Sql: "SELECT clientid() AS clientId, principal() AS principal, timestamp() AS receivedAt FROM 'provisioning/confirm'",
+        AwsIotSqlVersion: '2016-03-23',
         Actions: [{ Lambda: { FunctionArn: { 'Fn::GetAtt': [confirmId, 'Arn'] } } }],
         ErrorAction: Match.objectLike({ CloudwatchLogs: Match.anyValue() }),
       }),
@@ -371,18 +374,19 @@ const REGIONAL_LOGICAL_IDS = [
   'ClaimCertificate',
   'ClaimCertificatePolicy',
   'ClaimPolicy',
+  // In the presence rule's place: the Basic Ingest confirmation rule is a new resource (a named rule).
+  'ConfirmationRule',
   'DevicePolicy',
   'PreProvisioningHook26D7000F',
   'PreProvisioningHookInvokeByIotProvisioning272A7ED5',
   'PreProvisioningHookLogsBF0DFB3F',
   'PreProvisioningHookRole4387DC29',
   'PreProvisioningHookRoleDefaultPolicyDBAE4A27',
-  'PresenceConnectedRule',
   'PresenceRuleErrorRoleDefaultPolicy9FD1D45F',
   'PresenceRuleErrorRoleEB93D0E7',
   'PresenceRuleErrorsC1802DC9',
   'ProvisioningConfirmation01902736',
-  'ProvisioningConfirmationInvokeByPresenceRule6B256072',
+  'ProvisioningConfirmationInvokeByConfirmationRule88BEC482',
   'ProvisioningConfirmationLogs5E13B8D9',
   'ProvisioningConfirmationRole9198BEF5',
   'ProvisioningConfirmationRoleDefaultPolicy73CD2D1D',
@@ -391,7 +395,7 @@ const REGIONAL_LOGICAL_IDS = [
 ];
 
 describe('regional stack composition', () => {
-  it('is four constructs: device policy, template with its hook, claim certificate, presence confirmation', () => {
+  it('is four constructs: device policy, template with its hook, claim certificate, confirmation rule', () => {
     // Prepare
     const stack = six.regional.get('eu-central-1') as RegionalStack;
 

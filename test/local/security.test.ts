@@ -47,7 +47,8 @@ beforeAll(async () => {
         },
       })),
     ],
-    presenceFunctionName: 'presence-recorder',
+    // A rule on the presence events, as an operator might add one (with SELECT *).
+    rules: [{ name: 'presence_recorder', sql: "SELECT * FROM '$aws/events/presence/connected/+'", functionName: 'presence-recorder' }],
   });
   test.hookLog = hookLog;
 });
@@ -325,7 +326,7 @@ describe('device certificates', () => {
     second.end(true);
   });
 
-  it('raise a presence event that the confirmation function receives', async () => {
+  it('raise a presence event that a rule on the presence topic receives', async () => {
     // Prepare
     const arrived = new Promise<void>((resolve) => {
       presenceArrived = resolve;
