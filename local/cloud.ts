@@ -258,6 +258,13 @@ function installPolicies(state: RegionState, claimCertificateId: string, templat
   state.putPolicy(DEVICE_POLICY_NAME, JSON.stringify(device));
 }
 
+/** The service principal AWS IoT invokes Lambda functions as. */
+const IOT_PRINCIPAL = 'iot.amazonaws.com';
+
+class HookNotPermitted extends Error {
+  override name = 'HookNotPermitted';
+}
+
 class HookFunctionTimeout extends Error {
   override name = 'HookFunctionTimeout';
 }
@@ -266,8 +273,12 @@ class HookFunctionTimeout extends Error {
  * IoT's call of a pre-provisioning hook: a synchronous Lambda invocation that IoT gives up on
  * after `timeoutMs`. IoT does not retry a hook: one failed or late answer is a denial.
  */
-function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
+function hookInvoker(lambda: LambdaEndpoint, accountId: string): HookInvoker {
   return async (targetArn, event, timeoutMs) => {
+    // AWS IoT may invoke the hook only with the hook's permission (its resource policy).
+    if (!lambda.allows(targetArn, { principal: IOT_PRINCIPAL, sourceAccount: accountId, sourceArn: event.templateArn })) {
+      throw new HookNotPermitted(`the resource policy of ${targetArn} does not let ${IOT_PRINCIPAL} invoke it for ${event.templateArn}`);
+    }
     const out = await withTimeout(
       lambda.invoke(targetArn, JSON.stringify(event)),
       timeoutMs,
@@ -279,10 +290,10 @@ function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
 }
 
 /** The rules of one region; a rule the emulator cannot run stops the start, naming it. */
-function compileRules(setups: readonly RuleSetup[], actionOf: (functionName: string) => (event: unknown) => Promise<void>): CompiledRule[] {
+function compileRules(setups: readonly RuleSetup[], actionOf: (setup: RuleSetup) => (event: unknown) => Promise<void>): CompiledRule[] {
   return setups.map((setup) => {
     try {
-      return compileRule({ name: setup.name, sql: setup.sql, action: actionOf(setup.functionName) });
+      return compileRule({ name: setup.name, sql: setup.sql, action: actionOf(setup) });
     } catch (error) {
       if (error instanceof InvalidRule) throw new LocalCloudConfigError(error.message, { cause: error });
       throw error;
@@ -291,8 +302,13 @@ function compileRules(setups: readonly RuleSetup[], actionOf: (functionName: str
 }
 
 /** An IoT rule's Lambda action: an asynchronous (Event) invocation. */
-function ruleAction(lambda: LambdaEndpoint, functionArn: string): (event: unknown) => Promise<void> {
+function ruleAction(lambda: LambdaEndpoint, functionArn: string, rule: { arn: string; accountId: string }, log: Logger): (event: unknown) => Promise<void> {
   return async (event) => {
+    if (!lambda.allows(functionArn, { principal: IOT_PRINCIPAL, sourceAccount: rule.accountId, sourceArn: rule.arn })) {
+      // AWS IoT reports this to the rule's error action; the local rules have none.
+      log.error('the rule may not invoke its function', { rule: rule.arn, function: functionArn });
+      return;
+    }
     await lambda.invoke(functionArn, JSON.stringify(event), 'Event');
   };
 }
@@ -424,7 +440,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
     const policies = { ...options.policies, ...extra.policies };
 
-    const invokeHook = hookInvoker(lambda);
+    const invokeHook = hookInvoker(lambda, accountId);
     const runtimes = new Map<string, RegionRuntime>();
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
@@ -457,7 +473,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         );
       }
 
-      const rules = compileRules(ruleSetups, (name) => ruleAction(lambda, lambda.functionArn(region, name)));
+      const rules = compileRules(ruleSetups, (setup) =>
+        ruleAction(lambda, lambda.functionArn(region, setup.functionName), { arn: `arn:aws:iot:${region}:${accountId}:rule/${setup.name}`, accountId }, log),
+      );
       const dataPlane = createDataPlane({
         state,
         tls: { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.claimCa.certificatePem, pki.deviceCa(region).certificatePem] },

@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -497,6 +498,19 @@ export class DeviceRegistry {
       for (const item of out.Items ?? []) yield parseRecord(item);
       start = out.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * Deletes a record (operators' throwaway devices, `iot-ops verify`); true when there was one.
+   * Nothing else deletes: devices are reset or blocked, and their history kept.
+   */
+  async remove(thingName: string): Promise<boolean> {
+    try {
+      const out = await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.key(thingName), ReturnValues: 'ALL_OLD' }));
+      return out.Attributes !== undefined;
+    } catch (error) {
+      return translate(error);
+    }
   }
 
   /** Regions operators marked as draining; the bootstrap sends no new devices there. */

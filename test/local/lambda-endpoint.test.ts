@@ -1,4 +1,12 @@
-import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import {
+  AddPermissionCommand,
+  GetPolicyCommand,
+  InvokeCommand,
+  LambdaClient,
+  RemovePermissionCommand,
+  ResourceConflictException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionNotFound, InvalidPayload, type LambdaEndpoint, startLambdaEndpoint } from '@global-iot/local/lambda-endpoint.js';
 import { createLogger, silentLogger } from '@global-iot/local/log.js';
@@ -227,5 +235,48 @@ describe('a failed asynchronous invocation', () => {
     expect(hopelessTries).toBe(3);
     expect(logged('asynchronous invocation failed, to be retried')).toHaveLength(4);
     expect(logged('asynchronous invocation failed, retries used up')).toEqual([expect.objectContaining({ level: 'error' })]);
+  });
+});
+
+describe("a function's resource policy", () => {
+  it('is granted, read and revoked through @aws-sdk/client-lambda, and decides whether AWS IoT may invoke the function', async () => {
+    // Prepare: a function registered with an empty policy, which the cloud's services are held to.
+    const arnOfHook = `arn:aws:lambda:us-east-1:${ACCOUNT}:function:guarded`;
+    endpoint.register({ region: 'us-east-1', name: 'guarded', handler: () => ({ allowProvisioning: true }), permissions: [] });
+    const template = `arn:aws:iot:us-east-1:${ACCOUNT}:provisioningtemplate/T`;
+    const iot = { principal: 'iot.amazonaws.com', sourceAccount: ACCOUNT, sourceArn: template };
+
+    // Act
+    const before = endpoint.allows(arnOfHook, iot);
+    const noPolicy = await lambda.send(new GetPolicyCommand({ FunctionName: 'guarded' })).catch((error: unknown) => error);
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot', Action: 'lambda:InvokeFunction', Principal: 'iot.amazonaws.com', SourceAccount: ACCOUNT, SourceArn: template }));
+    const again = await lambda.send(new AddPermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot', Action: 'lambda:InvokeFunction', Principal: 'iot.amazonaws.com' })).catch((error: unknown) => error);
+    const policy = await lambda.send(new GetPolicyCommand({ FunctionName: 'guarded' }));
+    const granted = [endpoint.allows(arnOfHook, iot), endpoint.allows(arnOfHook, { ...iot, sourceArn: `${template}2` }), endpoint.allows(arnOfHook, { ...iot, sourceAccount: '210987654321' })];
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot' }));
+    const after = endpoint.allows(arnOfHook, iot);
+
+    // Assess
+    expect(before).toBe(false);
+    expect(noPolicy).toBeInstanceOf(ResourceNotFoundException);
+    expect(again).toBeInstanceOf(ResourceConflictException);
+    expect(JSON.parse(policy.Policy ?? '{}')).toEqual({
+      Version: '2012-10-17',
+      Id: 'default',
+      Statement: [
+        {
+          Sid: 'Iot',
+          Effect: 'Allow',
+          Principal: { Service: 'iot.amazonaws.com' },
+          Action: 'lambda:InvokeFunction',
+          Resource: arnOfHook,
+          Condition: { StringEquals: { 'AWS:SourceAccount': ACCOUNT }, ArnLike: { 'AWS:SourceArn': template } },
+        },
+      ],
+    });
+    expect(granted).toEqual([true, false, false]);
+    expect(after).toBe(false);
+    // A function registered without a policy is not held to one.
+    expect(endpoint.allows(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:echo`, iot)).toBe(true);
   });
 });
