@@ -167,7 +167,7 @@ async function hookPermissionCheck(deps: RegionCheckDeps, facts: RegionFacts): P
 }
 
 /** The provisioning role exists and AWS IoT may assume it; IAM's answer on AWS, skipped locally. */
-async function provisioningRoleCheck(deps: RegionCheckDeps, facts: RegionFacts): Promise<Check> {
+export async function provisioningRoleCheck(deps: RegionCheckDeps, facts: RegionFacts): Promise<Check> {
   return runCheck(
     'provisioning role',
     async () => {
