@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { claimClientIdPrefixSchema, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from './claim-client-id.js';
+import { confirmationRuleNameSchema, DEFAULT_CONFIRMATION_RULE_NAME } from './confirmation.js';
 import { ConfigError } from './errors.js';
 import { regionRankingSchema } from './region-ranking.js';
 import { isIotRegion } from './regions.js';
@@ -97,8 +99,19 @@ export const deploymentConfigSchema = z.object({
   trustedProxy: trustedProxySchema.default({ type: 'none' }),
   /** Allowed hook calls per assignment chain: the first attempt plus retries. */
   maxProvisionAttempts: z.number().int().min(1).max(20).default(3),
-  /** The hook refuses a RegisterThing whose MQTT client id is not the thing name. */
-  requireClientIdMatch: z.boolean().default(true),
+  /**
+   * Claim sessions connect as `<prefix><thing>`: the claim policy allows no other client id, the
+   * hook refuses a RegisterThing from any other, and enrolment refuses thing names that start
+   * with it (core/claim-client-id.ts).
+   */
+  claimClientIdPrefix: claimClientIdPrefixSchema.default(DEFAULT_CLAIM_CLIENT_ID_PREFIX),
+  /**
+   * Migration window for firmware from before the prefix: the claim policy allows any client id
+   * again and the hook also accepts the bare thing name. Reopens the hole the prefix closes.
+   */
+  legacyClaimClientIds: z.boolean().default(false),
+  /** The IoT rule (in every region) that devices confirm their provisioning through, by Basic Ingest. */
+  confirmationRuleName: confirmationRuleNameSchema.default(DEFAULT_CONFIRMATION_RULE_NAME),
   /** Per-region endpoint host names (custom domains) instead of DescribeEndpoint's answer. */
   endpointOverrides: z.record(regionCode, hostName).default({}),
   geoProvider: geoProviderSchema.optional(),

@@ -3,10 +3,9 @@ import { InvalidInput } from './errors.js';
 import { ticketClaimsSchema } from './ticket.js';
 
 /**
- * The contract between the provisioning template, the device, the pre-provisioning hook and the
- * confirmation handler, defined once: template parameter names, the hook's event and answer
- * (AWS IoT developer guide, "Pre-provisioning hooks") and the presence event that confirms a
- * device (developer guide, "Lifecycle events", connect/disconnect).
+ * The contract between the provisioning template, the device and the pre-provisioning hook,
+ * defined once: template parameter names, the hook's event and answer (AWS IoT developer guide,
+ * "Pre-provisioning hooks"). The confirmation's event is core/confirmation.ts's.
  */
 
 /** Parameter the device sends in RegisterThing: the thing name it was enrolled under. */
@@ -90,21 +89,3 @@ export const hookResponseSchema = z.object({
   parameterOverrides: z.record(z.string(), z.string()),
 });
 export type HookResponse = z.infer<typeof hookResponseSchema>;
-
-/**
- * The message AWS IoT publishes on `$aws/events/presence/connected/<clientId>`. For a client
- * authenticated with an X.509 certificate, `principalIdentifier` is the certificate id. Only the
- * fields the confirmation uses are required; the others are checked when present.
- */
-export const presenceConnectedEventSchema = z.object({
-  clientId: z.string().min(1).max(128),
-  eventType: z.literal('connected'),
-  principalIdentifier: z.string().min(1).max(512),
-  timestamp: z.number().int().nonnegative().optional(),
-  sessionIdentifier: z.string().optional(),
-  ipAddress: z.string().optional(),
-  versionNumber: z.number().int().nonnegative().optional(),
-  /** Present only for clients that use the exclusive-thing feature. */
-  thingName: z.string().optional(),
-});
-export type PresenceConnectedEvent = z.infer<typeof presenceConnectedEventSchema>;

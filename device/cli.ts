@@ -46,6 +46,8 @@ interface CliOptions {
   ca?: string;
   out?: string;
   certificateMode?: string;
+  claimClientIdPrefix?: string;
+  confirmationRule?: string;
   mqtt?: string;
   param?: Record<string, string>;
   port?: number;
@@ -91,6 +93,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
         'keys',
       ]),
     )
+    .option('--claim-client-id-prefix <prefix>', "the claim session's client id is this prefix and the thing name: the deployment's claimClientIdPrefix (default prov-)")
+    .option('--confirmation-rule <name>', "the IoT rule the device confirms its provisioning through (Basic Ingest): the deployment's confirmationRuleName (default GlobalIotConfirmation)")
     .addOption(new Option('--mqtt <version>', 'MQTT protocol version (default 3.1.1)').choices(['3.1.1', '5']))
     .option('--param <name=value>', 'extra RegisterThing template parameter; repeat for more (ThingName and Ticket are set by the device)', collectParam)
     .option('--port <port>', 'MQTT port when the endpoint names none (default 8883)', toNumber)
@@ -185,6 +189,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       ca: options.ca,
       out: options.out,
       certificateMode: options.certificateMode,
+      claimClientIdPrefix: options.claimClientIdPrefix,
+      confirmationRule: options.confirmationRule,
       mqtt: options.mqtt,
       port: options.port,
       connectTimeoutMs: options.connectTimeout,
@@ -249,6 +255,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       identity,
       {
         certificateMode: loaded.certificateMode,
+        claimClientIdPrefix: settings.claimClientIdPrefix,
+        confirmationRuleName: settings.confirmationRule,
         parameters: settings.parameters,
         defaultPort: settings.port,
         registerAttempts: settings.registerAttempts,

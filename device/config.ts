@@ -2,6 +2,8 @@ import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } fr
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
+import { claimClientIdPrefixSchema, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { confirmationRuleNameSchema, DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
 import { toVerificationKey, UnsupportedKey } from '@global-iot/core/signing.js';
 import { thingNameSchema } from '@global-iot/core/thing-name.js';
@@ -28,6 +30,8 @@ export const SETTING_FLAGS = {
   ca: '--ca',
   out: '--out',
   certificateMode: '--certificate-mode',
+  claimClientIdPrefix: '--claim-client-id-prefix',
+  confirmationRule: '--confirmation-rule',
   mqtt: '--mqtt',
   parameters: '--param',
   port: '--port',
@@ -56,6 +60,8 @@ export const deviceSettingsSchema = z
     ca: pathSchema.optional(),
     out: pathSchema,
     certificateMode: z.enum(['csr', 'keys']).default('csr'),
+    claimClientIdPrefix: claimClientIdPrefixSchema.default(DEFAULT_CLAIM_CLIENT_ID_PREFIX),
+    confirmationRule: confirmationRuleNameSchema.default(DEFAULT_CONFIRMATION_RULE_NAME),
     mqtt: z.enum(['3.1.1', '5']).default('3.1.1'),
     // AWS IoT template parameter values are strings; names as in a template's Parameters.
     parameters: z

@@ -51,8 +51,13 @@ export interface IdentitySession {
 export interface MqttTransport {
   /** Connects with the given (claim) credentials and opens the provisioning API on the connection. */
   openIdentitySession(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<IdentitySession>;
-  /** Connects and disconnects: proves the credentials work (the confirmation, and a later run's check). */
+  /** Connects and disconnects: proves the credentials work (a later run's check). */
   checkConnection(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<void>;
+  /**
+   * Connects, publishes one message at QoS 1, waits for its PUBACK, and disconnects: resolves
+   * once AWS IoT has acknowledged the message (the provisioning confirmation).
+   */
+  publishAcknowledged(target: MqttTarget, clientId: string, credentials: MqttCredentials, topic: string, payload: string): Promise<void>;
 }
 
 export interface CrtTransportOptions {
@@ -103,11 +108,16 @@ function translateServiceError(operation: string, error: unknown): Error {
   return new MqttRequestFailed(`${operation}: ${detail}`, { cause: error });
 }
 
-/** What differs between the MQTT 3.1.1 and 5 clients: how to connect, how to close. */
+/** What differs between the MQTT 3.1.1 and 5 clients: how to connect, publish, close. */
 interface Connection {
   readonly identity: () => iotidentity.IotIdentityClientv2;
+  /** A QoS 1 PUBLISH; resolves on a successful PUBACK, rejects (MqttRequestFailed) otherwise. */
+  publishQos1(topic: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** MQTT 5 PUBACK reason codes from 0x80 on are failures (0x10, "no matching subscribers", is not). */
+const MQTT5_PUBACK_FAILURE = 0x80;
 
 function describeTarget(target: MqttTarget): string {
   return `${target.host}:${target.port} (${target.region})`;
@@ -198,6 +208,15 @@ function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt311(connection, rrOptions)),
+      async publishQos1(topic, payload) {
+        // MQTT 3.1.1 has no PUBACK codes: AWS IoT answers a publish it refuses by closing the connection.
+        const acknowledged = connection.publish(topic, payload, mqtt.QoS.AtLeastOnce).then(() => undefined);
+        await withTimeout(acknowledged, options.operationTimeoutMs, () => new MqttRequestFailed(`no PUBACK for ${topic} within ${options.operationTimeoutMs} ms`)).catch(
+          (error: unknown) => {
+            throw error instanceof MqttRequestFailed ? error : new MqttRequestFailed(`publish to ${topic}: ${describeError(error)}`, { cause: error });
+          },
+        );
+      },
       close,
     };
   };
@@ -265,6 +284,16 @@ function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt5(client, rrOptions)),
+      async publishQos1(topic, payload) {
+        let result: mqtt5.PublishCompletionResult;
+        try {
+          result = await withTimeout(client.publish({ topicName: topic, qos: mqtt5.QoS.AtLeastOnce, payload }), options.operationTimeoutMs, () => new MqttRequestFailed(`no PUBACK for ${topic} within ${options.operationTimeoutMs} ms`));
+        } catch (error) {
+          throw error instanceof MqttRequestFailed ? error : new MqttRequestFailed(`publish to ${topic}: ${describeError(error)}`, { cause: error });
+        }
+        const code = result?.reasonCode;
+        if (code !== undefined && code >= MQTT5_PUBACK_FAILURE) throw new MqttRequestFailed(`publish to ${topic}: PUBACK reason code ${code}`);
+      },
       close,
     };
   };
@@ -320,6 +349,16 @@ export function createCrtTransport(options: CrtTransportOptions): MqttTransport 
     async checkConnection(target, clientId, credentials) {
       const connection = await open(target, clientId, credentials);
       await connection.close();
+    },
+    async publishAcknowledged(target, clientId, credentials, topic, payload) {
+      const connection = await open(target, clientId, credentials);
+      try {
+        await connection.publishQos1(topic, payload);
+      } finally {
+        // Either the publish failed, and its error is the one to report, or AWS IoT acknowledged
+        // it, and a failed disconnect changes nothing the device needs.
+        await connection.close().catch(() => undefined);
+      }
     },
   };
 }

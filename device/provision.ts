@@ -12,7 +12,8 @@ import type { ConfirmedState, RegisteredState } from './store.js';
  *
  *     (nothing) | bootstrapped  ->  bootstrap, connect with the claim, create a certificate,
  *                                   RegisterThing, store  ->  registered
- *     registered                ->  connect with the new certificate  ->  confirmed
+ *     registered                ->  connect with the new certificate, publish the confirmation
+ *                                   (Basic Ingest) and see its PUBACK  ->  confirmed
  *     confirmed                 ->  connect once to verify; nothing is written
  *
  * A run killed anywhere resumes from the last committed marker (see flow/registration.ts for

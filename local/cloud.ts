@@ -1,18 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { describeError } from '@global-iot/core/errors.js';
+import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
 import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from './bootstrap-server.js';
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
-import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
+import { createDataPlane, type DataPlane } from './iot/data-plane.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
-import { claimPolicyDocument, claimTemplatePolicyDocument, devicePolicyDocument } from './iot/policy.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
 import { createTemplate } from './iot/templates.js';
+import { type CompiledRule, compileRule, InvalidRule } from './iot/topic-rules.js';
 import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
 import { createLogger, type Logger } from './log.js';
 import type { BrokerSettings } from './mqtt/broker.js';
@@ -74,16 +77,37 @@ export interface TemplateSetup {
   readonly description?: string;
 }
 
-/** What runs on the local cloud: functions, templates, the presence rule, the bootstrap API. */
+/**
+ * The deployment settings the policies depend on, as in the configuration (core/config.ts):
+ * the claim session's client-id prefix, the legacy migration window, and the confirmation rule
+ * the device policy lets devices publish to. Absent: the configuration's defaults.
+ */
+export interface PolicySettings {
+  readonly claimClientIdPrefix?: string;
+  readonly legacyClaimClientIds?: boolean;
+  readonly confirmationRuleName?: string;
+}
+
+/** An IoT rule of every region: its name, its SQL, and the function its action invokes. */
+export interface RuleSetup {
+  readonly name: string;
+  readonly sql: string;
+  readonly functionName: string;
+}
+
+/** What runs on the local cloud: functions, templates, rules, the bootstrap API. */
 export interface CloudWiring {
+  /** The settings the claim and device policies are made with (the same documents infra deploys). */
+  readonly policies?: PolicySettings;
   readonly functions?: readonly LocalFunction[];
   /** Created in every region where no template of that name exists yet. */
   readonly templates?: readonly TemplateSetup[];
   /**
-   * A function (by name, registered in each region) that receives that region's presence
-   * `connected` events asynchronously, as an IoT rule on `$aws/events/presence/connected/+` would.
+   * IoT rules in every region, each invoking a function (by name, registered in each region)
+   * asynchronously with what its SQL selects, as an IoT rule's Lambda action does; Basic Ingest
+   * (`$aws/rules/<name>/...`) reaches them as on AWS (local/iot/topic-rules.ts).
    */
-  readonly presenceFunctionName?: string;
+  readonly rules?: readonly RuleSetup[];
   readonly bootstrapHandler?: HttpApiHandler;
   /** Releases what the wiring holds (clients), when the cloud stops. */
   readonly dispose?: () => void | Promise<void>;
@@ -116,6 +140,8 @@ export interface LocalCloudOptions extends CloudWiring {
   /** CreateKeysAndCertificate's key type; AWS generates RSA 2048. */
   deviceKeyAlgorithm?: DeviceKeyAlgorithm;
   hookTimeoutMs?: number;
+  /** Waits before Lambda's retries of a failed asynchronous invocation (rule actions); see lambda-endpoint.ts. */
+  asyncRetryDelaysMs?: readonly number[];
   /** Templates the claim certificate may use; default: the wired templates, or the default name. */
   claimTemplateNames?: readonly string[];
   brokerSettings?: Partial<BrokerSettings>;
@@ -207,6 +233,38 @@ function awsQuotasOf(option: LocalCloudOptions['awsQuotas']): AwsQuotas | undefi
   }
 }
 
+/**
+ * The claim policy, generated from the same document function infra deploys (one per template:
+ * the first under the deployment's name, others suffixed with their template), attached to the
+ * claim certificate in place of whatever an earlier run attached, and the device policy the
+ * templates attach by name.
+ */
+function installPolicies(state: RegionState, claimCertificateId: string, templateNames: readonly string[], settings: PolicySettings): void {
+  const where = { region: state.region, account: state.accountId };
+  for (const name of state.policyNamesOf(claimCertificateId)) {
+    if (name === CLAIM_POLICY_NAME || name.startsWith(`${CLAIM_POLICY_NAME}-`)) state.detachPolicy(claimCertificateId, name);
+  }
+  templateNames.forEach((templateName, index) => {
+    const name = index === 0 ? CLAIM_POLICY_NAME : `${CLAIM_POLICY_NAME}-${templateName}`;
+    const document = claimPolicyDocument(where, {
+      templateName,
+      clientIdPrefix: settings.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX,
+      legacyClientIds: settings.legacyClaimClientIds ?? false,
+    });
+    state.putPolicy(name, JSON.stringify(document));
+    state.attachPolicy(claimCertificateId, name);
+  });
+  const device = devicePolicyDocument(where, { confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME });
+  state.putPolicy(DEVICE_POLICY_NAME, JSON.stringify(device));
+}
+
+/** The service principal AWS IoT invokes Lambda functions as. */
+const IOT_PRINCIPAL = 'iot.amazonaws.com';
+
+class HookNotPermitted extends Error {
+  override name = 'HookNotPermitted';
+}
+
 class HookFunctionTimeout extends Error {
   override name = 'HookFunctionTimeout';
 }
@@ -215,8 +273,12 @@ class HookFunctionTimeout extends Error {
  * IoT's call of a pre-provisioning hook: a synchronous Lambda invocation that IoT gives up on
  * after `timeoutMs`. IoT does not retry a hook: one failed or late answer is a denial.
  */
-function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
+function hookInvoker(lambda: LambdaEndpoint, accountId: string): HookInvoker {
   return async (targetArn, event, timeoutMs) => {
+    // AWS IoT may invoke the hook only with the hook's permission (its resource policy).
+    if (!lambda.allows(targetArn, { principal: IOT_PRINCIPAL, sourceAccount: accountId, sourceArn: event.templateArn })) {
+      throw new HookNotPermitted(`the resource policy of ${targetArn} does not let ${IOT_PRINCIPAL} invoke it for ${event.templateArn}`);
+    }
     const out = await withTimeout(
       lambda.invoke(targetArn, JSON.stringify(event)),
       timeoutMs,
@@ -227,9 +289,26 @@ function hookInvoker(lambda: LambdaEndpoint): HookInvoker {
   };
 }
 
+/** The rules of one region; a rule the emulator cannot run stops the start, naming it. */
+function compileRules(setups: readonly RuleSetup[], actionOf: (setup: RuleSetup) => (event: unknown) => Promise<void>): CompiledRule[] {
+  return setups.map((setup) => {
+    try {
+      return compileRule({ name: setup.name, sql: setup.sql, action: actionOf(setup) });
+    } catch (error) {
+      if (error instanceof InvalidRule) throw new LocalCloudConfigError(error.message, { cause: error });
+      throw error;
+    }
+  });
+}
+
 /** An IoT rule's Lambda action: an asynchronous (Event) invocation. */
-function ruleAction(lambda: LambdaEndpoint, functionArn: string): (event: unknown) => Promise<void> {
+function ruleAction(lambda: LambdaEndpoint, functionArn: string, rule: { arn: string; accountId: string }, log: Logger): (event: unknown) => Promise<void> {
   return async (event) => {
+    if (!lambda.allows(functionArn, { principal: IOT_PRINCIPAL, sourceAccount: rule.accountId, sourceArn: rule.arn })) {
+      // AWS IoT reports this to the rule's error action; the local rules have none.
+      log.error('the rule may not invoke its function', { rule: rule.arn, function: functionArn });
+      return;
+    }
     await lambda.invoke(functionArn, JSON.stringify(event), 'Event');
   };
 }
@@ -282,7 +361,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       stops.push(() => started.close());
     }
 
-    const lambda: LambdaEndpoint = await startLambdaEndpoint({ accountId, log, ...(options.lambdaPort !== undefined ? { port: options.lambdaPort } : {}) });
+    const lambda: LambdaEndpoint = await startLambdaEndpoint({
+      accountId,
+      log,
+      ...(options.lambdaPort !== undefined ? { port: options.lambdaPort } : {}),
+      ...(options.asyncRetryDelaysMs !== undefined ? { asyncRetryDelaysMs: options.asyncRetryDelaysMs } : {}),
+    });
     stops.push(() => lambda.close());
 
     // Region states, with their snapshots, claim certificate and policies.
@@ -350,12 +434,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (dispose) stops.push(async () => dispose());
     const functions = [...(options.functions ?? []), ...(extra.functions ?? [])];
     const templates = [...(options.templates ?? []), ...(extra.templates ?? [])];
-    const presenceFunctionName = extra.presenceFunctionName ?? options.presenceFunctionName;
+    const ruleSetups = [...(options.rules ?? []), ...(extra.rules ?? [])];
     const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
     for (const fn of functions) lambda.register(fn);
     const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
+    const policies = { ...options.policies, ...extra.policies };
 
-    const invokeHook = hookInvoker(lambda);
+    const invokeHook = hookInvoker(lambda, accountId);
     const runtimes = new Map<string, RegionRuntime>();
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
@@ -371,18 +456,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           caCertificateId: pki.claimCa.certificateId,
         });
       }
-      state.putPolicy(CLAIM_POLICY_NAME, claimPolicyDocument(region, accountId));
-      state.attachPolicy(pki.claim.certificateId, CLAIM_POLICY_NAME);
-      // A restored state may carry the template policies of an earlier run's template list.
-      for (const name of state.policyNamesOf(pki.claim.certificateId)) {
-        if (name.startsWith(`${CLAIM_POLICY_NAME}-`)) state.detachPolicy(pki.claim.certificateId, name);
-      }
-      for (const templateName of claimTemplates) {
-        const name = `${CLAIM_POLICY_NAME}-${templateName}`;
-        state.putPolicy(name, claimTemplatePolicyDocument(region, accountId, templateName));
-        state.attachPolicy(pki.claim.certificateId, name);
-      }
-      if (!state.getPolicy(DEVICE_POLICY_NAME)) state.putPolicy(DEVICE_POLICY_NAME, devicePolicyDocument(region, accountId));
+      installPolicies(state, pki.claim.certificateId, claimTemplates, policies);
       for (const template of templates) {
         if (state.getTemplate(template.templateName)) continue;
         createTemplate(
@@ -399,11 +473,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         );
       }
 
-      const rules: TopicRule[] = [];
-      if (presenceFunctionName) {
-        const invoke = ruleAction(lambda, lambda.functionArn(region, presenceFunctionName));
-        rules.push({ topicFilter: '$aws/events/presence/connected/+', action: (message) => invoke(message) });
-      }
+      const rules = compileRules(ruleSetups, (setup) =>
+        ruleAction(lambda, lambda.functionArn(region, setup.functionName), { arn: `arn:aws:iot:${region}:${accountId}:rule/${setup.name}`, accountId }, log),
+      );
       const dataPlane = createDataPlane({
         state,
         tls: { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.claimCa.certificatePem, pki.deviceCa(region).certificatePem] },

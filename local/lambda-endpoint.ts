@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { describeError } from '@global-iot/core/errors.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
 import type { Logger } from './log.js';
+import { addPermissionSchema, allowsInvoke, type InvokingCaller, type LambdaPermission, permissionOf, policyJson, statementJson } from './lambda-policy.js';
 import { closeServer, listen } from './listen.js';
 
 /**
@@ -33,6 +34,11 @@ export interface LocalFunction {
   readonly handler: LocalHandler;
   /** Lambda's function timeout; the default is Lambda's own (3 s). */
   readonly timeoutSeconds?: number;
+  /**
+   * The function's resource-based policy (AddPermission's grants). Absent: not modelled, and the
+   * cloud's services may invoke it; present, even empty: they must be allowed (lambda-policy.ts).
+   */
+  readonly permissions?: readonly LambdaPermission[];
 }
 
 /** What an invocation answers: the function's JSON result, or its error as Lambda reports it. */
@@ -58,6 +64,8 @@ export interface LambdaEndpoint {
    * `FunctionNotFound`; a payload that is not JSON throws `InvalidPayload`.
    */
   invoke(functionArn: string, payload: string, invocationType?: InvocationType): Promise<InvokeResult>;
+  /** Whether the function's resource policy lets this service principal invoke it (see LocalFunction.permissions). */
+  allows(functionArn: string, caller: InvokingCaller): boolean;
   close(): Promise<void>;
 }
 
@@ -69,9 +77,13 @@ export class InvalidPayload extends Error {
   override name = 'InvalidPayload';
 }
 
+/** Waits before the retries of a failed asynchronous invocation: Lambda's two, shortened. */
+export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
+
 /** Lambda's synchronous invocation payload limit. */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+const POLICY_PATH = /^\/2015-03-31\/functions\/([^/]+)\/policy(?:\/([^/]+))?$/;
 const FULL_ARN = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
 const PARTIAL_ARN = /^(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
 const NAME = /^([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
@@ -108,11 +120,20 @@ export async function startLambdaEndpoint(options: {
   port?: number;
   accountId: string;
   log: Logger;
+  /**
+   * Waits before each retry of a failed asynchronous invocation (default 1 s, then 2 s: Lambda
+   * retries twice, about a minute and two minutes later, cut here so tests need not wait).
+   */
+  asyncRetryDelaysMs?: readonly number[];
 }): Promise<LambdaEndpoint> {
   const { accountId, log } = options;
+  const asyncRetryDelaysMs = options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
   const functions = new Map<string, LocalFunction>();
+  /** Resource policies by function key: AddPermission and RemovePermission change them. */
+  const policies = new Map<string, LambdaPermission[] | undefined>();
   const key = (region: string, name: string) => `${region}\u0000${name}`;
   const arnOf = (region: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+  const keyOf = (fn: LocalFunction) => key(fn.region, fn.name);
 
   function resolve(identifier: string, requestRegion: string | undefined): { fn?: LocalFunction; arn: string; qualifier?: string } {
     let region = requestRegion ?? '';
@@ -171,9 +192,33 @@ export async function startLambdaEndpoint(options: {
     }
   }
 
-  /** Queues an asynchronous (Event) invocation: it runs later, nobody waits for it, failures are logged. */
-  function queue(fn: LocalFunction, arn: string, event: unknown): void {
-    setImmediate(() => void run(fn, arn, event).catch((error: unknown) => log.error('asynchronous invocation failed', { function: arn, error: describeError(error) })));
+  /** Retries of asynchronous invocations not yet run, cancelled when the endpoint closes. */
+  const retries = new Set<NodeJS.Timeout>();
+
+  /**
+   * Queues an asynchronous (Event) invocation: it runs later and nobody waits for it. As Lambda
+   * does, a failed one is run again, twice by default, after the configured waits; one that fails
+   * every time is logged as an error (where Lambda would hand it to the function's on-failure
+   * destination).
+   */
+  function queue(fn: LocalFunction, arn: string, event: unknown, attempt = 0): void {
+    const attemptNow = () =>
+      void run(fn, arn, event).catch((error: unknown) => {
+        const delayMs = asyncRetryDelaysMs[attempt];
+        if (delayMs === undefined) {
+          log.error('asynchronous invocation failed, retries used up', { function: arn, attempts: attempt + 1, error: describeError(error) });
+          return;
+        }
+        log.info('asynchronous invocation failed, to be retried', { function: arn, attempt: attempt + 1, delayMs, error: describeError(error) });
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          queue(fn, arn, event, attempt + 1);
+        }, delayMs);
+        timer.unref();
+        retries.add(timer);
+      });
+    if (attempt === 0) setImmediate(attemptNow);
+    else attemptNow();
   }
 
   async function invoke(functionArn: string, payload: string, invocationType: InvocationType = 'RequestResponse'): Promise<InvokeResult> {
@@ -192,8 +237,49 @@ export async function startLambdaEndpoint(options: {
     return execute(fn, arn, event);
   }
 
+  /** GetPolicy, AddPermission, RemovePermission on a function's resource policy. */
+  async function handlePolicy(req: IncomingMessage, res: ServerResponse, name: string, sid: string | undefined): Promise<void> {
+    const requestRegion = CREDENTIAL_REGION.exec(req.headers.authorization ?? '')?.[1];
+    const { fn, arn } = resolve(decodeURIComponent(name), requestRegion);
+    if (!fn) return sendError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}`);
+    const key = keyOf(fn);
+    const policy = policies.get(key);
+    if (req.method === 'GET' && sid === undefined) {
+      if (!policy || policy.length === 0) return sendError(res, 404, 'ResourceNotFoundException', 'The resource you requested does not exist.');
+      return sendJson(res, 200, { Policy: policyJson(policy, arn), RevisionId: randomUUID() });
+    }
+    if (req.method === 'POST' && sid === undefined) {
+      const body = await readBody(req, 64 * 1024);
+      let parsed;
+      try {
+        parsed = addPermissionSchema.safeParse(JSON.parse(body?.toString('utf8') ?? ''));
+      } catch {
+        return sendError(res, 400, 'InvalidParameterValueException', 'the request body is not JSON');
+      }
+      if (!parsed.success) return sendError(res, 400, 'InvalidParameterValueException', parsed.error.issues[0]?.message ?? 'invalid');
+      if (policy?.some((p) => p.sid === parsed.data.StatementId)) {
+        return sendError(res, 409, 'ResourceConflictException', `The statement id (${parsed.data.StatementId}) provided already exists.`);
+      }
+      const permission = permissionOf(parsed.data);
+      policies.set(key, [...(policy ?? []), permission]);
+      return sendJson(res, 201, { Statement: JSON.stringify(statementJson(permission, arn)) });
+    }
+    if (req.method === 'DELETE' && sid !== undefined) {
+      const statementId = decodeURIComponent(sid);
+      if (!policy?.some((p) => p.sid === statementId)) {
+        return sendError(res, 404, 'ResourceNotFoundException', `Statement ${statementId} is not found in resource policy.`);
+      }
+      policies.set(key, policy.filter((p) => p.sid !== statementId));
+      res.writeHead(204, { 'x-amzn-requestid': randomUUID() }).end();
+      return;
+    }
+    sendError(res, 404, 'UnknownOperationException', `${req.method ?? ''} ${req.url ?? ''} is not emulated`);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
+    const policyPath = POLICY_PATH.exec(url.pathname);
+    if (policyPath?.[1]) return handlePolicy(req, res, policyPath[1], policyPath[2]);
     const match = INVOKE_PATH.exec(url.pathname);
     if (req.method !== 'POST' || !match?.[1]) {
       sendError(res, 404, 'UnknownOperationException', `the local Lambda endpoint serves Invoke only (${req.method} ${url.pathname})`);
@@ -254,10 +340,19 @@ export async function startLambdaEndpoint(options: {
     url: `http://${host}:${port}`,
     register(fn) {
       functions.set(key(fn.region, fn.name), fn);
+      policies.set(key(fn.region, fn.name), fn.permissions ? [...fn.permissions] : undefined);
       return arnOf(fn.region, fn.name);
+    },
+    allows(functionArn, caller) {
+      const { fn } = resolve(functionArn, undefined);
+      return fn !== undefined && allowsInvoke(policies.get(keyOf(fn)), caller);
     },
     functionArn: arnOf,
     invoke,
-    close: () => closeServer(server),
+    close: () => {
+      for (const timer of retries) clearTimeout(timer);
+      retries.clear();
+      return closeServer(server);
+    },
   };
 }

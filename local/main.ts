@@ -191,6 +191,18 @@ export function instructions(cloud: LocalCloud, keysDir: string, config: Deploym
     lines.push('', 'Region host names must resolve to their addresses; add to /etc/hosts:');
     for (const r of named) lines.push(`  ${r.address} ${r.host}`);
   }
+  // What an operator runs after a deploy, pointed at this cloud (the configuration: cdk.json, or --config).
+  const regionPorts = cloud.regions.filter((r) => r.port !== 8883).flatMap((r) => ['--mqtt-endpoint', `${r.region}=${r.host}:${r.port}`]);
+  lines.push(
+    '',
+    'Check it as after a deploy (in the repository; add --config <file> if the cloud runs one):',
+    [
+      '  npm run ops -- verify',
+      `--endpoint-dynamodb ${cloud.dynamo?.endpoint ?? ''} --endpoint-iot ${cloud.iotControlEndpoint} --endpoint-lambda ${cloud.lambdaEndpoint}`,
+      `--bootstrap-url ${cloud.bootstrapUrl ?? ''}/bootstrap --claim-cert ${cloud.paths.claimCert} --claim-key ${cloud.paths.claimKey} --ca ${cloud.paths.rootCa}`,
+      ...regionPorts,
+    ].join(' '),
+  );
   lines.push('', 'Ctrl-C stops it.');
   return `${lines.join('\n')}\n`;
 }

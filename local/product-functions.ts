@@ -63,7 +63,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
   const { config } = settings;
   const { log } = context;
   const now = context.now ?? Date.now;
-  const registry = new DeviceRegistry({ client: context.client, tableName: config.tableName, now });
+  const registry = new DeviceRegistry({ client: context.client, tableName: config.tableName, now, claimClientIdPrefix: config.claimClientIdPrefix });
   // The functions' records become lines of the cloud's log (on Lambda, Powertools writes them).
   const record = loggingRecorder(log);
   const bootstrap = createBootstrapHandler(
@@ -82,7 +82,11 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
     registry,
     ticketKeys: parseTicketPublicKeys({ ...settings.ticketPublicKeys }),
     now,
-    settings: { maxProvisionAttempts: config.maxProvisionAttempts, requireClientIdMatch: config.requireClientIdMatch },
+    settings: {
+      maxProvisionAttempts: config.maxProvisionAttempts,
+      claimClientIdPrefix: config.claimClientIdPrefix,
+      legacyClaimClientIds: config.legacyClaimClientIds,
+    },
     record,
   });
   const confirmations = new Map<string, LambdaFunction>();

@@ -3,18 +3,21 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localDynamoClient } from './dynamodb.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '@global-iot/core/config.js';
+import { CONFIRMATION_RULE_SQL } from '@global-iot/core/confirmation.js';
 import { ConfigError } from '@global-iot/core/errors.js';
+import { provisioningTemplateArn } from '@global-iot/core/provisioning-params.js';
 import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
 import { readProductTemplate } from '@global-iot/core/template/index.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
 import { startFunctionsThread } from './functions-thread.js';
+import type { LambdaPermission } from './lambda-policy.js';
 import type { Logger } from './log.js';
 import { type ProductFunctions, type ProductFunctionSettings, productFunctions } from './product-functions.js';
 
 /**
  * The product on the local cloud: the real bootstrap handler behind the local API, the real
- * pre-provisioning hook and confirmation handler in every region, the project's fleet template,
- * and the registry table in dynalite. Keys the devices need (the fleet signing key) and keys the
+ * pre-provisioning hook and confirmation handler (behind the confirmation rule) in every region,
+ * the project's fleet template, and the registry table in dynalite. Keys the devices need (the fleet signing key) and keys the
  * services share (the ticket key) are created once in `keysDir` and reused.
  */
 
@@ -127,15 +130,37 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     } else {
       product = productFunctions(settings, { client, log, now: context.now });
     }
+    // Each function with the resource policy infra gives it: AWS IoT may invoke it, from this
+    // account, for this region's template (the hook) or confirmation rule (the confirmation).
+    const iotMay = (sid: string, sourceArn: string): LambdaPermission[] => [
+      { sid, principal: 'iot.amazonaws.com', action: 'lambda:InvokeFunction', sourceAccount: context.accountId, sourceArn },
+    ];
     const functions = regions.flatMap((region) => [
-      { region, name: HOOK_FUNCTION_NAME, timeoutSeconds: 5, handler: product.hook },
-      { region, name: CONFIRM_FUNCTION_NAME, handler: product.confirm(region) },
+      {
+        region,
+        name: HOOK_FUNCTION_NAME,
+        timeoutSeconds: 5,
+        handler: product.hook,
+        permissions: iotMay('InvokeByIotProvisioning', provisioningTemplateArn({ region, accountId: context.accountId, templateName: config.templateName })),
+      },
+      {
+        region,
+        name: CONFIRM_FUNCTION_NAME,
+        handler: product.confirm(region),
+        permissions: iotMay('InvokeByConfirmationRule', `arn:aws:iot:${region}:${context.accountId}:rule/${config.confirmationRuleName}`),
+      },
     ]);
 
     return {
+      policies: {
+        claimClientIdPrefix: config.claimClientIdPrefix,
+        legacyClaimClientIds: config.legacyClaimClientIds,
+        confirmationRuleName: config.confirmationRuleName,
+      },
       functions,
       templates: [{ templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME }],
-      presenceFunctionName: CONFIRM_FUNCTION_NAME,
+      // The confirmation rule infra deploys: same name, same SQL (core/confirmation.ts).
+      rules: [{ name: config.confirmationRuleName, sql: CONFIRMATION_RULE_SQL, functionName: CONFIRM_FUNCTION_NAME }],
       bootstrapHandler: product.bootstrap,
       dispose: async () => {
         await stopThread();

@@ -1,8 +1,8 @@
 /**
  * `iot-ops`: the operator's command line (entry `bin.ts`; in the repository `npm run ops --`).
  * Commands: enroll, status, list, reset, block, unblock, export; templates
- * list|diff|deploy|rollback; regions status|drain|undrain; claim register; one file each under
- * commands/. See ops/README.md.
+ * list|diff|deploy|rollback; regions status|drain|undrain; claim register; verify; one file each
+ * under commands/. See ops/README.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ export const PROGRAM_NAME = 'iot-ops';
 
 export interface CliEnvironment {
   readonly io: Io;
-  /** Environment variables: OPS_CONFIG, OPS_ENDPOINT_DYNAMODB, OPS_ENDPOINT_IOT. */
+  /** Environment variables: OPS_CONFIG, OPS_ENDPOINT_DYNAMODB, OPS_ENDPOINT_IOT, OPS_ENDPOINT_LAMBDA. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now?: () => number;
@@ -56,6 +56,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     const configFile = flags.config ?? env['OPS_CONFIG'];
     const endpointDynamodb = flags.endpointDynamodb ?? env['OPS_ENDPOINT_DYNAMODB'];
     const endpointIot = flags.endpointIot ?? env['OPS_ENDPOINT_IOT'];
+    const endpointLambda = flags.endpointLambda ?? env['OPS_ENDPOINT_LAMBDA'];
     return createContext({
       io,
       json: flags.json,
@@ -66,6 +67,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
       target: {
         ...(endpointDynamodb !== undefined ? { endpointDynamodb } : {}),
         ...(endpointIot !== undefined ? { endpointIot } : {}),
+        ...(endpointLambda !== undefined ? { endpointLambda } : {}),
       },
       readFile: environment.readFile ?? ((path) => readFileSync(path, 'utf8')),
       writeFile: environment.writeFile ?? ((path, data) => writeFileSync(path, data)),

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { describeError } from '@global-iot/core/errors.js';
 import type { InvocationRecorder } from '@global-iot/core/lambda-telemetry.js';
-import { certificateIdSchema, type HookResponse, presenceConnectedEventSchema } from '@global-iot/core/provisioning-params.js';
+import { confirmationEventSchema } from '@global-iot/core/confirmation.js';
+import { certificateIdSchema, type HookResponse } from '@global-iot/core/provisioning-params.js';
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { decideProvisioning, type HookDeps } from './hook.js';
@@ -26,15 +27,19 @@ export interface ConfirmDeps {
 }
 
 /**
- * Marks a device provisioned when it first connects with the certificate the hook allowed. Fed
- * with the presence `connected` events of its region (deployed: an IoT rule on
- * `$aws/events/presence/connected/+`; locally: the emulated broker raises the same event).
+ * Marks a device provisioned when it confirms with the certificate the hook allowed. Fed by the
+ * region's confirmation rule (core/confirmation.ts): a device's first connection with its new
+ * certificate publishes once to the rule's Basic Ingest topic, and the rule hands over the
+ * connection's client id (the thing, which the device policy holds to the thing name) and
+ * principal (the certificate id), never anything from the payload. Locally, the emulated rules
+ * engine does the same.
  *
- * Returns `{ confirmed: false }` for events that are not a provisioned device's first connection
- * (claim certificate, another certificate, a console client, duplicates of unrelated events).
- * Throws when the registry is unavailable, so that the asynchronous invocation is retried: AWS
- * publishes lifecycle events at most a few times, possibly out of order, and a lost confirmation
- * would leave the device `provisioning` (still safe: the hook keeps refusing other certificates).
+ * Returns `{ confirmed: false }` for events that are not a provisioned device's first
+ * confirmation (another certificate, another region, a repeated or malformed event). Throws when
+ * the registry is unavailable, so that the asynchronous invocation is retried; should every
+ * retry fail, the event goes to the function's failure destination, and the device, which saw its
+ * publish acknowledged, does not send it again (still safe: the hook keeps refusing other
+ * certificates; see README.md, "Confirmation").
  */
 export function createConfirmHandler(deps: ConfirmDeps): (event: unknown) => Promise<{ confirmed: boolean }> {
   return async (event) => {
@@ -56,9 +61,9 @@ export function createConfirmHandler(deps: ConfirmDeps): (event: unknown) => Pro
       return { confirmed: outcome === 'confirmed' };
     };
 
-    const parsed = presenceConnectedEventSchema.safeParse(event);
-    if (!parsed.success) return finish('not-confirmed', 'malformed presence event');
-    const { clientId: thing, principalIdentifier: certificateId } = parsed.data;
+    const parsed = confirmationEventSchema.safeParse(event);
+    if (!parsed.success) return finish('not-confirmed', 'malformed confirmation event');
+    const { clientId: thing, principal: certificateId } = parsed.data;
     if (!isValidThingName(thing)) return finish('not-confirmed', 'client id is not a thing name');
     if (!certificateIdSchema.safeParse(certificateId).success) {
       return finish('not-confirmed', 'principal is not a certificate', { thing });

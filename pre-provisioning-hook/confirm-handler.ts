@@ -7,8 +7,8 @@ import { readConfirmSettings } from './settings.js';
 
 /**
  * AWS Lambda entry point of the confirmation, one per IoT region, invoked asynchronously by the
- * IoT rule on that region's presence `connected` events. It has no 5 s limit to meet, so it keeps
- * the client's default timeouts and retries.
+ * region's confirmation rule (Basic Ingest, core/confirmation.ts), once per provisioned device.
+ * It has no 5 s limit to meet, so it keeps the client's default timeouts and retries.
  */
 const settings = readConfirmSettings(process.env);
 const telemetry = createLambdaTelemetry(settings.telemetry);

@@ -11,6 +11,7 @@ import {
   TICKET_PARAM,
 } from '@global-iot/core/provisioning-params.js';
 import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { claimClientId } from '@global-iot/core/claim-client-id.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '@global-iot/core/ticket.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
@@ -30,8 +31,10 @@ export const DEFAULT_HOOK_DEADLINE_MS = 2_500;
 export interface HookSettings {
   /** Allowed hook calls per assignment chain: the first attempt plus retries. */
   maxProvisionAttempts: number;
-  /** Refuse a RegisterThing whose MQTT client id is not the thing name. */
-  requireClientIdMatch: boolean;
+  /** A RegisterThing must come from the claim session `<prefix><ThingName>`. */
+  claimClientIdPrefix: string;
+  /** Also accept the bare thing name as client id (firmware from before the prefix). */
+  legacyClaimClientIds: boolean;
 }
 
 export interface HookDeps {
@@ -54,6 +57,8 @@ interface DecisionContext {
   region?: string;
   certificateId?: string;
   ticketId?: string;
+  /** The claim session used the bare thing name (allowed only with legacyClaimClientIds). */
+  legacyClientId?: boolean;
   error?: string;
 }
 
@@ -62,6 +67,20 @@ const deny = (reason: string): Decision => ({ allow: false, reason });
 /** The decision took longer than the hook's deadline. */
 class DeadlineExceeded extends Error {
   override name = 'DeadlineExceeded';
+}
+
+/**
+ * The claim session must be the thing's own (`<prefix><ThingName>`), so a RegisterThing names the
+ * thing its session was opened for. During a migration window the bare name is accepted too, and
+ * recorded, so operators can see how many devices still use it.
+ */
+function checkClientId(clientId: string, thingName: string, settings: HookSettings, ctx: DecisionContext): string | undefined {
+  if (clientId === claimClientId(settings.claimClientIdPrefix, thingName)) return undefined;
+  if (settings.legacyClaimClientIds && clientId === thingName) {
+    ctx.legacyClientId = true;
+    return undefined;
+  }
+  return 'client id is not the claim client id of the thing';
 }
 
 async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): Promise<Decision> {
@@ -76,7 +95,8 @@ async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): P
   if (thingName === undefined) return deny('missing thing name parameter');
   if (!isValidThingName(thingName)) return deny('invalid thing name parameter');
   ctx.thing = thingName;
-  if (deps.settings.requireClientIdMatch && clientId !== thingName) return deny('client id is not the thing name');
+  const clientIdProblem = checkClientId(clientId, thingName, deps.settings, ctx);
+  if (clientIdProblem) return deny(clientIdProblem);
 
   const ticket = parameters[TICKET_PARAM];
   if (ticket === undefined) return deny('missing ticket parameter');
@@ -151,6 +171,7 @@ export async function decideProvisioning(event: unknown, deps: HookDeps): Promis
       certificateId: ctx.certificateId,
       ticketId: ctx.ticketId,
       reason: decision.reason,
+      ...(ctx.legacyClientId ? { legacyClientId: true } : {}),
       ...(ctx.error ? { error: ctx.error } : {}),
     },
     // Reasons name their outcome ('allowed', 'ticket expired'): counted by each, not by both at once.

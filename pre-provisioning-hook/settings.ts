@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { DynamoClientOptions } from '@global-iot/core/aws-clients.js';
+import { claimClientIdPrefixSchema } from '@global-iot/core/claim-client-id.js';
 import { deploymentConfigSchema } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { readTelemetrySettings, type TelemetrySettings } from '@global-iot/core/lambda-telemetry.js';
@@ -78,10 +79,18 @@ function readRegistryLocation(env: Env, serviceName: string): RegistryLocation {
   };
 }
 
+function getClaimClientIdPrefix(env: Env, defaultValue: string): string {
+  const value = getStringFromEnv({ key: 'CLAIM_CLIENT_ID_PREFIX', defaultValue, env });
+  const parsed = claimClientIdPrefixSchema.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`CLAIM_CLIENT_ID_PREFIX: ${parsed.error.issues[0]?.message ?? 'invalid'}, got '${value}'`);
+  return parsed.data;
+}
+
 export function readHookSettings(env: Env): HookEnvSettings {
   // Defaults and bounds come from the deployment configuration's schema, the one place they live.
   const attempts = deploymentConfigSchema.shape.maxProvisionAttempts;
-  const clientIdMatch = deploymentConfigSchema.shape.requireClientIdMatch;
+  const prefix = deploymentConfigSchema.shape.claimClientIdPrefix;
+  const legacy = deploymentConfigSchema.shape.legacyClaimClientIds;
   return {
     ...readRegistryLocation(env, HOOK_SERVICE_NAME),
     ticketKeys: getJsonFromEnv({
@@ -97,7 +106,8 @@ export function readHookSettings(env: Env): HookEnvSettings {
         max: attempts.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER,
         env,
       }),
-      requireClientIdMatch: getBoolFromEnv({ key: 'REQUIRE_CLIENT_ID_MATCH', defaultValue: clientIdMatch.parse(undefined), env }),
+      claimClientIdPrefix: getClaimClientIdPrefix(env, prefix.parse(undefined)),
+      legacyClaimClientIds: getBoolFromEnv({ key: 'LEGACY_CLAIM_CLIENT_IDS', defaultValue: legacy.parse(undefined), env }),
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { DEFAULT_CLAIM_CLIENT_ID_PREFIX, ReservedThingName, reservedThingNameProblem } from '../claim-client-id.js';
 import { ConditionFailed, DependencyThrottled, describeError, InvalidInput } from '../errors.js';
 import { DeviceRegistry } from './registry.js';
 import { type DeviceRecord, type Enrollment, enrollmentSchema, REGISTRY_KEY, sameDefinition, sortedEntries } from './schema.js';
@@ -58,6 +59,8 @@ export interface BulkEnrollOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Called after each chunk with the number of devices decided so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Thing names starting with it are refused (core/claim-client-id.ts); default: the configuration's default. */
+  claimClientIdPrefix?: string;
 }
 
 /** DynamoDB's limits per BatchGetItem and per BatchWriteItem call. */
@@ -96,14 +99,19 @@ function newRecord(enrollment: Enrollment, iso: string): DeviceRecord {
   };
 }
 
-/** Validates every enrolment and refuses duplicates before anything is read or written. */
-function validate(enrollments: readonly Enrollment[]): Enrollment[] {
+/**
+ * Validates every enrolment and refuses duplicates and reserved names before anything is read or
+ * written.
+ */
+function validate(enrollments: readonly Enrollment[], claimClientIdPrefix: string): Enrollment[] {
   const seen = new Set<string>();
   return enrollments.map((input, index) => {
     const parsed = enrollmentSchema.safeParse(input);
     if (!parsed.success) {
       throw new InvalidInput(`enrolment ${index + 1}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     }
+    const reserved = reservedThingNameProblem(parsed.data.thingName, claimClientIdPrefix);
+    if (reserved !== undefined) throw new ReservedThingName(`enrolment ${index + 1}: ${reserved}`);
     if (seen.has(parsed.data.thingName)) {
       throw new InvalidInput(`enrolment ${index + 1}: thing ${parsed.data.thingName} is listed twice`);
     }
@@ -115,13 +123,14 @@ function validate(enrollments: readonly Enrollment[]): Enrollment[] {
 type Existing = Map<string, Pick<DeviceRecord, 'public_key' | 'pinned_region' | 'attributes'>>;
 
 export async function bulkEnroll(enrollments: readonly Enrollment[], options: BulkEnrollOptions): Promise<BulkEnrollReport> {
-  const items = validate(enrollments);
+  const claimClientIdPrefix = options.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX;
+  const items = validate(enrollments, claimClientIdPrefix);
   const { client, tableName } = options;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const dryRun = options.dryRun ?? false;
-  const registry = new DeviceRegistry({ client, tableName, now });
+  const registry = new DeviceRegistry({ client, tableName, now, claimClientIdPrefix });
   const results = new Map<string, BulkItemResult>();
   const record = (thingName: string, outcome: BulkOutcome, reason?: string): void => {
     results.set(thingName, reason === undefined ? { thingName, outcome } : { thingName, outcome, reason });

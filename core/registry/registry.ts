@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -9,6 +10,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { assertEnrollableThingName, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '../claim-client-id.js';
 import { throwAsDependencyError } from '../dynamo-errors.js';
 import { ConditionFailed, MalformedRecord } from '../errors.js';
 import {
@@ -26,6 +28,11 @@ export interface RegistryDeps {
   tableName: string;
   /** Clock in ms since the epoch; injected so tests control time. */
   now?: () => number;
+  /**
+   * The deployment's claim client-id prefix: enrolment refuses thing names that start with it
+   * (core/claim-client-id.ts). Default: the configuration's default.
+   */
+  claimClientIdPrefix?: string;
 }
 
 export interface Assignment {
@@ -103,11 +110,13 @@ export class DeviceRegistry {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly now: () => number;
+  private readonly claimClientIdPrefix: string;
 
   constructor(deps: RegistryDeps) {
     this.client = deps.client;
     this.tableName = deps.tableName;
     this.now = deps.now ?? Date.now;
+    this.claimClientIdPrefix = deps.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX;
   }
 
   private iso(): string {
@@ -131,10 +140,12 @@ export class DeviceRegistry {
 
   /**
    * Enrols a device as `unprovisioned`. Re-enrolling the same definition is a no-op
-   * ('unchanged'); a different definition for an existing thing is refused.
+   * ('unchanged'); a different definition for an existing thing is refused, and so is a thing name
+   * reserved for claim sessions (ReservedThingName).
    */
   async enroll(input: Enrollment): Promise<'created' | 'unchanged'> {
     const enrollment = enrollmentSchema.parse(input);
+    assertEnrollableThingName(enrollment.thingName, this.claimClientIdPrefix);
     const record: DeviceRecord = {
       thing_name: enrollment.thingName,
       prov_status: 'unprovisioned',
@@ -300,11 +311,10 @@ export class DeviceRegistry {
   }
 
   /**
-   * Marks the device provisioned when it first connects with the certificate the hook allowed.
+   * Marks the device provisioned when it confirms with the certificate the hook allowed.
    * Returns false (and changes nothing) for any other certificate or state; repeating a
    * confirmation that already landed returns true. One conditional write: a refused one carries
-   * the record back, so the events of every other connection (the claim certificate's, on every
-   * device's path) cost no read.
+   * the record back, so a repeated confirmation costs no read.
    */
   async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
     let record: DeviceRecord | undefined;
@@ -340,30 +350,69 @@ export class DeviceRegistry {
   /**
    * Operator reset to `unprovisioned`, with the reason recorded. The assignment and certificate
    * are cleared; `last_request_ts` is kept so that old captured requests stay refused. A blocked
-   * device is refused (unblock it instead), so a block that races a reset is never undone.
+   * device is refused (unblock it instead), so a block that races a reset is never undone, unless
+   * `fromBlocked`: the caller has revoked every certificate of the device first (`reset --revoke`).
    */
-  async reset(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'unprovisioned', reason, [
-      'aws_region',
-      'assigned_at',
-      'ticket_id',
-      'ticket_expires_at',
-      'certificate_id',
-      'hook_ticket_id',
-      'provision_attempts',
-      'provisioning_at',
-      'prov_datetime',
-      'assign_attempts',
-    ], { notFrom: 'blocked' });
+  async reset(thingName: string, reason: string, options: { fromBlocked?: boolean } = {}): Promise<DeviceRecord> {
+    return this.setStatus(
+      thingName,
+      'unprovisioned',
+      reason,
+      [
+        'aws_region',
+        'assigned_at',
+        'ticket_id',
+        'ticket_expires_at',
+        'certificate_id',
+        'hook_ticket_id',
+        'provision_attempts',
+        'provisioning_at',
+        'prov_datetime',
+        'assign_attempts',
+        'blocked_from',
+        'blocked_certificates',
+      ],
+      options.fromBlocked ? {} : { notFrom: 'blocked' },
+    );
   }
 
+  /**
+   * Blocks the device: the bootstrap and the hook refuse it from now on. The status it had is kept
+   * in `blocked_from` (a repeated block keeps the first one).
+   */
   async block(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'blocked', reason, []);
+    return this.setStatus(thingName, 'blocked', reason, [], {}, ['blocked_from = if_not_exists(blocked_from, #s)']);
   }
 
-  /** Unblocking returns the device to `unprovisioned`: it must bootstrap again. */
-  async unblock(thingName: string, reason: string): Promise<DeviceRecord> {
-    return this.setStatus(thingName, 'unprovisioned', reason, [], { from: 'blocked' });
+  /**
+   * Adds the certificates a block deactivated (`<region>/<certificate id>`) to the record, while
+   * the device is still blocked, so that unblock reactivates exactly these.
+   */
+  async recordBlockedCertificates(thingName: string, certificates: readonly string[]): Promise<void> {
+    if (certificates.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(thingName),
+          UpdateExpression: 'ADD blocked_certificates :certs SET updated_at = :at',
+          ConditionExpression: '#s = :blocked',
+          ExpressionAttributeNames: { '#s': 'prov_status' },
+          ExpressionAttributeValues: { ':certs': { SS: [...certificates] }, ':blocked': { S: 'blocked' }, ':at': { S: this.iso() } },
+        }),
+      );
+    } catch (error) {
+      return translate(error);
+    }
+  }
+
+  /**
+   * Unblocking: back to `to` (the caller decides: where the device was when its certificates are
+   * active again, else `unprovisioned`, where it must bootstrap again), the block's bookkeeping
+   * removed. Only a blocked device can be unblocked.
+   */
+  async unblock(thingName: string, reason: string, to: 'unprovisioned' | 'provisioning' | 'provisioned' = 'unprovisioned'): Promise<DeviceRecord> {
+    return this.setStatus(thingName, to, reason, ['blocked_from', 'blocked_certificates'], { from: 'blocked' });
   }
 
   private async setStatus(
@@ -372,6 +421,7 @@ export class DeviceRegistry {
     reason: string,
     remove: string[],
     guard: { from?: ProvStatus; notFrom?: ProvStatus } = {},
+    extraSets: readonly string[] = [],
   ): Promise<DeviceRecord> {
     const values: Record<string, AttributeValue> = {
       ':status': { S: status },
@@ -393,7 +443,8 @@ export class DeviceRegistry {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(thingName),
-          UpdateExpression: `SET #s = :status, status_reason = :reason, updated_at = :at${removal}`,
+          // Extra SETs first: `if_not_exists(x, #s)` reads the status the item had before this write.
+          UpdateExpression: `SET ${[...extraSets, '#s = :status', 'status_reason = :reason', 'updated_at = :at'].join(', ')}${removal}`,
           ConditionExpression: condition,
           ExpressionAttributeNames: { '#s': 'prov_status', '#k': REGISTRY_KEY },
           ExpressionAttributeValues: values,
@@ -447,6 +498,19 @@ export class DeviceRegistry {
       for (const item of out.Items ?? []) yield parseRecord(item);
       start = out.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * Deletes a record (operators' throwaway devices, `iot-ops verify`); true when there was one.
+   * Nothing else deletes: devices are reset or blocked, and their history kept.
+   */
+  async remove(thingName: string): Promise<boolean> {
+    try {
+      const out = await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.key(thingName), ReturnValues: 'ALL_OLD' }));
+      return out.Attributes !== undefined;
+    } catch (error) {
+      return translate(error);
+    }
   }
 
   /** Regions operators marked as draining; the bootstrap sends no new devices there. */

@@ -7,7 +7,8 @@ import { thingNameSchema } from '../thing-name.js';
  * existing table keeps working; the other states make provisioning safe to retry:
  *
  *   unprovisioned -> assigned -> provisioning -> provisioned
- *   (any) <-> blocked, set and cleared by operators; reset returns to unprovisioned.
+ *   (any) <-> blocked, set and cleared by operators (unblock returns a device whose certificate it
+ *   reactivated to where it was); reset returns to unprovisioned.
  */
 export const PROV_STATUSES = ['unprovisioned', 'assigned', 'provisioning', 'provisioned', 'blocked'] as const;
 export type ProvStatus = (typeof PROV_STATUSES)[number];
@@ -44,6 +45,16 @@ export const deviceRecordSchema = z.object({
   /** When the device first connected with its new certificate (the sample's name). */
   prov_datetime: isoTime.optional(),
   status_reason: z.string().optional(),
+  /** While blocked: the status the device had when it was blocked (unblock returns to it when it can). */
+  blocked_from: z.enum(PROV_STATUSES).optional(),
+  /**
+   * While blocked: the certificates the block deactivated, as `<region>/<certificate id>` (a
+   * DynamoDB string set, so a repeated block adds to it); unblock reactivates exactly these.
+   */
+  blocked_certificates: z
+    .union([z.set(z.string()), z.array(z.string())])
+    .transform((v) => [...v].sort())
+    .optional(),
   enrolled_at: isoTime.optional(),
   updated_at: isoTime.optional(),
 });

@@ -1,3 +1,5 @@
+import { claimClientId, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { confirmationTopic, DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
 import type { BootstrapAnswer } from '../bootstrap-client.js';
 import { DEFAULT_MQTT_PORT, parseEndpoint } from '../endpoint.js';
@@ -23,6 +25,10 @@ export interface Flow {
   readonly thingName: string;
   readonly identity: DeviceIdentity;
   readonly certificateMode: CertificateMode;
+  /** The claim session's client id (`<prefix><thing>`). */
+  readonly claimClientId: string;
+  /** Where the device publishes its one confirmation (Basic Ingest). */
+  readonly confirmationTopic: string;
   readonly parameters: Readonly<Record<string, string>>;
   readonly registerAttempts: number;
   readonly registerBackoffMs: number;
@@ -68,6 +74,8 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
     thingName,
     identity,
     certificateMode: options.certificateMode,
+    claimClientId: claimClientId(options.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX, thingName),
+    confirmationTopic: confirmationTopic(options.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME),
     parameters,
     registerAttempts: options.registerAttempts ?? DEFAULT_REGISTER_ATTEMPTS,
     registerBackoffMs: options.registerBackoffMs ?? DEFAULT_REGISTER_BACKOFF_MS,

@@ -23,6 +23,17 @@ export const DEFAULT_REGISTER_BACKOFF_MS = 1_000;
 
 export interface ProvisionOptions {
   readonly certificateMode: CertificateMode;
+  /**
+   * The claim session's client id is this prefix and the thing name: the deployment's
+   * `claimClientIdPrefix` (default `prov-`, core/claim-client-id.ts). The claim policy refuses
+   * any other client id, and the hook any other RegisterThing.
+   */
+  readonly claimClientIdPrefix?: string;
+  /**
+   * The rule the device confirms its provisioning through (Basic Ingest): the deployment's
+   * `confirmationRuleName` (default `GlobalIotConfirmation`, core/confirmation.ts).
+   */
+  readonly confirmationRuleName?: string;
   /** Extra RegisterThing parameters; ThingName and Ticket are the flow's own. */
   readonly parameters?: Readonly<Record<string, string>>;
   /** Port when the answer's endpoint names none (AWS IoT: 8883). */

@@ -4,18 +4,30 @@ import type { MqttCredentials } from '../mqtt.js';
 import type { ConfirmedState, RegisteredState } from '../store.js';
 
 /**
- * Step `confirm`: reconnects with the new certificate, which AWS IoT's presence event (and so
- * the registry) takes as the confirmation, then records `confirmed`. The record comes after the
- * step has reported success: a run killed in between confirms again, which changes nothing.
+ * What the device publishes: nothing in it counts. The confirmation rule takes the thing and the
+ * certificate from the connection (`clientid()`, `principal()`), so no payload can name another.
+ */
+export const CONFIRMATION_PAYLOAD = '{}';
+
+/**
+ * Step `confirm`: connects with the new certificate and publishes, once, to the confirmation
+ * rule's Basic Ingest topic, at QoS 1; only AWS IoT's PUBACK counts. Then `confirmed` is recorded
+ * and no later run publishes again, so reconnections cost no rule, no function and no write.
+ *
+ * What the PUBACK means: AWS IoT took the message for the rule (Basic Ingest never routes it to
+ * subscribers). It does not mean the confirmation function ran: that happens afterwards, and a
+ * failure there is retried by Lambda and then lands in the function's failure destination, which
+ * the device cannot see. Everything before the PUBACK (no connection, a refused publish, a lost
+ * PUBACK, a crash before `confirmed` is on disk) leaves the state `registered`, and the next run
+ * publishes again: repeating a confirmation that landed changes nothing.
  */
 export async function confirm(
-  flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'store' | 'thingName' | 'now'>,
+  flow: Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'store' | 'thingName' | 'now' | 'confirmationTopic'>,
   state: RegisteredState | ConfirmedState,
   credentials: MqttCredentials,
 ): Promise<ConfirmedState> {
-  // Right after the claim session, so within AWS IoT's one CONNECT per second per client id.
-  const check = () => flow.transport.checkConnection(storedTarget(state), flow.thingName, credentials);
-  await flow.step('confirm', () => flow.whileThrottled('confirm', state.region, check), { region: state.region });
+  const publish = () => flow.transport.publishAcknowledged(storedTarget(state), flow.thingName, credentials, flow.confirmationTopic, CONFIRMATION_PAYLOAD);
+  await flow.step('confirm', () => flow.whileThrottled('confirm', state.region, publish), { region: state.region });
   const confirmed: ConfirmedState = {
     ...state,
     step: 'confirmed',

@@ -11,11 +11,15 @@ export interface Connected {
   readonly regionsSkipped: string[];
 }
 
-type Connecting = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'identity'>;
+type Connecting = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'identity' | 'claimClientId'>;
 
-/** Step `connect`: MQTT over mutual TLS with the claim, and the provisioning API on the connection. */
+/**
+ * Step `connect`: MQTT over mutual TLS with the claim, under the claim session's own client id
+ * (never the thing name, which is the device's once provisioned), and the provisioning API on
+ * the connection.
+ */
 export function connect(flow: Connecting, target: MqttTarget): Promise<IdentitySession> {
-  const open = () => flow.transport.openIdentitySession(target, flow.identity.thingName, flow.identity.claim);
+  const open = () => flow.transport.openIdentitySession(target, flow.claimClientId, flow.identity.claim);
   return flow.step('connect', () => flow.whileThrottled('connect', target.region, open), { region: target.region });
 }
 

@@ -10,6 +10,10 @@ export interface ClaimCertificateProps {
   readonly policyName: string;
   /** The fleet-provisioning template whose topics the claim certificate may use. */
   readonly templateName: string;
+  /** Claim sessions connect only as `<prefix><thing>` (the deployment's claimClientIdPrefix). */
+  readonly clientIdPrefix: string;
+  /** The deployment's legacyClaimClientIds: any client id, for firmware from before the prefix. */
+  readonly legacyClientIds: boolean;
   /**
    * PEM of the fleet's shared claim certificate, registered in this region without a CA.
    * @default - none: the policy is created, the certificate is registered by hand (infra/README.md)
@@ -30,7 +34,11 @@ export class ClaimCertificate extends Construct {
     super(scope, id);
     this.policy = new iot.CfnPolicy(this, 'ClaimPolicy', {
       policyName: props.policyName,
-      policyDocument: claimPolicyDocument(props.where, props.templateName),
+      policyDocument: claimPolicyDocument(props.where, {
+        templateName: props.templateName,
+        clientIdPrefix: props.clientIdPrefix,
+        legacyClientIds: props.legacyClientIds,
+      }),
     });
     // A claim certificate registered by hand keeps this policy attached, and AWS IoT refuses to
     // delete an attached policy: removing the region must not fail on it (infra/README.md).

@@ -8,11 +8,13 @@ export interface DevicePolicyProps {
   readonly where: RegionAccount;
   /** The name templates attach the policy by (`"PolicyName"` in the template body). */
   readonly policyName: string;
+  /** The rule devices confirm their provisioning through (Basic Ingest): they may publish to it. */
+  readonly confirmationRuleName: string;
 }
 
 /**
  * The IoT policy every provisioned device gets: connect only as its own thing, with a certificate
- * attached to that thing, and use only its own topics (infra/iot-policies.ts).
+ * attached to that thing, use only its own topics, and publish its confirmation (core/iot-policies.ts).
  */
 export class DevicePolicy extends Construct {
   readonly policy: iot.CfnPolicy;
@@ -21,7 +23,7 @@ export class DevicePolicy extends Construct {
     super(scope, id);
     this.policy = new iot.CfnPolicy(this, 'DevicePolicy', {
       policyName: props.policyName,
-      policyDocument: devicePolicyDocument(props.where),
+      policyDocument: devicePolicyDocument(props.where, { confirmationRuleName: props.confirmationRuleName }),
     });
     // Every device certificate of the region carries this policy: AWS IoT refuses to delete a
     // policy attached to a certificate, so deleting the stack (removing the region) would fail,

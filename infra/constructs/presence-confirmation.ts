@@ -3,15 +3,18 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CONFIRMATION_RULE_SQL, CONFIRMATION_RULE_SQL_VERSION } from '@global-iot/core/confirmation.js';
 import { iotArn, type RegionAccount } from '../iot-policies.js';
 import { ProvisioningFunction } from './provisioning-function.js';
-
-/** Presence events IoT publishes when any client connects in this region. */
-export const PRESENCE_CONNECTED_SQL = "SELECT * FROM '$aws/events/presence/connected/+'";
 
 export interface PresenceConfirmationProps {
   /** The account and region of the rule and of the function's permission. */
   readonly where: RegionAccount;
+  /**
+   * The rule's name: devices publish their confirmation to `$aws/rules/<name>/...` (Basic
+   * Ingest), and the device policy allows exactly that topic (the deployment's confirmationRuleName).
+   */
+  readonly ruleName: string;
   /** The confirmation's TypeScript module (exports `handler`). */
   readonly confirmEntry: string;
   /** The confirmation's settings (pre-provisioning-hook/settings.ts). */
@@ -31,9 +34,13 @@ export interface PresenceConfirmationProps {
 }
 
 /**
- * Confirms provisioning when a device first connects with its new certificate: an IoT rule on the
- * region's presence `connected` events invokes the confirmation function, and logs to its own log
- * group the events it could not deliver.
+ * Confirms provisioning when a device first connects with its new certificate: the device
+ * publishes once to the rule's Basic Ingest topic, and the rule (SQL in core/confirmation.ts)
+ * invokes the confirmation function with the connection's `clientid()` and `principal()`, and
+ * logs to its own log group the events it could not deliver. Nothing else invokes it: a device
+ * that reconnects publishes nothing, so it costs no invocation and no write. (The file and class
+ * keep their name from the presence rule this replaced, so that the stacks' logical ids of the
+ * function and the error log stay.)
  */
 export class PresenceConfirmation extends Construct {
   readonly confirmFunction: ProvisioningFunction;
@@ -50,17 +57,18 @@ export class PresenceConfirmation extends Construct {
       environment: props.environment,
     });
     this.confirmFunction.addToRolePolicy(props.registryAccess);
-    this.rule = new iot.CfnTopicRule(this, 'PresenceConnectedRule', {
+    this.rule = new iot.CfnTopicRule(this, 'ConfirmationRule', {
+      ruleName: props.ruleName,
       topicRulePayload: {
-        description: 'Confirms provisioning when a device connects',
-        sql: PRESENCE_CONNECTED_SQL,
-        awsIotSqlVersion: '2016-03-23',
+        description: "Confirms provisioning: a device's one Basic Ingest publish with its new certificate",
+        sql: CONFIRMATION_RULE_SQL,
+        awsIotSqlVersion: CONFIRMATION_RULE_SQL_VERSION,
         ruleDisabled: false,
         actions: [{ lambda: { functionArn: this.confirmFunction.functionArn } }],
         errorAction: this.errorAction(props.where, retention),
       },
     });
-    this.confirmFunction.addPermission('InvokeByPresenceRule', {
+    this.confirmFunction.addPermission('InvokeByConfirmationRule', {
       principal: new iam.ServicePrincipal('iot.amazonaws.com'),
       action: 'lambda:InvokeFunction',
       sourceAccount: props.where.account,
@@ -72,7 +80,7 @@ export class PresenceConfirmation extends Construct {
   private errorAction(where: RegionAccount, retention: logs.RetentionDays): iot.CfnTopicRule.ActionProperty {
     const ruleErrors = new logs.LogGroup(this, 'PresenceRuleErrors', { retention });
     const ruleErrorRole = new iam.Role(this, 'PresenceRuleErrorRole', {
-      description: 'Lets the presence rule log the events its action could not deliver',
+      description: 'Lets the confirmation rule log the events its action could not deliver',
       assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': where.account },

@@ -19,7 +19,6 @@ import type { RegionAccount } from '../iot-policies.js';
 import { logicalIdFromPath } from '../logical-ids.js';
 
 export { HOOK_PAYLOAD_VERSION, HOOK_TIMEOUT } from '../constructs/provisioning-template.js';
-export { PRESENCE_CONNECTED_SQL } from '../constructs/presence-confirmation.js';
 
 export interface RegionalStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -35,7 +34,7 @@ export function registryTableArn(config: InfraConfig): string {
 
 /**
  * One IoT region, composed of four constructs: the device policy, the fleet-provisioning template
- * with its hook and role, the claim certificate with its policy, and the presence confirmation;
+ * with its hook and role, the claim certificate with its policy, and the confirmation rule;
  * then, attached from outside, the operations (alarm topic, the confirmation's failure queue, the
  * region's alarms) and, when configured, the region's configurable endpoint.
  * The constructs group resources in the tree only: their logical ids are those the resources had
@@ -69,7 +68,9 @@ export class RegionalStack extends Stack {
     const registryAccess = new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [registryTableArn(config)] });
     const telemetry = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace });
 
-    const device = this.group(new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName }));
+    const device = this.group(
+      new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName, confirmationRuleName: deployment.confirmationRuleName }),
+    );
     const provisioning = this.group(
       new ProvisioningTemplate(this, 'Template', {
         where,
@@ -80,7 +81,8 @@ export class RegionalStack extends Stack {
           ...registry,
           TICKET_PUBLIC_KEYS: JSON.stringify(config.ticketPublicKeys),
           MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
-          REQUIRE_CLIENT_ID_MATCH: String(deployment.requireClientIdMatch),
+          CLAIM_CLIENT_ID_PREFIX: deployment.claimClientIdPrefix,
+          LEGACY_CLAIM_CLIENT_IDS: String(deployment.legacyClaimClientIds),
           ...telemetry(HOOK_SERVICE_NAME),
         },
         registryAccess,
@@ -93,12 +95,15 @@ export class RegionalStack extends Stack {
         where,
         policyName: settings.claimPolicyName,
         templateName: template.name,
+        clientIdPrefix: deployment.claimClientIdPrefix,
+        legacyClientIds: deployment.legacyClaimClientIds,
         ...(config.claimCertificatePem === undefined ? {} : { certificatePem: config.claimCertificatePem }),
       }),
     );
     const confirmation = this.group(
       new PresenceConfirmation(this, 'Confirmation', {
         where,
+        ruleName: deployment.confirmationRuleName,
         confirmEntry: props.entries.confirm,
         environment: { ...registry, ...telemetry(CONFIRM_SERVICE_NAME) },
         registryAccess,

@@ -61,7 +61,7 @@ export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devic
   const regions = cloud.regions.map((r) => r.region);
   const firstRegion = regions[0];
   if (firstRegion === undefined) throw new Error('the local cloud runs no region');
-  const { homeRegion, tableName } = options.config ?? parseDeploymentConfig({ homeRegion: firstRegion, regions, defaultRegion: firstRegion });
+  const { homeRegion, tableName, claimClientIdPrefix, confirmationRuleName } = options.config ?? parseDeploymentConfig({ homeRegion: firstRegion, regions, defaultRegion: firstRegion });
   return {
     count: options.devices,
     prefix: options.prefix,
@@ -76,6 +76,7 @@ export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devic
     registry: { endpoint: cloud.dynamo.endpoint, region: homeRegion, tableName },
     outDir: options.outDir,
     durable: options.durable,
+    deployment: { claimClientIdPrefix, confirmationRuleName },
   };
 }
 

@@ -6,7 +6,7 @@ import type { MqttProtocol } from '@global-iot/device/mqtt.js';
 import type { CertificateMode } from '@global-iot/device/provision.js';
 import { checkRanges } from './addresses.js';
 import type { FleetRun } from './outcome.js';
-import { createFleet, enrollFleet, runFleet } from './run.js';
+import { createFleet, enrollFleet, type FleetDeployment, runFleet } from './run.js';
 
 /**
  * One fleet run, described by plain data so that it can run in this process or in a child
@@ -28,6 +28,8 @@ export interface FleetJob {
   registry: { endpoint: string; region: string; tableName: string };
   outDir: string;
   durable: boolean;
+  /** The deployment's settings the devices follow; absent: the configuration's defaults. */
+  deployment?: FleetDeployment;
 }
 
 export interface FleetProgress {
@@ -47,7 +49,8 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
   const devices = createFleet({ count: job.count, prefix: job.prefix, geo, certificateMode: job.certificateMode });
   const client = localDynamoClient(job.registry.endpoint, job.registry.region);
   try {
-    await enrollFleet(new DeviceRegistry({ client, tableName: job.registry.tableName }), devices);
+    const claimClientIdPrefix = job.deployment?.claimClientIdPrefix;
+    await enrollFleet(new DeviceRegistry({ client, tableName: job.registry.tableName, ...(claimClientIdPrefix ? { claimClientIdPrefix } : {}) }), devices);
   } finally {
     client.destroy();
   }
@@ -59,6 +62,7 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
     caPem,
     caPath: job.caPath,
     claim: { certificatePem: claimCertPem, privateKeyPem: claimKeyPem },
+    ...(job.deployment ? { deployment: job.deployment } : {}),
     protocol: job.protocol,
     outDir: job.outDir,
     durable: job.durable,

@@ -8,7 +8,7 @@ import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } f
 import { StepFailed } from '@global-iot/device/errors.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 import { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttTarget } from '@global-iot/device/mqtt.js';
-import { type CertificateMode, provisionDevice, type StepName, toEventError } from '@global-iot/device/provision.js';
+import { type CertificateMode, type ProvisionOptions, provisionDevice, type StepName, toEventError } from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
 import { type AddressRange, type Geolocator, simulatedAddress } from './addresses.js';
 import type { DeviceOutcome, FleetRun } from './outcome.js';
@@ -92,6 +92,9 @@ function pointDefaultTrustStoreAt(caPath: string): () => void {
   };
 }
 
+/** What a device of the fleet must know of the deployment it provisions into (ProvisionOptions). */
+export type FleetDeployment = Pick<ProvisionOptions, 'claimClientIdPrefix' | 'confirmationRuleName'>;
+
 export interface FleetRunOptions {
   devices: readonly SimulatedDevice[];
   concurrency: number;
@@ -105,6 +108,8 @@ export interface FleetRunOptions {
    */
   caPath?: string;
   claim: MqttCredentials;
+  /** The deployment's settings the devices follow (claim client-id prefix, confirmation rule). */
+  deployment?: FleetDeployment;
   protocol: MqttProtocol;
   /** Each device keeps its files in `<outDir>/<thing name>/`. */
   outDir: string;
@@ -161,7 +166,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
         };
         const result = await provisionDevice(
           { thingName: device.thingName, signingKey: device.signingKey, claim: options.claim },
-          { certificateMode: device.certificateMode },
+          { certificateMode: device.certificateMode, ...options.deployment },
           {
             store: new FileStore(join(options.outDir, device.thingName), { durable: options.durable }),
             bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),

@@ -10,6 +10,7 @@ import {
   alreadyExists,
   certificateState,
   certificateValidation,
+  deleteConflict,
   invalidRequest,
   notFound,
 } from './service-error.js';
@@ -48,6 +49,7 @@ interface Request {
   readonly region: ControlPlaneRegion;
   readonly params: readonly string[];
   readonly query: URLSearchParams;
+  readonly headers: IncomingMessage['headers'];
   readonly body: unknown;
   readonly now: number;
 }
@@ -153,6 +155,88 @@ const versionIdOf = (raw: string | undefined): number => {
 };
 
 const param = (request: Request, index: number): string => decodeURIComponent(request.params[index] ?? '');
+
+/** The id of a certificate ARN of this region, as the policy and principal APIs take it. */
+function certificateIdOfArn(region: ControlPlaneRegion, arn: string, what: string): string {
+  const match = /^arn:aws:iot:([a-z0-9-]+):\d{12}:cert\/([0-9a-f]{64})$/.exec(arn);
+  if (!match || match[1] !== region.state.region) throw invalidRequest(`${what} must be the ARN of a certificate in this region`);
+  return match[2] ?? '';
+}
+
+function requireCertificate(region: ControlPlaneRegion, id: string): CertificateRecord {
+  const certificate = region.state.getCertificate(id);
+  if (!certificate) throw notFound(`The certificate ${id} does not exist`);
+  return certificate;
+}
+
+function requireThing(region: ControlPlaneRegion, thingName: string): ThingRecord {
+  const thing = region.state.getThing(thingName);
+  if (!thing) throw notFound(`Thing ${thingName} cannot be found.`);
+  return thing;
+}
+
+/** DetachPolicy, ListAttachedPolicies, DetachThingPrincipal, DeleteCertificate, DeleteThing: what block, reset and verify undo. */
+const DETACH_AND_DELETE_ROUTES: readonly Route[] = [
+  {
+    method: 'POST',
+    path: /^\/target-policies\/([^/]+)$/,
+    handler: (r) => {
+      const input = parseBody(z.object({ target: z.string().min(1).max(2048) }), r.body);
+      const id = certificateIdOfArn(r.region, input.target, 'target');
+      requireCertificate(r.region, id);
+      if (!r.region.state.getPolicy(param(r, 0))) throw notFound(`Policy ${param(r, 0)} does not exist`);
+      r.region.state.detachPolicy(id, param(r, 0));
+      return undefined;
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/attached-policies\/([^/]+)$/,
+    handler: (r) => {
+      const id = certificateIdOfArn(r.region, param(r, 0), 'target');
+      requireCertificate(r.region, id);
+      const names = r.region.state.policyNamesOf(id).sort();
+      const policies = names.map((policyName) => ({ policyName, policyArn: r.region.state.arn('policy', policyName) }));
+      return { policies };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: /^\/things\/([^/]+)\/principals$/,
+    handler: (r) => {
+      const thing = requireThing(r.region, param(r, 0));
+      const principal = r.headers['x-amzn-principal'];
+      if (typeof principal !== 'string') throw invalidRequest('the principal (x-amzn-principal) is required');
+      const id = certificateIdOfArn(r.region, principal, 'principal');
+      r.region.state.detachThingPrincipal(thing.thingName, id);
+      return {};
+    },
+  },
+  {
+    method: 'DELETE',
+    path: /^\/certificates\/([^/]+)$/,
+    handler: (r) => {
+      const id = param(r, 0).toLowerCase();
+      const outcome = r.region.state.removeCertificate(id, r.query.get('forceDelete') === 'true');
+      if (outcome === 'absent') throw notFound(`The certificate ${id} does not exist`);
+      if (outcome === 'active') throw certificateState('The certificate is ACTIVE; deactivate it before deleting it');
+      if (outcome === 'attached-to-thing') throw deleteConflict('The certificate is attached to a thing; detach it first');
+      if (outcome === 'has-policies') throw deleteConflict('The certificate has policies attached; detach them or force the deletion');
+      return undefined;
+    },
+  },
+  {
+    method: 'DELETE',
+    path: /^\/things\/([^/]+)$/,
+    handler: (r) => {
+      // AWS answers success for a thing that does not exist.
+      if (r.region.state.removeThing(param(r, 0)) === 'has-principals') {
+        throw invalidRequest(`Cannot delete thing ${param(r, 0)} which has attached principals`);
+      }
+      return {};
+    },
+  },
+];
 
 const ROUTES: readonly Route[] = [
   {
@@ -336,12 +420,8 @@ const ROUTES: readonly Route[] = [
     handler: (r) => {
       const policyName = param(r, 0);
       const input = parseBody(z.object({ target: z.string().min(1).max(2048) }), r.body);
-      const certificateId = /^arn:aws:iot:([a-z0-9-]+):\d{12}:cert\/([0-9a-f]{64})$/.exec(input.target);
-      if (!certificateId || certificateId[1] !== r.region.state.region) {
-        throw invalidRequest('target must be the ARN of a certificate in this region');
-      }
-      const id = certificateId[2] ?? '';
-      if (!r.region.state.getCertificate(id)) throw notFound(`The certificate ${id} does not exist`);
+      const id = certificateIdOfArn(r.region, input.target, 'target');
+      requireCertificate(r.region, id);
       if (!r.region.state.getPolicy(policyName)) throw notFound(`Policy ${policyName} does not exist`);
       r.region.state.attachPolicy(id, policyName);
       return undefined;
@@ -373,6 +453,8 @@ const ROUTES: readonly Route[] = [
     },
   },
 ];
+
+const ALL_ROUTES: readonly Route[] = [...ROUTES, ...DETACH_AND_DELETE_ROUTES];
 
 export async function startControlPlane(options: {
   regions: ReadonlyMap<string, ControlPlaneRegion>;
@@ -410,12 +492,12 @@ export async function startControlPlane(options: {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    for (const route of ROUTES) {
+    for (const route of ALL_ROUTES) {
       const match = route.path.exec(url.pathname);
       if (!match || route.method !== req.method) continue;
       const region = regionOf(req);
       const body = await readJson(req);
-      const result = route.handler({ region, params: match.slice(1), query: url.searchParams, body, now: now() });
+      const result = route.handler({ region, params: match.slice(1), query: url.searchParams, headers: req.headers, body, now: now() });
       const text = result === undefined ? '' : JSON.stringify(result);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);

@@ -2,29 +2,25 @@ import type { AddressInfo } from 'node:net';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
 import { type BrokerConnection, type BrokerSettings, type ConnectRequest, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
-import { topicMatches } from '../mqtt/topics.js';
 import { certificateIdOf } from '../pki.js';
 import type { FleetProvisioning, IotPrincipal } from './fleet-provisioning.js';
 import { type ConnectAttribute, type IotAction, isAllowed, type PolicyContext, resourceArn } from './policy.js';
 import type { RegionState } from './region-state.js';
+import { type CompiledRule, isBasicIngestFilter, type RuleContext, rulesFor } from './topic-rules.js';
 
 /**
  * One region's device endpoint (iot:Data-ATS): the MQTT broker on mutual TLS, authenticated by
  * the region's certificate registry, authorized by the policies attached to each certificate,
- * serving fleet provisioning and raising presence events.
+ * serving fleet provisioning, raising presence events, and handing messages to the region's
+ * rules (Basic Ingest included).
  */
-
-/** A topic rule: messages on matching topics go to a function (IoT rules' Lambda action). */
-export interface TopicRule {
-  readonly topicFilter: string;
-  readonly action: (message: unknown, topic: string) => Promise<void>;
-}
 
 export interface DataPlaneOptions {
   state: RegionState;
   tls: { key: string; cert: string; ca: readonly string[] };
   fleetProvisioning: FleetProvisioning;
-  rules?: readonly TopicRule[];
+  /** The region's rules (local/iot/topic-rules.ts), compiled. */
+  rules?: readonly CompiledRule[];
   brokerSettings?: Partial<BrokerSettings>;
   now: () => number;
   log: Logger;
@@ -74,20 +70,29 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     return isAllowed(state.policiesOf(principal.certificateId), 'iot:Connect', resourceArn(ctx, 'client', clientId), ctx);
   }
 
-  function runRules(topic: string, payload: Buffer): void {
-    for (const rule of options.rules ?? []) {
-      if (!topicMatches(rule.topicFilter, topic)) continue;
-      let message: unknown;
-      try {
-        message = JSON.parse(payload.toString('utf8'));
-      } catch {
-        // IoT rules on non-JSON payloads see them base64-encoded; no local rule needs that.
-        continue;
-      }
-      rule.action(message, topic).catch((error: unknown) => {
-        log.error('topic rule action failed', { topic, error: describeError(error) });
+  /**
+   * Hands a message to the rules it reaches; true when it was a Basic Ingest message, which goes
+   * to its rule alone and never to a subscriber (and is dropped when no rule of that name takes it).
+   */
+  function runRules(topic: string, payload: Buffer, publisher: Pick<RuleContext, 'clientId' | 'principal'>): boolean {
+    const target = rulesFor(options.rules ?? [], topic);
+    if (target.rules.length === 0) return target.basicIngest;
+    let message: unknown;
+    try {
+      message = JSON.parse(payload.toString('utf8'));
+    } catch {
+      // A rule that selects from the payload needs JSON; one that selects functions only does not.
+      message = undefined;
+    }
+    const context: RuleContext = { ...publisher, topic: target.topic, timestamp: now() };
+    for (const rule of target.rules) {
+      const selected = rule.select(message, context);
+      if (selected === undefined) continue;
+      rule.action(selected).catch((error: unknown) => {
+        log.error('topic rule action failed', { rule: rule.name, topic, error: describeError(error) });
       });
     }
+    return target.basicIngest;
   }
 
   /** AWS publishes lifecycle events for every client id without MQTT wildcards in it. */
@@ -111,7 +116,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     const topic = `$aws/events/presence/${eventType}/${clientId}`;
     const payload = Buffer.from(JSON.stringify(event));
     broker.publish(topic, payload, { qos: 1 });
-    runRules(topic, payload);
+    runRules(topic, payload, {});
   }
 
   const broker = createMqttBroker<IotPrincipal>({
@@ -132,14 +137,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         return { certificateId };
       },
       canConnect: mayConnect,
-      canSubscribe: (p, clientId, filter) => allowed(p, clientId, 'iot:Subscribe', 'topicfilter', filter),
+      // Basic Ingest topics reach rules only: AWS refuses subscriptions to them whatever a policy says.
+      canSubscribe: (p, clientId, filter) => !isBasicIngestFilter(filter) && allowed(p, clientId, 'iot:Subscribe', 'topicfilter', filter),
       canPublish: (p, clientId, topic) => allowed(p, clientId, 'iot:Publish', 'topic', topic),
       canRetain: (p, clientId, topic) => allowed(p, clientId, 'iot:RetainPublish', 'topic', topic),
       canReceive: (p, clientId, topic) => allowed(p, clientId, 'iot:Receive', 'topic', topic),
       handlePublish(connection, topic, payload) {
         if (options.fleetProvisioning.handle(connection, topic, payload)) return true;
-        runRules(topic, payload);
-        return false;
+        return runRules(topic, payload, { clientId: connection.clientId, principal: connection.principal.certificateId });
       },
       onConnected: (connection) => presence(connection, 'connected'),
       onDisconnected: (connection, reason) => presence(connection, 'disconnected', reason),

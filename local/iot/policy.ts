@@ -22,7 +22,10 @@ const statementSchema = z.object({
   Effect: z.enum(['Allow', 'Deny']),
   Action: stringOrList,
   Resource: stringOrList,
-  Condition: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string())]))).optional(),
+  // Condition values are strings in IAM's grammar; AWS also takes JSON booleans (`"Bool": {...: true}`).
+  Condition: z
+    .record(z.string(), z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())]).transform((v) => (typeof v === 'boolean' ? String(v) : v))))
+    .optional(),
 });
 
 const policyDocumentSchema = z.object({
@@ -262,64 +265,4 @@ export function isAllowed(policies: readonly CompiledPolicy[], action: IotAction
     }
   }
   return allowed;
-}
-
-/**
- * The claim policy AWS documents for fleet provisioning, for one region: connect, and the
- * CreateKeysAndCertificate and CreateCertificateFromCsr topics. Note that `create/*` does not
- * match `create-from-csr/...`. RegisterThing needs claimTemplatePolicyDocument per template.
- */
-export function claimPolicyDocument(region: string, accountId: string): string {
-  const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*'];
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-      ...topicStatements(region, accountId, topics),
-    ],
-  });
-}
-
-/**
- * The claim's RegisterThing permission for one template. One policy per template keeps each
- * document under AWS's 2,048-character limit however many templates the claim may use.
- */
-export function claimTemplatePolicyDocument(region: string, accountId: string, templateName: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: topicStatements(region, accountId, [`$aws/provisioning-templates/${templateName}/provision/*`]),
-  });
-}
-
-function topicStatements(region: string, accountId: string, topics: readonly string[]): object[] {
-  const arn = (kind: string, name: string) => `arn:aws:iot:${region}:${accountId}:${kind}/${name}`;
-  return [
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => arn('topic', t)) },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn('topicfilter', t)) },
-  ];
-}
-
-/**
- * The device policy the local cloud creates in every region (the example template attaches it
- * by name): a device connects only with its thing name as client id and only while its
- * certificate is attached to that thing, and uses only its own topics: `$aws/things/<thing>/...`
- * (shadow, jobs) and `things/<thing>/...` for application messages.
- */
-export function devicePolicyDocument(region: string, accountId: string): string {
-  const arn = (kind: string, name: string) => `arn:aws:iot:${region}:${accountId}:${kind}/${name}`;
-  const thing = '${iot:Connection.Thing.ThingName}';
-  const topics = [`$aws/things/${thing}/*`, `things/${thing}/*`];
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Action: 'iot:Connect',
-        Resource: arn('client', thing),
-        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
-      },
-      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'], Resource: topics.map((t) => arn('topic', t)) },
-      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn('topicfilter', t)) },
-    ],
-  });
 }

@@ -214,6 +214,21 @@ export class RegionState {
     return next;
   }
 
+  /**
+   * DeleteCertificate as AWS allows it: never an ACTIVE certificate, never one attached to a thing,
+   * and one with policies only when forced (which detaches them). The refusal names which rule.
+   */
+  removeCertificate(certificateId: string, force: boolean): 'deleted' | 'absent' | 'active' | 'attached-to-thing' | 'has-policies' {
+    const certificate = this.certificates.get(certificateId);
+    if (!certificate) return 'absent';
+    if (certificate.status === 'ACTIVE') return 'active';
+    if ((this.certificateThings.get(certificateId)?.size ?? 0) > 0) return 'attached-to-thing';
+    if ((this.certificatePolicies.get(certificateId)?.size ?? 0) > 0 && !force) return 'has-policies';
+    this.deleteCertificate(certificateId);
+    this.changed();
+    return 'deleted';
+  }
+
   private deleteCertificate(certificateId: string): void {
     this.certificates.delete(certificateId);
     this.certificatePolicies.delete(certificateId);
@@ -339,6 +354,26 @@ export class RegionState {
     }
     names.add(thingName);
     this.changed();
+  }
+
+  /** Detaches a certificate from a thing; false when it was not attached. */
+  detachThingPrincipal(thingName: string, certificateId: string): boolean {
+    const thing = this.things.get(thingName);
+    if (!thing || !thing.principals.includes(certificateId)) return false;
+    this.things.set(thingName, { ...thing, principals: thing.principals.filter((p) => p !== certificateId) });
+    this.certificateThings.get(certificateId)?.delete(thingName);
+    this.changed();
+    return true;
+  }
+
+  /** DeleteThing as AWS allows it: not while a principal is attached. */
+  removeThing(thingName: string): 'deleted' | 'absent' | 'has-principals' {
+    const thing = this.things.get(thingName);
+    if (!thing) return 'absent';
+    if (thing.principals.length > 0) return 'has-principals';
+    this.things.delete(thingName);
+    this.changed();
+    return 'deleted';
   }
 
   // Policies

@@ -15,9 +15,16 @@ export interface OpsConfig {
   readonly source: string;
   /** The provisioning template file the CDK app deploys (`infra.templateFile`), if known. */
   readonly templateFile?: string;
+  /** The claim certificate's IoT policy the CDK app deploys (`infra.claimPolicyName`), if known. */
+  readonly claimPolicyName?: string;
+  /** The AWS account the CDK app deploys to (`account`), if known. */
+  readonly account?: string;
 }
 
-const infraSchema = z.looseObject({ infra: z.looseObject({ templateFile: z.string().min(1).optional() }).optional() });
+const companionsSchema = z.looseObject({
+  account: z.string().regex(/^\d{12}$/).optional(),
+  infra: z.looseObject({ templateFile: z.string().min(1).optional(), claimPolicyName: z.string().min(1).optional() }).optional(),
+});
 
 export function loadOpsConfig(options: {
   configFile?: string;
@@ -34,10 +41,14 @@ export function loadOpsConfig(options: {
     }
     throw error;
   }
-  const templateFile = infraSchema.safeParse(file.companions).data?.infra?.templateFile;
+  const companions = companionsSchema.safeParse(file.companions).data;
+  const templateFile = companions?.infra?.templateFile;
+  const claimPolicyName = companions?.infra?.claimPolicyName;
   return {
     config: file.config,
     source: file.source,
     ...(templateFile ? { templateFile: resolve(dirname(path), templateFile) } : {}),
+    ...(claimPolicyName ? { claimPolicyName } : {}),
+    ...(companions?.account ? { account: companions.account } : {}),
   };
 }

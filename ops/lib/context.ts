@@ -1,5 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
 import type { IoTClient } from '@aws-sdk/client-iot';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
 import { getIotClient } from '@global-iot/core/endpoints.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
@@ -24,6 +26,9 @@ export interface CommandContext {
   registryTarget(): RegistryTarget;
   registry(): DeviceRegistry;
   iot(region: string): IoTClient;
+  lambda(region: string): LambdaClient;
+  /** IAM, on AWS; undefined against the local cloud (`--endpoint-iot`), which does not emulate it. */
+  iam(): IAMClient | undefined;
 }
 
 export interface TargetOptions {
@@ -31,6 +36,8 @@ export interface TargetOptions {
   readonly endpointDynamodb?: string;
   /** The local cloud's IoT control plane (one endpoint for every region); absent: AWS. */
   readonly endpointIot?: string;
+  /** The local cloud's Lambda endpoint; absent: AWS. */
+  readonly endpointLambda?: string;
 }
 
 function checkEndpoint(flag: string, value: string | undefined): string | undefined {
@@ -44,6 +51,26 @@ function checkEndpoint(flag: string, value: string | undefined): string | undefi
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag}: must be an http(s) URL`);
   return value;
 }
+
+const lambdaClients = new Map<string, LambdaClient>();
+
+/** One Lambda client per region and endpoint, as for IoT. */
+function lambdaClient(region: string, endpoint: string | undefined): LambdaClient {
+  const key = `${region}|${endpoint ?? ''}`;
+  let client = lambdaClients.get(key);
+  if (!client) {
+    client = new LambdaClient({
+      region,
+      maxAttempts: 2,
+      ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    });
+    lambdaClients.set(key, client);
+  }
+  return client;
+}
+
+/** IAM is global; its one client is made when first needed. */
+let iamClient: IAMClient | undefined;
 
 export function createContext(options: {
   io: Io;
@@ -61,6 +88,7 @@ export function createContext(options: {
 }): CommandContext {
   const endpointDynamodb = checkEndpoint('--endpoint-dynamodb', options.target.endpointDynamodb);
   const endpointIot = checkEndpoint('--endpoint-iot', options.target.endpointIot);
+  const endpointLambda = checkEndpoint('--endpoint-lambda', options.target.endpointLambda);
   let config: OpsConfig | undefined;
   const loadConfig = (): OpsConfig => {
     config ??= loadOpsConfig({
@@ -77,7 +105,10 @@ export function createContext(options: {
       ...(endpointDynamodb ? { endpoint: endpointDynamodb } : {}),
       requestTimeoutMs: 5_000,
     });
-  const registryTarget = (): RegistryTarget => ({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now });
+  const registryTarget = (): RegistryTarget => {
+    const { tableName, claimClientIdPrefix } = loadConfig().config;
+    return { client: dynamo(), tableName, now: options.now, claimClientIdPrefix };
+  };
   return {
     io: options.io,
     json: options.json,
@@ -90,7 +121,9 @@ export function createContext(options: {
     resolvePath: options.resolvePath,
     config: loadConfig,
     registryTarget,
-    registry: () => new DeviceRegistry({ client: dynamo(), tableName: loadConfig().config.tableName, now: options.now }),
+    registry: () => new DeviceRegistry({ ...registryTarget() }),
     iot: (region) => getIotClient(region, endpointIot ? { endpoint: endpointIot } : {}),
+    lambda: (region) => lambdaClient(region, endpointLambda),
+    iam: () => (endpointIot ? undefined : (iamClient ??= new IAMClient({ region: 'us-east-1', maxAttempts: 2 }))),
   };
 }

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import * as z from 'zod';
+import { reservedThingNameProblem } from '@global-iot/core/claim-client-id.js';
 import type { DeploymentConfig } from '@global-iot/core/config.js';
 import { type Enrollment, enrollmentSchema, deviceRecordSchema } from '@global-iot/core/registry/index.js';
 import { toVerificationKey } from '@global-iot/core/signing.js';
@@ -172,9 +173,14 @@ export function detectFormat(path: string, text: string, explicit?: InputFormat)
   return /^\s*[[{]/.test(text) ? 'json' : 'csv';
 }
 
-/** Checks what the schema cannot: the key's type and size, and that a pinned region is enabled. */
+/**
+ * Checks what the schema cannot: a name reserved for claim sessions, the key's type and size,
+ * and that a pinned region is enabled.
+ */
 function checkEnrollment(e: Enrollment, config: DeploymentConfig): string[] {
   const problems: string[] = [];
+  const reserved = reservedThingNameProblem(e.thingName, config.claimClientIdPrefix);
+  if (reserved !== undefined) problems.push(`thingName: ${reserved}`);
   if (e.publicKey !== undefined) {
     try {
       toVerificationKey(createPublicKey({ key: e.publicKey, format: 'pem' }));

@@ -1,5 +1,4 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConditionFailed } from '@global-iot/core/errors.js';
 import {
   bulkEnroll,
   type BulkEnrollReport,
@@ -18,10 +17,12 @@ export interface RegistryTarget {
   readonly client: DynamoDBClient;
   readonly tableName: string;
   readonly now: () => number;
+  /** The deployment's claim client-id prefix: enrolment refuses thing names that start with it. */
+  readonly claimClientIdPrefix: string;
 }
 
 function registryOf(target: RegistryTarget): DeviceRegistry {
-  return new DeviceRegistry({ client: target.client, tableName: target.tableName, now: target.now });
+  return new DeviceRegistry({ client: target.client, tableName: target.tableName, now: target.now, claimClientIdPrefix: target.claimClientIdPrefix });
 }
 
 export interface EnrollReport {
@@ -47,6 +48,7 @@ export async function enrollDevices(
     now: target.now,
     dryRun: options.dryRun ?? false,
     conditional: options.conditional ?? false,
+    claimClientIdPrefix: target.claimClientIdPrefix,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { invalid: input.invalid, result };
@@ -60,6 +62,7 @@ export async function enrollOne(target: RegistryTarget, enrollment: Enrollment, 
     now: target.now,
     dryRun: options.dryRun ?? false,
     conditional: true,
+    claimClientIdPrefix: target.claimClientIdPrefix,
   });
 }
 
@@ -125,59 +128,4 @@ export async function listDevices(
 /** Every device (matching the filter), for `iot-ops export`. */
 export function allDevices(target: RegistryTarget, filter: ListFilter = {}): AsyncGenerator<DeviceRecord> {
   return scanFrom(target, filter);
-}
-
-export type StatusAction = 'reset' | 'block' | 'unblock';
-
-export interface StatusChange {
-  readonly thingName: string;
-  readonly action: StatusAction;
-  readonly from: ProvStatus;
-  readonly to: ProvStatus;
-  readonly reason: string;
-  readonly dryRun: boolean;
-  /** The record after the change (absent on a dry run). */
-  readonly record?: DeviceRecord;
-}
-
-const TARGET_STATUS: Record<StatusAction, ProvStatus> = { reset: 'unprovisioned', block: 'blocked', unblock: 'unprovisioned' };
-
-/**
- * reset: back to `unprovisioned` (assignment and certificate cleared); block: refuse the device;
- * unblock: blocked back to `unprovisioned`. The reason is recorded on the device. A blocked
- * device is only released by `unblock`, so that a reset cannot undo a block by accident.
- */
-export async function changeStatus(
-  target: RegistryTarget,
-  action: StatusAction,
-  thingName: string,
-  reason: string,
-  options: { dryRun?: boolean } = {},
-): Promise<StatusChange> {
-  requireThingName(thingName);
-  const registry = registryOf(target);
-  const current = await registry.get(thingName);
-  if (!current) throw new OperationFailed(`thing ${thingName} is not enrolled`);
-  if (action === 'reset' && current.prov_status === 'blocked') {
-    throw new OperationFailed(`thing ${thingName} is blocked; use unblock to release it`);
-  }
-  if (action === 'unblock' && current.prov_status !== 'blocked') {
-    throw new OperationFailed(`thing ${thingName} is not blocked (status ${current.prov_status})`);
-  }
-  const change = { thingName, action, from: current.prov_status, to: TARGET_STATUS[action], reason };
-  if (options.dryRun) return { ...change, dryRun: true };
-  try {
-    const record =
-      action === 'reset'
-        ? await registry.reset(thingName, reason)
-        : action === 'block'
-          ? await registry.block(thingName, reason)
-          : await registry.unblock(thingName, reason);
-    return { ...change, dryRun: false, record };
-  } catch (error) {
-    if (error instanceof ConditionFailed) {
-      throw new OperationFailed(`thing ${thingName} changed while it was being updated; check its status and retry`, { cause: error });
-    }
-    throw error;
-  }
 }

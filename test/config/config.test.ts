@@ -14,7 +14,9 @@ describe('deployment configuration', () => {
       legacySignatures: false,
       trustedProxy: { type: 'none' },
       maxProvisionAttempts: 3,
-      requireClientIdMatch: true,
+      claimClientIdPrefix: 'prov-',
+      legacyClaimClientIds: false,
+      confirmationRuleName: 'GlobalIotConfirmation',
       fallbackCount: 2,
       regionRanking: 'network',
       measuredChoice: { marginMs: 5, marginRatio: 0.1 },
@@ -59,6 +61,9 @@ describe('deployment configuration', () => {
     ['a fractional quota', { admission: { registerThingQuotaTps: 2.5 } }, /admission\.registerThingQuotaTps/],
     ['an unknown overflow', { admission: { overflow: 'drop' } }, /admission\.overflow/],
     ['the registry as the counter table', { admission: { tableName: 'iot-device-registry' } }, /admission\.tableName: iot-device-registry is the registry table/],
+    ['a claim client-id prefix with a policy wildcard', { claimClientIdPrefix: 'prov*' }, /claimClientIdPrefix: the claim client id prefix is 1 to 32 characters/],
+    ['an empty claim client-id prefix', { claimClientIdPrefix: '' }, /claimClientIdPrefix/],
+    ['a confirmation rule name with a hyphen', { confirmationRuleName: 'confirm-rule' }, /confirmationRuleName: IoT rule names/],
     ['a bad counter table name', { admission: { tableName: 'a b' } }, /admission\.tableName: DynamoDB table names/],
   ];
   for (const [label, change, message] of bad) {

@@ -4,7 +4,7 @@ import type { BootstrapAnswer } from '@global-iot/device/bootstrap-client.js';
 import { AwsRejected, MqttConnectFailed } from '@global-iot/device/errors.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 import type { IdentitySession, MqttTransport } from '@global-iot/device/mqtt.js';
-import { type ProvisionEvent, provisionDevice } from '@global-iot/device/provision.js';
+import { type ProvisionEvent, type ProvisionOptions, provisionDevice } from '@global-iot/device/provision.js';
 import type { DeviceStore } from '@global-iot/device/store.js';
 import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '@global-iot/local/pki.js';
 
@@ -26,6 +26,7 @@ interface Script {
   keys?: Error[];
   registerThing?: Error[];
   check?: Error[];
+  confirm?: Error[];
 }
 
 function answer(): BootstrapAnswer {
@@ -41,8 +42,21 @@ function answer(): BootstrapAnswer {
   };
 }
 
-async function provision(script: Script, options: { certificateMode?: 'csr' | 'keys'; registerAttempts?: number; throttleAttempts?: number } = {}) {
-  const calls = { bootstrap: 0, claimConnect: 0, csr: [] as string[], keys: 0, registerThing: [] as string[], check: 0, keysMade: 0 };
+async function provision(
+  script: Script,
+  options: { certificateMode?: 'csr' | 'keys'; registerAttempts?: number; throttleAttempts?: number; deployment?: Pick<ProvisionOptions, 'claimClientIdPrefix' | 'confirmationRuleName'> } = {},
+) {
+  const calls = {
+    bootstrap: 0,
+    claimConnect: 0,
+    claimClientIds: [] as string[],
+    csr: [] as string[],
+    keys: 0,
+    registerThing: [] as string[],
+    check: 0,
+    confirm: [] as { clientId: string; topic: string; payload: string }[],
+    keysMade: 0,
+  };
   const next = (list: Error[] | undefined): void => {
     const failure = list?.shift();
     if (failure !== undefined) throw failure;
@@ -67,14 +81,19 @@ async function provision(script: Script, options: { certificateMode?: 'csr' | 'k
     async close() {},
   };
   const transport: MqttTransport = {
-    async openIdentitySession() {
+    async openIdentitySession(_target, clientId) {
       calls.claimConnect += 1;
+      calls.claimClientIds.push(clientId);
       next(script.claimConnect);
       return session;
     },
     async checkConnection() {
       calls.check += 1;
       next(script.check);
+    },
+    async publishAcknowledged(_target, clientId, _credentials, topic, payload) {
+      calls.confirm.push({ clientId, topic, payload });
+      next(script.confirm);
     },
   };
   const store: DeviceStore = { load: async () => undefined, saveBootstrapped: async () => {}, saveRegistered: async () => {}, saveConfirmed: async () => {} };
@@ -86,6 +105,7 @@ async function provision(script: Script, options: { certificateMode?: 'csr' | 'k
       certificateMode: options.certificateMode ?? 'csr',
       registerAttempts: options.registerAttempts ?? 1,
       throttle: { attempts: options.throttleAttempts ?? 4, baseBackoffMs: 1_000, maxBackoffMs: 20_000 },
+      ...options.deployment,
     },
     {
       store,
@@ -108,6 +128,21 @@ async function provision(script: Script, options: { certificateMode?: 'csr' | 'k
   const retries = events.filter((e) => e.status === 'retry').map((e) => ({ step: e.step, detail: e.detail, status: e.error?.status }));
   return { outcome, calls, retries, waits };
 }
+
+describe('the connections a device opens', () => {
+  it("claims as <prefix><thing> and confirms once, as the thing, on the confirmation rule's Basic Ingest topic", async () => {
+    // Act
+    const defaults = await provision({});
+    const custom = await provision({}, { deployment: { claimClientIdPrefix: 'claim_', confirmationRuleName: 'Confirm_2' } });
+
+    // Assess
+    expect(defaults.calls.claimClientIds).toEqual(['prov-sensor-1']);
+    expect(defaults.calls.confirm).toEqual([{ clientId: 'sensor-1', topic: '$aws/rules/GlobalIotConfirmation/provisioning/confirm', payload: '{}' }]);
+    expect(custom.calls.claimClientIds).toEqual(['claim_sensor-1']);
+    expect(custom.calls.confirm).toEqual([{ clientId: 'sensor-1', topic: '$aws/rules/Confirm_2/provisioning/confirm', payload: '{}' }]);
+    expect(defaults.calls.check).toBe(0);
+  });
+});
 
 describe('a throttled fleet-provisioning request', () => {
   it('RegisterThing is sent again on the same connection, with the same certificate, after each back-off', async () => {
@@ -193,11 +228,11 @@ describe('a refused CONNECT', () => {
 
   it('with the new certificate, right after the claim session, is tried again and confirms', async () => {
     // Act
-    const { outcome, calls, retries } = await provision({ check: [connectEnded(), connectEnded()] });
+    const { outcome, calls, retries } = await provision({ confirm: [connectEnded(), connectEnded()] });
 
     // Assess
     expect(outcome).toMatchObject({ outcome: 'provisioned' });
-    expect(calls.check).toBe(3);
+    expect(calls.confirm).toHaveLength(3);
     expect(retries.map((r) => [r.step, r.detail?.['delayMs']])).toEqual([
       ['confirm', 1_000],
       ['confirm', 1_000],

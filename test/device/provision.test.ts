@@ -150,7 +150,11 @@ describe('the certificate AWS IoT answers with', () => {
       saveRegistered: async (state, credentials) => void saved.push({ state, credentials }),
       saveConfirmed: async () => undefined,
     };
-    const transport: MqttTransport = { openIdentitySession: async () => session(answer), checkConnection: async () => undefined };
+    const transport: MqttTransport = {
+      openIdentitySession: async () => session(answer),
+      checkConnection: async () => undefined,
+      publishAcknowledged: async () => undefined,
+    };
     const bootstrapAnswer: BootstrapAnswer = {
       status: 'success',
       endpointAddress: 'iot.example.test',

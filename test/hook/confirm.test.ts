@@ -38,16 +38,9 @@ async function provisioningDevice(cert: string) {
   return device;
 }
 
-function connected(clientId: string, principalIdentifier: string): Record<string, unknown> {
-  return {
-    clientId,
-    timestamp: Date.parse('2026-11-28T12:00:00Z'),
-    eventType: 'connected',
-    sessionIdentifier: '00000000-0000-0000-0000-000000000000',
-    principalIdentifier,
-    ipAddress: '198.51.100.7',
-    versionNumber: 0,
-  };
+/** What the confirmation rule selects from a device's Basic Ingest publish. */
+function confirmation(clientId: string, principal: string): Record<string, unknown> {
+  return { clientId, principal, receivedAt: Date.parse('2026-11-28T12:00:00Z') };
 }
 
 describe('confirmation', () => {
@@ -57,7 +50,7 @@ describe('confirmation', () => {
     const device = await provisioningDevice(cert);
     const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record });
     // Act
-    const result = await confirm(connected(device.thingName, cert));
+    const result = await confirm(confirmation(device.thingName, cert));
     // Assess
     expect(result).toEqual({ confirmed: true });
     expect(w.lastLog()).toMatchObject({ message: 'provisioning-confirmation', thing: device.thingName, outcome: 'confirmed', region: REGION });
@@ -75,13 +68,13 @@ describe('confirmation', () => {
     expect(await w.record(device.thingName)).toEqual(record);
   });
 
-  it('confirms from an event shaped exactly like AWS documents it, and again when it is repeated', async () => {
+  it("confirms from the rule's event, and again when it is repeated", async () => {
     // Prepare: the fixture's device, provisioned with the fixture's certificate.
-    const fixture = readFixture('aws-presence-connected-event.json') as { clientId: string; principalIdentifier: string };
+    const fixture = readFixture('confirmation-rule-event.json') as { clientId: string; principal: string };
     await t.registry.enroll({ thingName: fixture.clientId });
     const { ticket } = await w.assign(fixture.clientId, REGION);
     await createHookHandler(w.deps())(
-      hookEvent({ thingName: fixture.clientId, ticket, region: REGION, certificateId: fixture.principalIdentifier }),
+      hookEvent({ thingName: fixture.clientId, ticket, region: REGION, certificateId: fixture.principal }),
     );
     const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: () => undefined });
     // Act
@@ -102,9 +95,9 @@ describe('confirmation', () => {
     const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', record: () => undefined });
     // Act
     const results = [
-      await here(connected(device.thingName, certificateId())),
-      await elsewhere(connected(device.thingName, cert)),
-      await here(connected(assignedOnly.thingName, cert)),
+      await here(confirmation(device.thingName, certificateId())),
+      await elsewhere(confirmation(device.thingName, cert)),
+      await here(confirmation(assignedOnly.thingName, cert)),
     ];
     // Assess
     expect(results).toEqual([{ confirmed: false }, { confirmed: false }, { confirmed: false }]);
@@ -114,13 +107,14 @@ describe('confirmation', () => {
   });
 
   const malformed: [string, unknown, string][] = [
-    ['null', null, 'malformed presence event'],
-    ['an empty object', {}, 'malformed presence event'],
-    ['a disconnected event', { ...connected('dev-1', 'a'.repeat(64)), eventType: 'disconnected' }, 'malformed presence event'],
-    ['no principal', { ...connected('dev-1', 'a'.repeat(64)), principalIdentifier: undefined }, 'malformed presence event'],
-    ['a string timestamp', { ...connected('dev-1', 'a'.repeat(64)), timestamp: 'now' }, 'malformed presence event'],
-    ['a client id that is no thing name', connected('iotconsole-1 #', 'a'.repeat(64)), 'client id is not a thing name'],
-    ['an IAM principal', connected('dev-1', 'AROAEXAMPLE:operator@example.com'), 'principal is not a certificate'],
+    ['null', null, 'malformed confirmation event'],
+    ['an empty object', {}, 'malformed confirmation event'],
+    ['a presence event', { clientId: 'dev-1', eventType: 'connected', principalIdentifier: 'a'.repeat(64) }, 'malformed confirmation event'],
+    ['no principal', { ...confirmation('dev-1', 'a'.repeat(64)), principal: undefined }, 'malformed confirmation event'],
+    ['a string receivedAt', { ...confirmation('dev-1', 'a'.repeat(64)), receivedAt: 'now' }, 'malformed confirmation event'],
+    ['a client id that is no thing name', confirmation('iotconsole-1 #', 'a'.repeat(64)), 'client id is not a thing name'],
+    ["n/a: the rule's clientid() for a message that did not come over MQTT", confirmation('n/a', 'a'.repeat(64)), 'client id is not a thing name'],
+    ['an IAM principal', confirmation('dev-1', 'AROAEXAMPLE:operator@example.com'), 'principal is not a certificate'],
   ];
   it.each(malformed)('refuses %s without touching the registry', async (_name, event, reason) => {
     // Prepare
@@ -139,7 +133,7 @@ describe('confirmation', () => {
     const recorded = new RecordedInvocations();
     const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record });
     // Act / Assess
-    await expect(confirm(connected('dev-1', 'a'.repeat(64)))).rejects.toThrow(DependencyUnavailable);
+    await expect(confirm(confirmation('dev-1', 'a'.repeat(64)))).rejects.toThrow(DependencyUnavailable);
     expect(recorded.lines()).toEqual([expect.objectContaining({ outcome: 'error', reason: 'registry error' })]);
   });
 });

@@ -20,7 +20,7 @@ describe('hook settings', () => {
     expect(settings).toMatchObject({
       tableName: 'iot-device-registry',
       registryRegion: 'us-east-1',
-      hook: { maxProvisionAttempts: 3, requireClientIdMatch: true },
+      hook: { maxProvisionAttempts: 3, claimClientIdPrefix: 'prov-', legacyClaimClientIds: false },
       telemetry: { serviceName: 'pre-provisioning-hook', metricsNamespace: 'GlobalIotProvisioning' },
     });
     expect(settings.dynamoEndpoint).toBeUndefined();
@@ -32,9 +32,13 @@ describe('hook settings', () => {
       ...baseEnv,
       DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
       MAX_PROVISION_ATTEMPTS: '5',
-      REQUIRE_CLIENT_ID_MATCH: 'false',
+      CLAIM_CLIENT_ID_PREFIX: 'claim_',
+      LEGACY_CLAIM_CLIENT_IDS: 'true',
     });
-    expect(settings).toMatchObject({ dynamoEndpoint: 'http://127.0.0.1:8000', hook: { maxProvisionAttempts: 5, requireClientIdMatch: false } });
+    expect(settings).toMatchObject({
+      dynamoEndpoint: 'http://127.0.0.1:8000',
+      hook: { maxProvisionAttempts: 5, claimClientIdPrefix: 'claim_', legacyClaimClientIds: true },
+    });
   });
 
   it.each([
@@ -47,7 +51,8 @@ describe('hook settings', () => {
     ['TICKET_PUBLIC_KEYS empty', { TICKET_PUBLIC_KEYS: '{}' }, /at least one ticket public key/],
     ['MAX_PROVISION_ATTEMPTS zero', { MAX_PROVISION_ATTEMPTS: '0' }, /MAX_PROVISION_ATTEMPTS must be between 1 and 20/],
     ['MAX_PROVISION_ATTEMPTS not a number', { MAX_PROVISION_ATTEMPTS: 'three' }, /MAX_PROVISION_ATTEMPTS must be an integer/],
-    ['REQUIRE_CLIENT_ID_MATCH not a boolean', { REQUIRE_CLIENT_ID_MATCH: 'maybe' }, /REQUIRE_CLIENT_ID_MATCH/],
+    ['LEGACY_CLAIM_CLIENT_IDS not a boolean', { LEGACY_CLAIM_CLIENT_IDS: 'maybe' }, /LEGACY_CLAIM_CLIENT_IDS/],
+    ['CLAIM_CLIENT_ID_PREFIX with a policy wildcard', { CLAIM_CLIENT_ID_PREFIX: 'prov*' }, /CLAIM_CLIENT_ID_PREFIX: the claim client id prefix is 1 to 32/],
     ['POWERTOOLS_METRICS_NAMESPACE reserved for AWS', { POWERTOOLS_METRICS_NAMESPACE: 'AWS/IoT' }, /POWERTOOLS_METRICS_NAMESPACE is invalid/],
   ])('refuse a bad environment: %s', (_name, change, message) => {
     expect(() => readHookSettings({ ...baseEnv, ...change })).toThrow(ConfigError);
@@ -97,7 +102,7 @@ describe('AWS entry points', () => {
       // Act
       allowed = await hook(hookEvent({ ...device, region: REGION, certificateId: cert }), lambdaContext('hook', 'req-hook-1'));
       confirmed = await confirm(
-        { clientId: device.thingName, eventType: 'connected', principalIdentifier: cert, timestamp: Date.now() },
+        { clientId: device.thingName, principal: cert, receivedAt: Date.now() },
         lambdaContext('confirm', 'req-confirm-1'),
       );
       after = await hook(hookEvent({ ...device, region: REGION, certificateId: certificateId() }), lambdaContext('hook', 'req-hook-2'));

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisioningTemplateArn, THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-params.js';
+import { claimClientId } from '@global-iot/core/claim-client-id.js';
 import { TICKET_PREFIX } from '@global-iot/core/ticket.js';
 import { decideProvisioning } from '@global-iot/pre-provisioning-hook/hook.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
-import { certificateId, hookEvent, HookWorld, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
+import { CLAIM_PREFIX, certificateId, hookEvent, HookWorld, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
 
 const REGION = 'eu-west-1';
 const OTHER_REGIONS = ['us-east-1', 'ap-southeast-2', 'eu-central-1'];
@@ -66,7 +67,8 @@ describe('random events', () => {
           region.map((r) => provisioningTemplateArn({ region: r, accountId: '123456789012', templateName: 'T' })),
           fc.string(),
         ),
-        clientId: name,
+        // Bare names and claim client ids alike, so that some events get past the client-id check.
+        clientId: fc.oneof(name, name.map((n) => claimClientId(CLAIM_PREFIX, n))),
         parameters: fc.oneof(
           fc.record({ [THING_NAME_PARAM]: name, [TICKET_PARAM]: ticket }, { requiredKeys: [] }),
           fc.dictionary(fc.string(), fc.oneof(fc.string(), ticket)),
@@ -102,6 +104,10 @@ describe('random events', () => {
       })),
       fc.constantFrom(...pool.names).map((n) => ({ event: withParams({ [THING_NAME_PARAM]: n }) })),
       fc.constantFrom(...pool.names).map((n) => ({ event: { ...base, clientId: n } })),
+      fc
+        .constantFrom(...pool.names)
+        .filter((n) => n !== target.thingName)
+        .map((n) => ({ event: { ...base, clientId: claimClientId(CLAIM_PREFIX, n) } })),
       fc.constantFrom(...pool.tickets, foreign.ticket, target.ticket.slice(0, -1), `${target.ticket}A`).map((tk) => ({
         event: withParams({ [TICKET_PARAM]: tk }),
       })),

@@ -14,6 +14,7 @@ import {
 import type { HookDeps } from '@global-iot/pre-provisioning-hook/hook.js';
 import type { TestRegistry } from '../helpers/registry.js';
 import { RecordedInvocations, type RecordedLine } from '../helpers/telemetry.js';
+import { claimClientId, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
 
 export const TICKET_KID = 'hook-test-1';
 export const TICKET_TTL_SECONDS = 900;
@@ -57,6 +58,9 @@ export interface IssuedTicket {
  * The hook's world against dynalite: a ticket key, the registry, and the steps the bootstrap and
  * operators take (enrol, assign with a ticket, block) so that tests reach every state.
  */
+/** The claim client-id prefix the test hooks run with: the configuration's default. */
+export const CLAIM_PREFIX = DEFAULT_CLAIM_CLIENT_ID_PREFIX;
+
 export class HookWorld {
   /** What the hook recorded: its log lines and its metrics' dimensions. */
   readonly recorded = new RecordedInvocations();
@@ -78,7 +82,7 @@ export class HookWorld {
       registry: this.t.registry,
       ticketKeys: this.ticketKeys,
       now: () => this.t.clock.now,
-      settings: { maxProvisionAttempts: 3, requireClientIdMatch: true },
+      settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false },
       record: this.recorded.record,
       ...overrides,
     };
@@ -149,7 +153,8 @@ export function hookEvent(options: {
     certificateId: options.certificateId,
     certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
     templateArn: provisioningTemplateArn({ region: options.region, accountId: '123456789012', templateName: 'GlobalFleetProvisioning' }),
-    clientId: options.clientId ?? options.thingName,
+    // The claim session's own client id, as the device client opens it.
+    clientId: options.clientId ?? claimClientId(CLAIM_PREFIX, options.thingName),
     parameters: options.parameters ?? {
       [THING_NAME_PARAM]: options.thingName,
       ...(options.ticket === undefined ? {} : { [TICKET_PARAM]: options.ticket }),

@@ -6,11 +6,12 @@ import {
   THING_NAME_PARAM,
   TICKET_PARAM,
 } from '@global-iot/core/provisioning-params.js';
+import { claimClientId } from '@global-iot/core/claim-client-id.js';
 import { TICKET_PREFIX } from '@global-iot/core/ticket.js';
 import { createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
 import { decideProvisioning } from '@global-iot/pre-provisioning-hook/hook.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
-import { certificateId, hookEvent, HookWorld, readFixture, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
+import { CLAIM_PREFIX, certificateId, hookEvent, HookWorld, readFixture, TICKET_KID, TICKET_TTL_SECONDS, ticketKeyPair } from './helpers.js';
 
 const REGION_A = 'eu-central-1';
 const REGION_B = 'us-east-1';
@@ -104,7 +105,7 @@ describe('allow', () => {
 
   it('allows a retry with a fresh ticket up to the configured number of attempts, then denies', async () => {
     // Prepare
-    const deps = w.deps({ settings: { maxProvisionAttempts: 3, requireClientIdMatch: true } });
+    const deps = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false } });
     const device = await w.assignedDevice(REGION_A);
     const allowed: boolean[] = [];
     let ticket = device.ticket;
@@ -121,14 +122,16 @@ describe('allow', () => {
     expect((await w.record(device.thingName))?.provision_attempts).toBe(3);
   });
 
-  it('ignores the client id when the setting does not require it to match', async () => {
+  it('accepts the bare thing name as client id during a legacy migration window, and records it', async () => {
     // Prepare
     const device = await w.assignedDevice(REGION_A);
-    const event = hookEvent({ ...device, region: REGION_A, certificateId: certificateId(), clientId: 'any-client-id' });
+    const event = hookEvent({ ...device, region: REGION_A, certificateId: certificateId(), clientId: device.thingName });
+    const legacy = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: true } });
     // Act
-    const response = await decideProvisioning(event, w.deps({ settings: { maxProvisionAttempts: 3, requireClientIdMatch: false } }));
+    const response = await decideProvisioning(event, legacy);
     // Assess
     expect(response.allowProvisioning).toBe(true);
+    expect(w.lastLog()).toMatchObject({ outcome: 'allow', legacyClientId: true });
   });
 
   it('passes an event shaped exactly like AWS documents it through the Lambda-style handler', async () => {
@@ -141,7 +144,8 @@ describe('allow', () => {
     const thingName = fixture.clientId;
     await t.registry.enroll({ thingName });
     const { ticket } = await w.assign(thingName, 'us-east-1');
-    const event = { ...fixture, parameters: { ...fixture.parameters, [TICKET_PARAM]: ticket } };
+    // The claim session's client id: AWS's example uses the thing name, which this hook refuses.
+    const event = { ...fixture, clientId: claimClientId(CLAIM_PREFIX, thingName), parameters: { ...fixture.parameters, [TICKET_PARAM]: ticket } };
     const handler = createHookHandler(w.deps());
     // Act
     const response = await handler(event);
@@ -201,11 +205,16 @@ describe('deny', () => {
     await expectDenied(hookEvent({ thingName: device.thingName, ...base }), 'missing ticket parameter', device.thingName);
   });
 
-  it('denies a client id that is not the thing name', async () => {
+  it.each([
+    ['another client id', () => 'someone-else'],
+    ['the bare thing name (no legacy window)', (thing: string) => thing],
+    ["another thing's claim client id", () => claimClientId(CLAIM_PREFIX, 'other-device')],
+    ['the prefix in another case', (thing: string) => `PROV-${thing}`],
+  ])('denies a RegisterThing from %s', async (_name, clientIdOf) => {
     const device = await w.assignedDevice(REGION_A);
     await expectDenied(
-      hookEvent({ ...device, region: REGION_A, certificateId: certificateId(), clientId: 'someone-else' }),
-      'client id is not the thing name',
+      hookEvent({ ...device, region: REGION_A, certificateId: certificateId(), clientId: clientIdOf(device.thingName) }),
+      'client id is not the claim client id of the thing',
       device.thingName,
     );
   });

@@ -4,13 +4,13 @@ import {
   hookEventSchema,
   InvalidTemplateArn,
   parseTemplateArn,
-  presenceConnectedEventSchema,
   provisioningTemplateArn,
   REGION_PARAM,
   regionFromTemplateArn,
   THING_NAME_PARAM,
   TICKET_PARAM,
 } from '@global-iot/core/provisioning-params.js';
+import { confirmationEventSchema } from '@global-iot/core/confirmation.js';
 import { readFixture } from './helpers.js';
 
 describe('template parameter names', () => {
@@ -58,8 +58,8 @@ describe('template ARNs', () => {
 describe('event schemas', () => {
   it('accept the events shaped as AWS documents them, dropping fields they do not know', () => {
     const hook = readFixture('aws-pre-provisioning-hook-event.json') as Record<string, unknown>;
-    const presence = readFixture('aws-presence-connected-event.json') as Record<string, unknown>;
+    const confirmation = readFixture('confirmation-rule-event.json') as Record<string, unknown>;
     expect(hookEventSchema.parse({ ...hook, addedLater: 1 })).toEqual(hook);
-    expect(presenceConnectedEventSchema.parse(presence)).toEqual(presence);
+    expect(confirmationEventSchema.parse({ ...confirmation, addedLater: 1 })).toEqual(confirmation);
   });
 });

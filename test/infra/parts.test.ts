@@ -8,7 +8,7 @@ import { DevicePolicy } from '@global-iot/infra/constructs/device-policy.js';
 import { EnvironmentTooLargeError, ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
 import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '@global-iot/infra/geo.js';
 import { checkHandlerEntries, DEFAULT_HANDLER_ENTRIES, HandlerEntryError } from '@global-iot/infra/handlers.js';
-import { devicePolicyDocument } from '@global-iot/infra/iot-policies.js';
+import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/infra/iot-policies.js';
 import { logicalIdFromPath } from '@global-iot/infra/logical-ids.js';
 import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
 import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
@@ -91,12 +91,23 @@ describe('ProvisioningFunction', () => {
   });
 });
 
-describe('devicePolicyDocument', () => {
+describe('claimPolicyDocument and devicePolicyDocument', () => {
   const where = { region: 'eu-central-1', account: '123456789012' };
+
+  it('lets the claim certificate connect under the prefix only, or as anyone during a legacy window', () => {
+    // Act
+    const strict = claimPolicyDocument(where, { templateName: 'T', clientIdPrefix: 'claim_', legacyClientIds: false });
+    const legacy = claimPolicyDocument(where, { templateName: 'T', clientIdPrefix: 'claim_', legacyClientIds: true });
+
+    // Assess
+    expect(strict.Statement[0]).toEqual({ Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:eu-central-1:123456789012:client/claim_*' });
+    expect(legacy.Statement[0]).toEqual({ Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:eu-central-1:123456789012:client/*' });
+    expect(legacy.Statement.slice(1)).toEqual(strict.Statement.slice(1));
+  });
 
   it('lets a device connect only with a certificate attached to its thing', () => {
     // Act
-    const document = devicePolicyDocument(where);
+    const document = devicePolicyDocument(where, { confirmationRuleName: 'Confirm' });
 
     // Assess
     expect(document.Statement[0]).toEqual({
@@ -180,7 +191,7 @@ describe('ClaimCertificate', () => {
     const stack = new Stack(new App(), 'Claim');
 
     // Act
-    new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T' });
+    new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: false });
 
     // Assess
     const template = Template.fromStack(stack);
@@ -195,7 +206,7 @@ describe('ClaimCertificate', () => {
     const pem = selfSignedServerCert().cert.toString();
 
     // Act
-    const claim = new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T', certificatePem: pem });
+    const claim = new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: false, certificatePem: pem });
 
     // Assess
     const template = Template.fromStack(stack);
@@ -212,9 +223,12 @@ describe('DevicePolicy', () => {
     const where = { region: 'eu-central-1', account: '111111111111' };
 
     // Act
-    new DevicePolicy(stack, 'Device', { where, policyName: 'Fleet' });
+    new DevicePolicy(stack, 'Device', { where, policyName: 'Fleet', confirmationRuleName: 'Confirm' });
 
     // Assess
-    Template.fromStack(stack).hasResourceProperties('AWS::IoT::Policy', { PolicyName: 'Fleet', PolicyDocument: devicePolicyDocument(where) });
+    Template.fromStack(stack).hasResourceProperties('AWS::IoT::Policy', {
+      PolicyName: 'Fleet',
+      PolicyDocument: devicePolicyDocument(where, { confirmationRuleName: 'Confirm' }),
+    });
   });
 });

@@ -256,7 +256,7 @@ describe('regional stacks', () => {
     }
   });
 
-  it('let the claim certificate use exactly the fleet-provisioning topics of its template', () => {
+  it('let the claim certificate connect only under the claim client-id prefix and use exactly the fleet-provisioning topics of its template', () => {
     for (const stack of six.regional.values()) {
       // Prepare
       const arn = (resource: string) => `arn:aws:iot:${stack.region}:210987654321:${resource}`;
@@ -271,7 +271,8 @@ describe('regional stacks', () => {
       expect(Object.values(policies)[0]?.Properties.PolicyDocument).toEqual({
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/*') },
+          // Never `client/*`: the claim certificate must not be able to take a device's client id.
+          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/prov-*') },
           { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => arn(`topic/${t}`)) },
           { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => arn(`topicfilter/${t}`)) },
         ],
@@ -279,16 +280,19 @@ describe('regional stacks', () => {
     }
   });
 
-  it('scope the device policy to the connecting thing', () => {
+  it('scope the device policy to the connecting thing, and to its one confirmation topic', () => {
     for (const stack of defaults.regional.values()) {
       // Act
       const policies = Object.values(Template.fromStack(stack).findResources('AWS::IoT::Policy', { Properties: { PolicyName: 'GlobalFleetDevicePolicy' } }));
       const statements = (policies[0]?.Properties.PolicyDocument.Statement ?? []) as Statement[];
+      const confirmation = `arn:aws:iot:${stack.region}:111111111111:topic/$aws/rules/GlobalIotConfirmation/provisioning/confirm`;
+      const own = statements.filter((s) => s.Resource !== confirmation);
 
       // Assess
       expect(policies).toHaveLength(1);
-      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual(['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe']);
-      for (const statement of statements) {
+      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual(['iot:Connect', 'iot:Publish', 'iot:Publish', 'iot:Receive', 'iot:RetainPublish', 'iot:Subscribe']);
+      expect(statements.filter((s) => s.Resource === confirmation)).toEqual([{ Effect: 'Allow', Action: 'iot:Publish', Resource: confirmation }]);
+      for (const statement of own) {
         expect(statement.Effect).toBe('Allow');
         for (const resource of asList(statement.Resource as string | string[])) {
           expect(resource).toContain(`:${stack.region}:111111111111:`);
@@ -360,7 +364,7 @@ describe('regional stacks', () => {
     expect(role?.Properties.Policies).toBeUndefined();
   });
 
-  it('invoke the confirmation on presence events and pass the hook its settings', () => {
+  it('invoke the confirmation from the Basic Ingest confirmation rule only, and pass the hook its settings', () => {
     // Prepare
     const stack = defaults.regional.get('sa-east-1') as RegionalStack;
     const template = Template.fromStack(stack);
@@ -369,8 +373,11 @@ describe('regional stacks', () => {
 
     // Assess
     template.hasResourceProperties('AWS::IoT::TopicRule', {
+      RuleName: 'GlobalIotConfirmation',
       TopicRulePayload: Match.objectLike({
-        Sql: "SELECT * FROM '$aws/events/presence/connected/+'",
+        // The thing and the certificate from the connection, never from the payload.
+        Sql: "SELECT clientid() AS clientId, principal() AS principal, timestamp() AS receivedAt FROM 'provisioning/confirm'",
+        AwsIotSqlVersion: '2016-03-23',
         Actions: [{ Lambda: { FunctionArn: { 'Fn::GetAtt': [confirmId, 'Arn'] } } }],
         ErrorAction: Match.objectLike({ CloudwatchLogs: Match.anyValue() }),
       }),
@@ -389,7 +396,8 @@ describe('regional stacks', () => {
           REGISTRY_REGION: 'us-east-1',
           TICKET_PUBLIC_KEYS: JSON.stringify(cdkJsonContext().ticketPublicKeys),
           MAX_PROVISION_ATTEMPTS: '3',
-          REQUIRE_CLIENT_ID_MATCH: 'true',
+          CLAIM_CLIENT_ID_PREFIX: 'prov-',
+          LEGACY_CLAIM_CLIENT_IDS: 'false',
           POWERTOOLS_SERVICE_NAME: 'pre-provisioning-hook',
           POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
           NODE_OPTIONS: '--enable-source-maps',
@@ -430,18 +438,19 @@ const REGIONAL_LOGICAL_IDS = [
   'ClaimCertificate',
   'ClaimCertificatePolicy',
   'ClaimPolicy',
+  // In the presence rule's place: the Basic Ingest confirmation rule is a new resource (a named rule).
+  'ConfirmationRule',
   'DevicePolicy',
   'PreProvisioningHook26D7000F',
   'PreProvisioningHookInvokeByIotProvisioning272A7ED5',
   'PreProvisioningHookLogsBF0DFB3F',
   'PreProvisioningHookRole4387DC29',
   'PreProvisioningHookRoleDefaultPolicyDBAE4A27',
-  'PresenceConnectedRule',
   'PresenceRuleErrorRoleDefaultPolicy9FD1D45F',
   'PresenceRuleErrorRoleEB93D0E7',
   'PresenceRuleErrorsC1802DC9',
   'ProvisioningConfirmation01902736',
-  'ProvisioningConfirmationInvokeByPresenceRule6B256072',
+  'ProvisioningConfirmationInvokeByConfirmationRule88BEC482',
   'ProvisioningConfirmationLogs5E13B8D9',
   'ProvisioningConfirmationRole9198BEF5',
   'ProvisioningConfirmationRoleDefaultPolicy73CD2D1D',
@@ -466,7 +475,7 @@ const OPERATIONS_LOGICAL_IDS = [
 ];
 
 describe('regional stack composition', () => {
-  it('is four constructs (device policy, template with its hook, claim certificate, presence confirmation) and three for operations', () => {
+  it('is four constructs (device policy, template with its hook, claim certificate, confirmation rule) and three for operations', () => {
     // Prepare
     const stack = six.regional.get('eu-central-1') as RegionalStack;
 

@@ -13,7 +13,7 @@ let observer: ProvisionedDevice;
 
 beforeAll(async () => {
   test = await startTestCloud({ regions: [REGION], brokerSettings: { minKeepAliveSeconds: 1 } });
-  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'broker-factory');
+  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-broker-factory');
   device = await provision(claim, TEMPLATE, 'broker-device');
   observer = await provision(claim, TEMPLATE, 'broker-observer');
   claim.end(true);
@@ -41,7 +41,7 @@ const claimIdentity = () => ({ cert: test.claimCert, key: test.claimKey });
 describe('limits', () => {
   it('takes a payload of exactly 128 KiB', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'payload-limit');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-payload-limit');
 
     // Act
     const answer = await request(client, '$aws/certificates/create/json', Buffer.alloc(128 * 1024, 0x20), 'json');
@@ -53,7 +53,7 @@ describe('limits', () => {
 
   it('disconnects a client that publishes more than 128 KiB', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'payload-over');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-payload-over');
     const gone = closed(client);
 
     // Act
@@ -66,7 +66,7 @@ describe('limits', () => {
 
   it('disconnects a client that publishes with QoS 2, which AWS IoT does not support', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'qos2');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-qos2');
     const gone = closed(client);
 
     // Act
@@ -79,7 +79,7 @@ describe('limits', () => {
 
   it('disconnects a client that retains a message without iot:RetainPublish', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'retainer');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-retainer');
     const gone = closed(client);
 
     // Act
@@ -92,7 +92,7 @@ describe('limits', () => {
 
   it('grants QoS 1 to a QoS 2 subscription', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'qos2-sub');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-qos2-sub');
 
     // Act
     const granted = await client.subscribeAsync('$aws/certificates/create/json/accepted', { qos: 2 });
@@ -132,7 +132,7 @@ describe('connections', () => {
       });
       socket.on('session', (value: Buffer) => sessions.push(value));
       await within(new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())), 8_000, 'the handshake');
-      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `no-resume-${version}`, clean: true, keepalive: 60 }));
+      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `prov-no-resume-${version}`, clean: true, keepalive: 60 }));
       const connack = await within(new Promise<Buffer>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk))), 8_000, 'the CONNACK');
       return { socket, connack, session: sessions.at(-1) ?? socket.getSession() };
     };
@@ -156,7 +156,7 @@ describe('connections', () => {
     const raw = rawClaimSocket();
 
     // Act
-    raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'old', clean: true, keepalive: 60 }));
+    raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'prov-old', clean: true, keepalive: 60 }));
     await raw.ended;
 
     // Assess
@@ -180,7 +180,7 @@ describe('connections', () => {
     const raw = rawClaimSocket();
 
     // Act
-    raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'silent', clean: true, keepalive: 1 }));
+    raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'prov-silent', clean: true, keepalive: 1 }));
     await raw.ended;
 
     // Assess

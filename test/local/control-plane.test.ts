@@ -77,7 +77,7 @@ describe('DescribeEndpoint', () => {
 
   it('serves a region on its own loopback address under its own host name', async () => {
     // Act
-    const client = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'loopback-client', { region: OTHER_REGION });
+    const client = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-loopback-client', { region: OTHER_REGION });
 
     // Assess
     expect(test.cloud.region(OTHER_REGION).endpoint).toMatchObject({ host: OTHER_HOST, address: '127.0.0.3' });
@@ -202,7 +202,7 @@ describe('provisioning templates', () => {
     // Prepare
     const iot = iotClient(REGION);
     await iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, enabled: false }));
-    const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'disabled-claim');
+    const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-disabled-claim');
 
     // Act
     const attempt = provision(claim, TEMPLATE, 'never-provisioned');
@@ -219,7 +219,7 @@ describe('things and certificates', () => {
   let claim: MqttClient;
 
   beforeAll(async () => {
-    claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'registry-claim');
+    claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-registry-claim');
     device = await provision(claim, TEMPLATE, 'registry-device');
     await provision(claim, TEMPLATE, 'registry-device-2');
   });
@@ -320,7 +320,7 @@ describe('things and certificates', () => {
     const registered = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: issued.certificatePem, status: 'ACTIVE' }));
     const again = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: issued.certificatePem })).catch((error: unknown) => error);
     await iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY_NAME, target: registered.certificateArn }));
-    const client = await connectMqtt(test, identity, 'second-claim');
+    const client = await connectMqtt(test, identity, 'prov-second-claim');
     const codes = await subscribeCodes(client, ['$aws/certificates/create/json/accepted']);
 
     // Assess

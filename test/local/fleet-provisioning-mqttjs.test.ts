@@ -59,7 +59,7 @@ beforeAll(async () => {
     claimTemplateNames: [TEMPLATE, DENY_TEMPLATE, FAILING_TEMPLATE, BAD_ANSWER_TEMPLATE, DISABLED_TEMPLATE, SLOW_TEMPLATE, FAIL_TEMPLATE, MISSING_TEMPLATE],
   });
   test.hookLog = hookLog;
-  claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'claim-client');
+  claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-claim-client');
 });
 
 afterAll(async () => {
@@ -203,7 +203,7 @@ describe('RegisterThing', () => {
         certificateId,
         certificatePem: created.body['certificatePem'],
         templateArn: `arn:aws:iot:${REGION}:${test.cloud.accountId}:provisioningtemplate/${TEMPLATE}`,
-        clientId: 'claim-client',
+        clientId: 'prov-claim-client',
         parameters: { ThingName: 'json-device', Ticket: 't1.x' },
       },
     ]);

@@ -49,7 +49,7 @@ async function disconnect(connection: mqtt.MqttClientConnection): Promise<void> 
 describe('IotIdentityClientv2 over MQTT 3.1.1', () => {
   it('provisions with CreateKeysAndCertificate and reconnects with the new certificate', async () => {
     // Prepare
-    const connection = await connect311(test.claimCert, test.claimKey, 'sdk-keys-device');
+    const connection = await connect311(test.claimCert, test.claimKey, 'prov-sdk-keys-device');
     const identity = iotidentity.IotIdentityClientv2.newFromMqtt311(connection, RR_OPTIONS);
 
     // Act
@@ -72,7 +72,7 @@ describe('IotIdentityClientv2 over MQTT 3.1.1', () => {
   it('provisions with CreateCertificateFromCsr and reconnects with the device key', async () => {
     // Prepare
     const csr = await createCsr('ec-p256', 'sdk-csr-device');
-    const connection = await connect311(test.claimCert, test.claimKey, 'sdk-csr-device');
+    const connection = await connect311(test.claimCert, test.claimKey, 'prov-sdk-csr-device');
     const identity = iotidentity.IotIdentityClientv2.newFromMqtt311(connection, RR_OPTIONS);
 
     // Act
@@ -94,7 +94,7 @@ describe('IotIdentityClientv2 over MQTT 3.1.1', () => {
 
   it('surfaces a rejection as the SDK modelled error', async () => {
     // Prepare
-    const connection = await connect311(test.claimCert, test.claimKey, 'sdk-denied-device');
+    const connection = await connect311(test.claimCert, test.claimKey, 'prov-sdk-denied-device');
     const identity = iotidentity.IotIdentityClientv2.newFromMqtt311(connection, RR_OPTIONS);
     const keys = await identity.createKeysAndCertificate({});
 
@@ -120,7 +120,7 @@ describe('IotIdentityClientv2 over MQTT 5', () => {
     const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(endpoint().host, test.claimCert, test.claimKey);
     builder.withCertificateAuthority(test.rootCa);
     builder.withPort(endpoint().port);
-    builder.withConnectProperties({ clientId: 'sdk5-device', keepAliveIntervalSeconds: 60 });
+    builder.withConnectProperties({ clientId: 'prov-sdk5-device', keepAliveIntervalSeconds: 60 });
     const client = new mqtt5.Mqtt5Client(builder.build());
     const connected = new Promise<void>((resolve, reject) => {
       client.on('connectionSuccess', () => resolve());

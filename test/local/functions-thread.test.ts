@@ -42,9 +42,9 @@ function settings(overrides: Partial<ProductFunctionSettings> = {}): ProductFunc
   };
 }
 
-/** A presence `connected` event, as the IoT rule hands it to the confirmation. */
-function connected(clientId: string, principalIdentifier: string): Record<string, unknown> {
-  return { clientId, timestamp: Date.now(), eventType: 'connected', sessionIdentifier: '00000000-0000-0000-0000-000000000000', principalIdentifier, ipAddress: '198.51.100.7', versionNumber: 0 };
+/** What the confirmation rule hands the confirmation function. */
+function confirmation(clientId: string, principal: string): Record<string, unknown> {
+  return { clientId, principal, receivedAt: Date.now() };
 }
 
 beforeAll(async () => {
@@ -114,8 +114,8 @@ describe('the functions thread', () => {
       // Act
       const allowed = await thread.hook(hookEvent({ thingName: 'thread-device-3', ticket: String(bootstrapped['ticket']), region, certificateId }));
       const forged = await thread.hook(hookEvent({ thingName: 'thread-device-4', ticket: 't1.forged.ticket', region, certificateId }));
-      const elsewhere = await thread.confirm('eu-central-1')(connected('thread-device-3', certificateId));
-      const confirmed = await thread.confirm(region)(connected('thread-device-3', certificateId));
+      const elsewhere = await thread.confirm('eu-central-1')(confirmation('thread-device-3', certificateId));
+      const confirmed = await thread.confirm(region)(confirmation('thread-device-3', certificateId));
 
       // Assess
       expect(region).toBe('us-east-1');

@@ -1,7 +1,15 @@
-import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import {
+  AddPermissionCommand,
+  GetPolicyCommand,
+  InvokeCommand,
+  LambdaClient,
+  RemovePermissionCommand,
+  ResourceConflictException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionNotFound, InvalidPayload, type LambdaEndpoint, startLambdaEndpoint } from '@global-iot/local/lambda-endpoint.js';
-import { silentLogger } from '@global-iot/local/log.js';
+import { createLogger, silentLogger } from '@global-iot/local/log.js';
 import { within } from './support/cloud.js';
 
 /** The local Lambda Invoke endpoint, called with @aws-sdk/client-lambda as the product calls Lambda. */
@@ -182,5 +190,93 @@ describe("the cloud's own invocations (IoT's hooks and rule actions)", () => {
     expect(out).toEqual({ payload: '' });
     expect(ranBeforeAnswer).toBe(false);
     expect(asyncEvents.at(-1)).toEqual({ n: 2 });
+  });
+});
+
+describe('a failed asynchronous invocation', () => {
+  it('is run again after each configured wait, as Lambda retries twice, and logged as an error once every try failed', async () => {
+    // Prepare: one endpoint with short waits; a function that fails twice, one that always fails.
+    const lines: string[] = [];
+    const retrying = await startLambdaEndpoint({ accountId: ACCOUNT, log: createLogger('info', (line) => lines.push(line)), asyncRetryDelaysMs: [20, 40] });
+    const tries: number[] = [];
+    let succeeded: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      succeeded = resolve;
+    });
+    retrying.register({
+      region: 'us-east-1',
+      name: 'flaky',
+      handler: () => {
+        tries.push(Date.now());
+        if (tries.length < 3) throw new Error('registry unavailable');
+        succeeded();
+      },
+    });
+    let hopelessTries = 0;
+    retrying.register({
+      region: 'us-east-1',
+      name: 'hopeless',
+      handler: () => {
+        hopelessTries++;
+        throw new Error('always');
+      },
+    });
+    const logged = (message: string) => lines.map((l) => JSON.parse(l) as { message: string; level: string }).filter((l) => l.message === message);
+
+    // Act
+    await retrying.invoke(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:flaky`, '{}', 'Event');
+    await retrying.invoke(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:hopeless`, '{}', 'Event');
+    await within(done, 5_000, 'the third try');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await retrying.close();
+
+    // Assess
+    expect(tries).toHaveLength(3);
+    expect(hopelessTries).toBe(3);
+    expect(logged('asynchronous invocation failed, to be retried')).toHaveLength(4);
+    expect(logged('asynchronous invocation failed, retries used up')).toEqual([expect.objectContaining({ level: 'error' })]);
+  });
+});
+
+describe("a function's resource policy", () => {
+  it('is granted, read and revoked through @aws-sdk/client-lambda, and decides whether AWS IoT may invoke the function', async () => {
+    // Prepare: a function registered with an empty policy, which the cloud's services are held to.
+    const arnOfHook = `arn:aws:lambda:us-east-1:${ACCOUNT}:function:guarded`;
+    endpoint.register({ region: 'us-east-1', name: 'guarded', handler: () => ({ allowProvisioning: true }), permissions: [] });
+    const template = `arn:aws:iot:us-east-1:${ACCOUNT}:provisioningtemplate/T`;
+    const iot = { principal: 'iot.amazonaws.com', sourceAccount: ACCOUNT, sourceArn: template };
+
+    // Act
+    const before = endpoint.allows(arnOfHook, iot);
+    const noPolicy = await lambda.send(new GetPolicyCommand({ FunctionName: 'guarded' })).catch((error: unknown) => error);
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot', Action: 'lambda:InvokeFunction', Principal: 'iot.amazonaws.com', SourceAccount: ACCOUNT, SourceArn: template }));
+    const again = await lambda.send(new AddPermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot', Action: 'lambda:InvokeFunction', Principal: 'iot.amazonaws.com' })).catch((error: unknown) => error);
+    const policy = await lambda.send(new GetPolicyCommand({ FunctionName: 'guarded' }));
+    const granted = [endpoint.allows(arnOfHook, iot), endpoint.allows(arnOfHook, { ...iot, sourceArn: `${template}2` }), endpoint.allows(arnOfHook, { ...iot, sourceAccount: '210987654321' })];
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'guarded', StatementId: 'Iot' }));
+    const after = endpoint.allows(arnOfHook, iot);
+
+    // Assess
+    expect(before).toBe(false);
+    expect(noPolicy).toBeInstanceOf(ResourceNotFoundException);
+    expect(again).toBeInstanceOf(ResourceConflictException);
+    expect(JSON.parse(policy.Policy ?? '{}')).toEqual({
+      Version: '2012-10-17',
+      Id: 'default',
+      Statement: [
+        {
+          Sid: 'Iot',
+          Effect: 'Allow',
+          Principal: { Service: 'iot.amazonaws.com' },
+          Action: 'lambda:InvokeFunction',
+          Resource: arnOfHook,
+          Condition: { StringEquals: { 'AWS:SourceAccount': ACCOUNT }, ArnLike: { 'AWS:SourceArn': template } },
+        },
+      ],
+    });
+    expect(granted).toEqual([true, false, false]);
+    expect(after).toBe(false);
+    // A function registered without a policy is not held to one.
+    expect(endpoint.allows(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:echo`, iot)).toBe(true);
   });
 });

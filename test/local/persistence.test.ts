@@ -43,7 +43,7 @@ describe('a restart with --data-dir', () => {
     // Prepare
     const first = await start();
     const before = clients(first);
-    const claim = await connectMqtt(first, { cert: first.claimCert, key: first.claimKey }, 'persisted-device');
+    const claim = await connectMqtt(first, { cert: first.claimCert, key: first.claimKey }, 'prov-persisted-device');
     const device: ProvisionedDevice = await provision(claim, TEMPLATE, 'persisted-device');
     claim.end(true);
     await before.iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, description: 'changed before the restart' }));

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, devicePolicyDocument, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '@global-iot/local/iot/policy.js';
+import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
+import { compilePolicy, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '@global-iot/local/iot/policy.js';
 
 /** AWS IoT policy evaluation, on its own. */
 
+const WHERE = { region: 'us-east-1', account: '123456789012' };
 const ctx = (clientId: string, thing?: PolicyContext['thing']): PolicyContext => ({ region: 'us-east-1', accountId: '123456789012', clientId, ...(thing ? { thing } : {}) });
 const topic = (c: PolicyContext, name: string) => resourceArn(c, 'topic', name);
 const policy = (statements: object[]) => compilePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }));
@@ -42,7 +44,7 @@ describe('isAllowed', () => {
 
   it('leaves a statement unmatched when its variable has no value', () => {
     // Prepare
-    const p = compilePolicy(devicePolicyDocument('us-east-1', '123456789012'));
+    const p = compilePolicy(JSON.stringify(devicePolicyDocument(WHERE, { confirmationRuleName: 'Confirm' })));
     const unattached = ctx('dev-1');
     const attached = ctx('dev-1', { thingName: 'dev-1', attributes: {} });
 
@@ -134,5 +136,20 @@ describe('compilePolicy', () => {
 
     // Assess
     expect(attempt).toThrow(InvalidPolicy);
+  });
+});
+
+describe('the claim policy infra deploys', () => {
+  it('lets the claim certificate connect under the prefix only, with a JSON boolean condition in the device policy read as AWS reads it', () => {
+    // Prepare
+    const claim = compilePolicy(JSON.stringify(claimPolicyDocument(WHERE, { templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: false })));
+    const legacy = compilePolicy(JSON.stringify(claimPolicyDocument(WHERE, { templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: true })));
+    const connect = (p: typeof claim, clientId: string) => isAllowed([p], 'iot:Connect', resourceArn(ctx(clientId), 'client', clientId), ctx(clientId));
+
+    // Act
+    const results = [connect(claim, 'prov-sensor-1'), connect(claim, 'sensor-1'), connect(claim, 'PROV-sensor-1'), connect(legacy, 'sensor-1')];
+
+    // Assess
+    expect(results).toEqual([true, false, false, true]);
   });
 });

@@ -7,9 +7,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
+import { confirmationTopic, DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { DEFAULT_TEMPLATE_NAME, startLocalCloud } from '@global-iot/local/cloud.js';
+import { createLogger } from '@global-iot/local/log.js';
 import { productKeyPaths, productWiring } from '@global-iot/local/product.js';
-import { asTestCloud, connectMqtt, type TestCloud, testLogger, within } from './support/cloud.js';
+import { asTestCloud, connectMqtt, type TestCloud, within } from './support/cloud.js';
 import { createKeys, register } from './support/provisioning.js';
 
 /**
@@ -27,15 +29,20 @@ describe.each([
   let test: TestCloud;
   let registry: DeviceRegistry;
   let dynamo: DynamoDBClient;
+  /** The cloud's log lines: each run of the confirmation function writes one. */
+  const lines: string[] = [];
+  const confirmations = (thing: string) =>
+    lines.map((l) => JSON.parse(l) as { message?: string; thing?: string }).filter((e) => e.message === 'provisioning-confirmation' && e.thing === thing).length;
 
   beforeAll(async () => {
+    const log = createLogger('info', (line) => lines.push(line));
     const cloud = await startLocalCloud({
       regions: REGIONS,
       pkiDir: join(dir, 'pki'),
       deviceKeyAlgorithm: 'ec-p256',
       demo: true,
-      log: testLogger(),
-      wire: productWiring({ keysDir: join(dir, 'keys'), log: testLogger(), geolocation: false, functionsThread }),
+      log,
+      wire: productWiring({ keysDir: join(dir, 'keys'), log, geolocation: false, functionsThread }),
     });
     test = asTestCloud(cloud);
     dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: cloud.dynamo?.endpoint ?? '', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
@@ -65,7 +72,7 @@ describe.each([
   }
 
   describe('end to end', () => {
-    it('bootstraps, provisions in the assigned region and confirms on first connection', async () => {
+    it('bootstraps, provisions in the assigned region and confirms through the Basic Ingest rule', async () => {
       // Prepare
       const thingName = 'e2e-device-1';
       await registry.enroll({ thingName });
@@ -74,14 +81,19 @@ describe.each([
       // Act
       const answer = await post(`${test.cloud.bootstrapUrl ?? ''}/bootstrap`, signedBootstrapRequest(fleetKey, thingName, Date.now()));
       const region = String(answer.body['region']);
-      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName, { region });
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, `prov-${thingName}`, { region });
       const created = await createKeys(claim);
       const registered = await register(claim, String(answer.body['templateName']), {
         certificateOwnershipToken: created.body['certificateOwnershipToken'],
         parameters: { ThingName: thingName, Ticket: String(answer.body['ticket']) },
       });
       claim.end(true);
-      const device = await connectMqtt(test, { cert: String(created.body['certificatePem']), key: String(created.body['privateKey']) }, thingName, { region });
+      const identity = { cert: String(created.body['certificatePem']), key: String(created.body['privateKey']) };
+      const device = await connectMqtt(test, identity, thingName, { region });
+      // Connecting alone confirms nothing: only the device's one publish does.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const beforePublish = await registry.get(thingName);
+      await device.publishAsync(confirmationTopic(DEFAULT_CONFIRMATION_RULE_NAME), '{}', { qos: 1 });
       const confirmed = await within(
         (async () => {
           for (;;) {
@@ -94,8 +106,17 @@ describe.each([
         'the confirmation',
       );
       device.end(true);
+      // Then the device reconnects, as on every later boot: no rule, no function, no write.
+      const runsAfterConfirming = confirmations(thingName);
+      for (let reboot = 0; reboot < 3; reboot++) (await connectMqtt(test, identity, thingName, { region })).end(true);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const afterReboots = await registry.get(thingName);
 
       // Assess
+      expect(beforePublish?.prov_status).toBe('provisioning');
+      expect(runsAfterConfirming).toBe(1);
+      expect(confirmations(thingName)).toBe(1);
+      expect(afterReboots).toEqual(confirmed);
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ status: 'success', endpointAddress: 'localhost', templateName: DEFAULT_TEMPLATE_NAME });
       expect(REGIONS).toContain(region);
@@ -107,7 +128,7 @@ describe.each([
       // Prepare
       const thingName = 'e2e-device-2';
       await registry.enroll({ thingName });
-      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, thingName);
+      const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, `prov-${thingName}`);
       const created = await createKeys(claim);
 
       // Act

@@ -58,7 +58,7 @@ describe('fleet provisioning rates', () => {
     ['RegisterThing', `$aws/provisioning-templates/${TEMPLATE}/provision/json`, DEFAULT_AWS_QUOTAS.registerThingPerSecond],
   ])('%s: a burst over the rate is throttled, and a second later requests go through again', async (_name, topic, rate) => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), `burst-${rate}-${topic.length}`);
+    const client = await connectMqtt(test, claimIdentity(), `prov-burst-${rate}-${topic.length}`);
     clock += 10_000;
 
     // Act
@@ -78,7 +78,7 @@ describe('fleet provisioning rates', () => {
 describe('CONNECT per client id', () => {
   it.each([4, 5] as const)('MQTT %s: a second CONNECT within the second is refused, and accepted a second later', async (protocolVersion) => {
     // Prepare
-    const clientId = `reconnecting-${protocolVersion}`;
+    const clientId = `prov-reconnecting-${protocolVersion}`;
     clock += 10_000;
     const first = await connectMqtt(test, claimIdentity(), clientId, { protocolVersion });
     first.end(true);
@@ -101,10 +101,10 @@ describe('CONNECT per client id', () => {
   it('counts each client id on its own', async () => {
     // Prepare
     clock += 10_000;
-    const one = await connectMqtt(test, claimIdentity(), 'neighbour-one');
+    const one = await connectMqtt(test, claimIdentity(), 'prov-neighbour-one');
 
     // Act
-    const two = await connectMqtt(test, claimIdentity(), 'neighbour-two');
+    const two = await connectMqtt(test, claimIdentity(), 'prov-neighbour-two');
 
     // Assess
     expect(two.connected).toBe(true);

@@ -47,7 +47,8 @@ beforeAll(async () => {
         },
       })),
     ],
-    presenceFunctionName: 'presence-recorder',
+    // A rule on the presence events, as an operator might add one (with SELECT *).
+    rules: [{ name: 'presence_recorder', sql: "SELECT * FROM '$aws/events/presence/connected/+'", functionName: 'presence-recorder' }],
   });
   test.hookLog = hookLog;
 });
@@ -59,7 +60,7 @@ afterAll(async () => {
 const claimIdentity = () => ({ cert: test.claimCert, key: test.claimKey });
 
 async function withClaim<T>(clientId: string, work: (client: MqttClient) => Promise<T>, region?: string): Promise<T> {
-  const client = await connectMqtt(test, claimIdentity(), clientId, region ? { region } : {});
+  const client = await connectMqtt(test, claimIdentity(), `prov-${clientId}`, region ? { region } : {});
   try {
     return await work(client);
   } finally {
@@ -107,7 +108,7 @@ describe('the claim certificate', () => {
 
   it('gets the MQTT 5 reason code 0x87 for a refused subscription', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'claim-mqtt5', { protocolVersion: 5 });
+    const client = await connectMqtt(test, claimIdentity(), 'prov-claim-mqtt5', { protocolVersion: 5 });
 
     // Act
     const codes = await subscribeCodes(client, ['$aws/events/#', '$aws/certificates/create/json/accepted']);
@@ -119,7 +120,7 @@ describe('the claim certificate', () => {
 
   it('is disconnected when it publishes to another template', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'claim-pub');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-claim-pub');
     const gone = closed(client);
 
     // Act
@@ -132,7 +133,7 @@ describe('the claim certificate', () => {
 
   it('is disconnected when it publishes to a lifecycle topic', async () => {
     // Prepare
-    const client = await connectMqtt(test, claimIdentity(), 'claim-events');
+    const client = await connectMqtt(test, claimIdentity(), 'prov-claim-events');
     const gone = closed(client);
 
     // Act
@@ -147,8 +148,8 @@ describe('the claim certificate', () => {
 describe('answers', () => {
   it('go only to the connection that asked, even to clients provisioning at the same time', async () => {
     // Prepare
-    const a = await connectMqtt(test, claimIdentity(), 'concurrent-a');
-    const b = await connectMqtt(test, claimIdentity(), 'concurrent-b');
+    const a = await connectMqtt(test, claimIdentity(), 'prov-concurrent-a');
+    const b = await connectMqtt(test, claimIdentity(), 'prov-concurrent-b');
     const seen = { a: [] as string[], b: [] as string[] };
     a.on('message', (topic, payload) => seen.a.push(`${topic} ${payload.toString()}`));
     b.on('message', (topic, payload) => seen.b.push(`${topic} ${payload.toString()}`));
@@ -177,8 +178,8 @@ describe('answers', () => {
 
   it('cannot be forged by another client publishing on the answer topic', async () => {
     // Prepare
-    const victim = await connectMqtt(test, claimIdentity(), 'victim');
-    const forger = await connectMqtt(test, claimIdentity(), 'forger');
+    const victim = await connectMqtt(test, claimIdentity(), 'prov-victim');
+    const forger = await connectMqtt(test, claimIdentity(), 'prov-forger');
     await subscribeCodes(victim, ['$aws/certificates/create/json/accepted']);
     const seen: string[] = [];
     victim.on('message', (topic) => seen.push(topic));
@@ -197,8 +198,8 @@ describe('answers', () => {
 describe('ownership tokens', () => {
   it('refuse a client other than the one that created the certificate', async () => {
     // Prepare
-    const owner = await connectMqtt(test, claimIdentity(), 'token-owner');
-    const thief = await connectMqtt(test, claimIdentity(), 'token-thief');
+    const owner = await connectMqtt(test, claimIdentity(), 'prov-token-owner');
+    const thief = await connectMqtt(test, claimIdentity(), 'prov-token-thief');
     const created = await createKeys(owner);
     const body = { certificateOwnershipToken: created.body['certificateOwnershipToken'], parameters: { ThingName: 'token-owner', Ticket: 't' } };
 
@@ -246,6 +247,32 @@ describe('device certificates', () => {
 
     // Assess
     await expect(attempt).rejects.toThrow(/Not authorized/i);
+  });
+
+  it("cannot be pushed off by the claim certificate connecting under its thing's name, in any region", async () => {
+    // Prepare: the device is online; whoever extracted the fleet's claim key tries to take its client id.
+    const online = await connectMqtt(test, deviceA, deviceA.thingName);
+    let dropped = false;
+    online.once('close', () => {
+      dropped = true;
+    });
+
+    // Act
+    const here = connectMqtt(test, claimIdentity(), deviceA.thingName);
+    const there = connectMqtt(test, claimIdentity(), deviceA.thingName, { region: OTHER_REGION });
+    const results = await Promise.allSettled([here, there]);
+    // A round trip on the device's connection after both attempts: a drop would have come first.
+    const codes = await subscribeCodes(online, [`things/${deviceA.thingName}/commands`]);
+
+    // Assess: both refused at CONNECT (the claim policy allows only client/prov-*), and the device was never dropped.
+    expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'connected'))).toEqual([
+      expect.stringMatching(/Not authorized/i),
+      expect.stringMatching(/Not authorized/i),
+    ]);
+    expect(codes).toEqual([1]);
+    expect(dropped).toBe(false);
+    expect(online.connected).toBe(true);
+    online.end(true);
   });
 
   it('cannot connect in a region where it is not registered', async () => {
@@ -299,7 +326,7 @@ describe('device certificates', () => {
     second.end(true);
   });
 
-  it('raise a presence event that the confirmation function receives', async () => {
+  it('raise a presence event that a rule on the presence topic receives', async () => {
     // Prepare
     const arrived = new Promise<void>((resolve) => {
       presenceArrived = resolve;

@@ -16,7 +16,7 @@ let device5: ProvisionedDevice;
 
 beforeAll(async () => {
   test = await startTestCloud({ regions: [REGION] });
-  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'sdk-session-factory', { region: REGION });
+  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-sdk-session-factory', { region: REGION });
   device311 = await provision(claim, TEMPLATE, 'sdk-session-311');
   device5 = await provision(claim, TEMPLATE, 'sdk-session-5');
   claim.end(true);

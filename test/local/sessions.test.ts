@@ -31,7 +31,7 @@ const devices = new Map<Name, ProvisionedDevice>();
 
 beforeAll(async () => {
   test = await startTestCloud({ regions: [REGION], brokerSettings: SETTINGS });
-  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'session-factory');
+  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-session-factory');
   for (const name of NAMES) devices.set(name, await provision(claim, TEMPLATE, `session-${name}`));
   claim.end(true);
 });
@@ -274,7 +274,7 @@ describe('fleet provisioning answers', () => {
     ['RegisterThing', `$aws/provisioning-templates/${TEMPLATE}/provision/json`, '{}'],
   ])('%s: the answer follows the PUBACK of its QoS 1 request, as AWS acknowledges first', async (_name, topic, body) => {
     // Prepare
-    const raw = await rawConnect(test, { cert: test.claimCert, key: test.claimKey }, { protocolVersion: 4, clientId: `puback-${topic.length}`, clean: true, keepalive: 60 });
+    const raw = await rawConnect(test, { cert: test.claimCert, key: test.claimKey }, { protocolVersion: 4, clientId: `prov-puback-${topic.length}`, clean: true, keepalive: 60 });
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${topic}/accepted`, qos: 1 }, { topic: `${topic}/rejected`, qos: 1 }] });
     await raw.next((p) => p.cmd === 'suback', 'SUBACK');
 

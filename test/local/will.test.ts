@@ -28,7 +28,7 @@ function allow(statements: { action: string | string[]; resource: string }[]): s
 
 beforeAll(async () => {
   test = await startTestCloud({ regions: [REGION] });
-  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'will-factory');
+  const claim = await connectMqtt(test, { cert: test.claimCert, key: test.claimKey }, 'prov-will-factory');
   willDevice = await provision(claim, TEMPLATE, 'will-device');
   observer = await provision(claim, TEMPLATE, 'will-observer');
   marker = await provision(claim, TEMPLATE, 'will-marker');
@@ -111,12 +111,12 @@ describe('a will on a fleet provisioning answer topic', () => {
 
   it('reaches neither a device waiting for its answer nor a later subscriber', async () => {
     // Prepare: a device waits for its answer while two forgers die with wills on that topic.
-    const waiting = await connectMqtt(test, claimIdentity(), 'waiting-device');
+    const waiting = await connectMqtt(test, claimIdentity(), 'prov-waiting-device');
     const waitingSaw = record(waiting, ACCEPTED);
     await waiting.subscribeAsync([ACCEPTED, '$aws/certificates/create/json/rejected'], { qos: 1 });
-    await dieWithWill(claimIdentity(), 'forger', { topic: ACCEPTED, payload: forged, retain: false });
-    await dieWithWill(claimIdentity(), 'retaining-forger', { topic: ACCEPTED, payload: forged, retain: true });
-    const later = await connectMqtt(test, claimIdentity(), 'later-subscriber');
+    await dieWithWill(claimIdentity(), 'prov-forger', { topic: ACCEPTED, payload: forged, retain: false });
+    await dieWithWill(claimIdentity(), 'prov-retaining-forger', { topic: ACCEPTED, payload: forged, retain: true });
+    const later = await connectMqtt(test, claimIdentity(), 'prov-later-subscriber');
     const laterSaw = record(later, ACCEPTED);
 
     // Act: each asks for real, after the forgers are gone.
@@ -140,7 +140,7 @@ describe('a will on a fleet provisioning answer topic', () => {
     const before = state.snapshot().certificates.length;
 
     // Act
-    await dieWithWill(claimIdentity(), 'request-will', { topic: '$aws/certificates/create/json', payload: '{}', retain: false });
+    await dieWithWill(claimIdentity(), 'prov-request-will', { topic: '$aws/certificates/create/json', payload: '{}', retain: false });
 
     // Assess
     expect(state.snapshot().certificates).toHaveLength(before);

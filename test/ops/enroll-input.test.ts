@@ -92,12 +92,13 @@ describe('readEnrollInput', () => {
       'attr-1,,,{not json',
       'attr-2,,,"{""n"":1}"',
       'ok-1,,,',
+      'prov-1,,,',
       'short-1',
     ].join('\n');
     // Act
     const input = readEnrollInput(csv, 'csv', config);
     // Assess
-    expect(input.total).toBe(9);
+    expect(input.total).toBe(10);
     expect(input.valid.map((e) => e.thingName)).toEqual(['ok-1']);
     const byThing = Object.fromEntries(input.invalid.map((p) => [p.thingName ?? p.where, p]));
     expect(byThing['bad name']?.problems.join()).toMatch(/thing name must be/);
@@ -107,8 +108,9 @@ describe('readEnrollInput', () => {
     expect(byThing['attr-1']?.problems.join()).toMatch(/attributes: not a JSON object/);
     expect(byThing['attr-2']?.problems.join()).toMatch(/attributes/);
     expect(byThing['ok-1']?.problems.join()).toMatch(/already on line 2/);
+    expect(byThing['prov-1']?.problems).toEqual(['thingName: thing names starting with "prov-" are reserved for claim sessions (claimClientIdPrefix)']);
     // The PEM key spans lines: rows are named by the line they start on.
-    expect(byThing['short-1']).toEqual({ where: 'line 15', thingName: 'short-1', problems: ['has 1 fields; the header has 4'] });
+    expect(byThing['short-1']).toEqual({ where: 'line 16', thingName: 'short-1', problems: ['has 1 fields; the header has 4'] });
   });
 
   it('refuses a header with an unknown column, a repeated column, or no thing name column', () => {
@@ -157,5 +159,13 @@ describe('validateEnrollment', () => {
     expect(() => validateEnrollment({ thingName: 'x y' }, config)).toThrow(UsageError);
     expect(() => validateEnrollment({ thingName: 'one-2', publicKey: 'nope' }, config)).toThrow(/publicKey/);
     expect(() => validateEnrollment({ thingName: 'one-3', pinnedRegion: 'eu-west-1' }, config)).toThrow(/not an enabled region/);
+  });
+
+  it("refuses a name reserved for claim sessions under the configuration's own prefix", () => {
+    // Prepare
+    const custom = parseDeploymentConfig({ homeRegion: 'us-east-1', regions: ['us-east-1'], defaultRegion: 'us-east-1', claimClientIdPrefix: 'claim_' });
+    // Act / Assess
+    expect(() => validateEnrollment({ thingName: 'claim_sensor' }, custom)).toThrow(/reserved for claim sessions/);
+    expect(validateEnrollment({ thingName: 'prov-sensor' }, custom)).toEqual({ thingName: 'prov-sensor' });
   });
 });

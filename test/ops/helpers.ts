@@ -92,7 +92,7 @@ export async function startOpsCloud(overrides: Partial<DeploymentConfigInput> = 
     dynamoEndpoint: dynamo.endpoint,
     iotEndpoint: cloud.iotControlEndpoint,
     client,
-    target: { client, tableName: config.tableName, now: Date.now },
+    target: { client, tableName: config.tableName, now: Date.now, claimClientIdPrefix: config.claimClientIdPrefix },
     registry: new DeviceRegistry({ client, tableName: config.tableName }),
     iot: (region) => getIotClient(region, { endpoint: cloud.iotControlEndpoint }),
     flags,

@@ -203,7 +203,8 @@ describe('ops status, list, reset, block, unblock, export', () => {
     // Assess
     expect(json(dry.out)).toMatchObject({ from: 'assigned', to: 'unprovisioned', dryRun: true });
     expect(afterDry?.prov_status).toBe('assigned');
-    expect(reset.out).toBe('life-2: assigned -> unprovisioned\n');
+    expect(reset.out).toMatch(/^life-2: assigned -> unprovisioned\n/);
+    expect(reset.out).toMatch(/registry +- +- +done +assigned -> unprovisioned/);
     expect(afterReset).toMatchObject({ prov_status: 'unprovisioned', status_reason: 'returned for repair' });
     expect(afterReset?.aws_region).toBeUndefined();
     expect(block.code).toBe(EXIT.ok);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReservedThingName } from '@global-iot/core/claim-client-id.js';
 import { ConditionFailed } from '@global-iot/core/errors.js';
+import { bulkEnroll } from '@global-iot/core/registry/index.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let t: TestRegistry;
@@ -30,6 +32,28 @@ function assignment(thingName: string, overrides: Partial<Parameters<TestRegistr
 }
 
 describe('enroll', () => {
+  it.each([
+    ['starts with the claim client-id prefix', 'prov-sensor-1', /reserved for claim sessions/],
+    ['is too long for a client id with the prefix', 'a'.repeat(124), /at most 123 characters/],
+  ])('refuses a thing name that %s, and writes nothing', async (_name, thingName, message) => {
+    // Act
+    const enrol = t.registry.enroll({ thingName });
+
+    // Assess
+    await expect(enrol).rejects.toThrow(ReservedThingName);
+    await expect(t.registry.enroll({ thingName })).rejects.toThrow(message);
+    expect(await t.registry.get(thingName)).toBeUndefined();
+  });
+
+  it('refuses a reserved name in a bulk enrolment before writing any of it', async () => {
+    // Act
+    const bulk = bulkEnroll([{ thingName: 'bulk-ok-1' }, { thingName: 'prov-bulk-2' }], { client: t.client, tableName: t.tableName });
+
+    // Assess
+    await expect(bulk).rejects.toThrow(/enrolment 2: thing names starting with "prov-" are reserved/);
+    expect(await t.registry.get('bulk-ok-1')).toBeUndefined();
+  });
+
   it('creates an unprovisioned record with the sample attribute names', async () => {
     // Act
     const outcome = await t.registry.enroll({ thingName: 'enroll-1', attributes: { model: 'x' } });

@@ -11,18 +11,21 @@ import { call } from './support/http.js';
 import type { LogAudit } from './support/log-audit.js';
 import { type Outcome, publishAndWait, subscribeEach } from './support/mqtt-probe.js';
 import { reliabilityScale } from './support/scale.js';
+import { confirmationTopic, DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 
 /**
  * Hostile input on MQTT, over mutual TLS with the fleet's claim certificate (which every device
  * carries, so every attacker has it): garbage, huge and wrongly formatted payloads on the fleet
  * provisioning topics, garbage MQTT packets, and a claim-certificate holder snooping on other
- * devices, forging their answers and presence, and taking over their client ids. Nothing may
+ * devices, forging their answers, presence and confirmations, and taking over their client ids. Nothing may
  * crash, nothing may be provisioned, and nobody may see another device's answers.
  */
 
 const scale = reliabilityScale();
 const REGION = 'us-east-1';
+/** Where a device confirms its provisioning (Basic Ingest). */
+const CONFIRMATION = confirmationTopic(DEFAULT_CONFIRMATION_RULE_NAME);
 const MAX_PAYLOAD = 128 * 1024;
 let audit: LogAudit;
 let rc: ReliabilityCloud;
@@ -31,7 +34,7 @@ let closeCloud: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   ({ audit, rc, env, close: closeCloud } = await startAuditedCloud({ demo: false, regions: [REGION, 'eu-central-1'] }));
-  await rc.enroll(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'after-mqtt-fuzz-0']);
+  await rc.enroll(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'forger-device-0', 'after-mqtt-fuzz-0']);
 });
 
 afterAll(async () => {
@@ -41,7 +44,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function claimClient(clientId: string, region = REGION): Promise<MqttClient> {
-  const outcome = await connectMqtt(env, region, rc.claim, clientId);
+  const outcome = await connectMqtt(env, region, rc.claim, `prov-${clientId}`);
   if (outcome.kind !== 'connected') throw new Error(`the claim certificate could not connect: ${JSON.stringify(outcome)}`);
   return outcome.client;
 }
@@ -269,7 +272,8 @@ describe('a claim-certificate holder snooping on other devices', () => {
     let stop = false;
     const churn = (async () => {
       while (!stop) {
-        const outcome = await connectMqtt(env, REGION, rc.claim, 'victim-1');
+        // The claim session's client id the device uses: the one a claim holder can take.
+        const outcome = await connectMqtt(env, REGION, rc.claim, 'prov-victim-1');
         if (outcome.kind === 'connected') {
           outcome.client.on('message', (topic) => heard.push(topic));
           await outcome.client.subscribeAsync(['$aws/certificates/create/json/accepted', '$aws/certificates/create-from-csr/json/accepted', `$aws/provisioning-templates/${DEFAULT_TEMPLATE_NAME}/provision/json/accepted`]).catch(() => undefined);
@@ -295,27 +299,39 @@ describe('a claim-certificate holder snooping on other devices', () => {
     expect(record).toMatchObject({ prov_status: 'provisioned', certificate_id: result.certificateId, provision_attempts: 1 });
   });
 
-  it('cannot forge the presence event that confirms a device', { timeout: 60_000 }, async () => {
+  it('cannot confirm a device it is not: neither a claim holder, nor another device naming it, nor a forged presence event', { timeout: 60_000 }, async () => {
     // Prepare
     const registered = await registerWithoutConnecting('victim-2');
+    const other = await runDevice(env, { thingName: 'forger-device-0', certificateMode: 'keys', keepCredentials: true });
     const forger = await claimClient('forger-0', registered.region);
-    const event = { clientId: 'victim-2', eventType: 'connected', principalIdentifier: registered.certificateId, timestamp: Date.now(), versionNumber: 0 };
+    const presence = { clientId: 'victim-2', eventType: 'connected', principalIdentifier: registered.certificateId, timestamp: Date.now(), versionNumber: 0 };
+    const naming = Buffer.from(JSON.stringify({ clientId: 'victim-2', principal: registered.certificateId }));
 
     // Act
-    const forged = await publishAndWait(forger, '$aws/events/presence/connected/victim-2', Buffer.from(JSON.stringify(event)));
-    await sleep(300);
-    const afterForgery = await rc.registry.get('victim-2');
+    const forgedPresence = await publishAndWait(forger, '$aws/events/presence/connected/victim-2', Buffer.from(JSON.stringify(presence)));
+    const claimOnRule = await claimClient('forger-1', registered.region);
+    const claimPublish = await publishAndWait(claimOnRule, CONFIRMATION, naming);
+    const otherDevice = await connectMqtt(env, other.region ?? REGION, other.credentials ?? { cert: '', key: '' }, 'forger-device-0');
+    if (otherDevice.kind === 'connected') await otherDevice.client.publishAsync(CONFIRMATION, naming, { qos: 1 });
     const device = await connectMqtt(env, registered.region, registered, 'victim-2');
-    if (device.kind === 'connected') await device.client.endAsync();
+    await sleep(500);
+    const afterForgeries = await rc.registry.get('victim-2');
+    if (device.kind === 'connected') await device.client.publishAsync(CONFIRMATION, Buffer.from('{}'), { qos: 1 });
     const settled = await settleConfirmations(rc);
-    const afterConnecting = await rc.registry.get('victim-2');
+    const afterConfirming = await rc.registry.get('victim-2');
+    if (device.kind === 'connected') await device.client.endAsync();
+    if (otherDevice.kind === 'connected') await otherDevice.client.endAsync();
 
-    // Assess
-    expect(forged.kind).toBe('closed');
-    expect(afterForgery?.prov_status).toBe('provisioning');
+    // Assess: the claim is closed at either publish; the other device confirmed only itself (it
+    // already was); connecting alone confirms nothing; the victim's own publish does.
+    expect(forgedPresence.kind).toBe('closed');
+    expect(claimPublish.kind).toBe('closed');
+    expect(other.ok).toBe(true);
+    expect(otherDevice.kind).toBe('connected');
     expect(device.kind).toBe('connected');
+    expect(afterForgeries?.prov_status).toBe('provisioning');
     expect(settled.awaitingConfirmation).toBe(0);
-    expect(afterConnecting?.prov_status).toBe('provisioned');
+    expect(afterConfirming).toMatchObject({ prov_status: 'provisioned', certificate_id: registered.certificateId });
   });
 
   it("a provisioned device's certificate reaches its own thing only", { timeout: 60_000 }, async () => {

@@ -58,7 +58,7 @@ async function bootstrap(thingName: string, network: string): Promise<Assignment
 
 /** A claim connection in `region` as `clientId`: a new certificate, then RegisterThing with these parameters. */
 async function register(region: string, clientId: string, parameters: Record<string, string>): Promise<{ outcome: string; certificateId: string; cert: string; key: string }> {
-  const connected = await connectMqtt(env, region, rc.claim, clientId);
+  const connected = await connectMqtt(env, region, rc.claim, `prov-${clientId}`);
   if (connected.kind !== 'connected') throw new Error(`claim connection refused in ${region}`);
   const client = connected.client;
   const provision = `$aws/provisioning-templates/${DEFAULT_TEMPLATE_NAME}/provision/json`;
@@ -154,7 +154,7 @@ describe('the hook, invoked through the Lambda API', () => {
         certificateId: randomBytes(32).toString('hex'),
         certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
         templateArn: provisioningTemplateArn({ region: TOKYO, accountId: rc.cloud.accountId, templateName: DEFAULT_TEMPLATE_NAME }),
-        clientId: 'hook-fuzz-0',
+        clientId: 'prov-hook-fuzz-0',
         parameters: { ThingName: 'hook-fuzz-0', Ticket: assignment.ticket },
       },
     };
@@ -175,7 +175,7 @@ describe('the hook, invoked through the Lambda API', () => {
     const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
     const mutation = fc.oneof(
       fc.record({ field: fc.constant('templateArn'), value: fc.constantFrom(SYDNEY, 'us-east-1', 'eu-central-1').map((r) => provisioningTemplateArn({ region: r, accountId: rc.cloud.accountId, templateName: DEFAULT_TEMPLATE_NAME })) }),
-      fc.record({ field: fc.constant('clientId'), value: fc.oneof(fc.constant('tokyo-0'), fc.string({ maxLength: 130 })) }),
+      fc.record({ field: fc.constant('clientId'), value: fc.oneof(fc.constantFrom('tokyo-0', 'hook-fuzz-0', 'prov-tokyo-0'), fc.string({ maxLength: 130 })) }),
       fc.record({ field: fc.constant('ThingName'), value: fc.oneof(fc.constantFrom('tokyo-0', 'sydney-0', 'spent-0'), fc.string({ maxLength: 130 })) }),
       fc.record({ field: fc.constant('Ticket'), value: fc.oneof(fc.string({ maxLength: 1_100 }), fc.integer({ min: 3, max: 300 }).map((i) => `${valid.ticket.slice(0, i)}${valid.ticket[i] === 'A' ? 'B' : 'A'}${valid.ticket.slice(i + 1)}`)) }),
       // Any well-formed certificate id is a first certificate the hook may allow: only malformed ones here.

@@ -1,3 +1,8 @@
-import { statusChangeCommand } from './status-change.js';
+import { blockDevice } from '../../lib/device-lifecycle.js';
+import { lifecycleCommand } from './status-change.js';
 
-export const block = statusChangeCommand('block', 'refuse a device at the bootstrap and the hook, recording the reason');
+export const block = lifecycleCommand(
+  'block',
+  'refuse a device: the registry blocks it and its certificates go INACTIVE in every region (open connections drop)',
+  blockDevice,
+);

@@ -1,33 +1,63 @@
 import * as z from 'zod';
-import { defineCommand, type CliCommand } from '../../lib/command.js';
+import { type CliCommand, defineCommand, rowsOutcome } from '../../lib/command.js';
 import { dryRunFlag } from '../../lib/common-flags.js';
-import { EXIT } from '../../lib/errors.js';
+import type { CommandContext } from '../../lib/context.js';
+import type { LifecycleStep } from '../../lib/device-certificates.js';
+import type { LifecycleDeps, LifecycleReport } from '../../lib/device-lifecycle.js';
+import type { ExitCode } from '../../lib/errors.js';
 import { arg, defineArgs, defineFlags, flag } from '../../lib/flags.js';
-import { toJson } from '../../lib/output.js';
-import { changeStatus, type StatusAction } from '../../lib/registry.js';
+import { renderTable, toJson } from '../../lib/output.js';
 
-const flags = defineFlags({
-  reason: flag.string(
-    '--reason <text>',
-    'why (recorded on the device)',
-    z.string().trim().min(1, 'a reason is required').max(500, 'at most 500 characters'),
-    { required: true },
-  ),
-  dryRun: dryRunFlag('show the change, write nothing'),
-});
+/** What `reset`, `block` and `unblock` share: the thing, the reason, the dry run, and the step report. */
 
-/** `reset`, `block` and `unblock`: one status change of one device, with the operator's reason. */
-export function statusChangeCommand(action: StatusAction, description: string): CliCommand {
+export const thingArgs = defineArgs({ thing: arg('<thing>', 'thing name', z.string()) });
+
+export const reasonFlag = flag.string(
+  '--reason <text>',
+  'why (recorded on the device)',
+  z.string().trim().min(1, 'a reason is required').max(500, 'at most 500 characters'),
+  { required: true },
+);
+
+export const changeDryRunFlag = dryRunFlag('show every step it would take (registry and certificates), change nothing');
+
+export function lifecycleDeps(ctx: CommandContext): LifecycleDeps {
+  return { registry: ctx.registry(), iot: (region) => ctx.iot(region), regions: ctx.config().config.regions, timeoutMs: ctx.timeoutMs };
+}
+
+const STEP_COLUMNS = [
+  { header: 'STEP', value: (s: LifecycleStep) => s.action },
+  { header: 'REGION', value: (s: LifecycleStep) => s.region },
+  { header: 'CERTIFICATE', value: (s: LifecycleStep) => s.certificateId },
+  { header: 'OUTCOME', value: (s: LifecycleStep) => s.outcome },
+  { header: 'DETAIL', value: (s: LifecycleStep) => s.error ?? s.detail },
+];
+
+/** The report (a table of steps, or JSON); exit 0, 3 when some steps failed, 1 when all did. */
+export function printLifecycle(ctx: CommandContext, report: LifecycleReport): ExitCode {
+  if (ctx.json) {
+    ctx.io.stdout(toJson(report));
+  } else {
+    const note = report.dryRun ? ' (dry run: nothing changed)' : report.to === report.from && report.from !== 'blocked' ? ' (not changed)' : '';
+    ctx.io.stdout(`${report.thingName}: ${report.from} -> ${report.to}${note}\n`);
+    ctx.io.stdout(renderTable(STEP_COLUMNS, report.steps));
+  }
+  return rowsOutcome(report.steps, (s) => s.outcome === 'failed');
+}
+
+/** `block` and `unblock`: one device, a reason, a dry run. */
+export function lifecycleCommand(
+  name: 'block' | 'unblock',
+  description: string,
+  run: (deps: LifecycleDeps, thing: string, reason: string, dryRun: boolean) => Promise<LifecycleReport>,
+): CliCommand {
   return defineCommand({
-    name: action,
+    name,
     description,
-    args: defineArgs({ thing: arg('<thing>', 'thing name', z.string()) }),
-    flags,
+    args: thingArgs,
+    flags: defineFlags({ reason: reasonFlag, dryRun: changeDryRunFlag }),
     async run(ctx, { args, flags: f }) {
-      const change = await changeStatus(ctx.registryTarget(), action, args.thing, f.reason, { dryRun: f.dryRun });
-      if (ctx.json) ctx.io.stdout(toJson(change));
-      else ctx.io.stdout(`${change.thingName}: ${change.from} -> ${change.to}${change.dryRun ? ' (dry run: nothing written)' : ''}\n`);
-      return EXIT.ok;
+      return printLifecycle(ctx, await run(lifecycleDeps(ctx), args.thing, f.reason, f.dryRun));
     },
   });
 }

@@ -1,3 +1,8 @@
-import { statusChangeCommand } from './status-change.js';
+import { unblockDevice } from '../../lib/device-lifecycle.js';
+import { lifecycleCommand } from './status-change.js';
 
-export const unblock = statusChangeCommand('unblock', 'return a blocked device to unprovisioned, recording the reason');
+export const unblock = lifecycleCommand(
+  'unblock',
+  'release a blocked device: the certificates the block deactivated go ACTIVE again, then the registry returns it to where it was (or to unprovisioned)',
+  unblockDevice,
+);

@@ -8,6 +8,8 @@ import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
 import { createCsr } from '../../local/support/csr.js';
 import { readAnswer } from './http.js';
+import { claimClientId, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { confirmationTopic, DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 
 /**
  * A device as firmware would write it, with raw clients (node:https and mqtt.js): bootstrap,
@@ -107,6 +109,8 @@ export interface DeviceResult {
   readonly trail: readonly string[];
   readonly error?: string;
   readonly credentials?: { readonly cert: string; readonly key: string };
+  /** AWS IoT acknowledged the device's confirmation publish: a later boot does not publish it again. */
+  readonly confirmationAcknowledged?: boolean;
 }
 
 class Transient extends Error {
@@ -364,12 +368,24 @@ export async function runDevice(env: DeviceEnvironment, spec: DeviceSpec, limits
     ...extra,
   });
 
-  /** Connects with credentials the device holds; 'connected' ends the flow. */
+  let acknowledged = false;
+
+  /**
+   * Connects with credentials the device holds and publishes the confirmation (Basic Ingest, QoS
+   * 1); 'connected' ends the flow once AWS IoT acknowledged it. A connection cut before that, or a
+   * publish without its PUBACK, leaves the credentials pending: the next round publishes again, as
+   * the device client's next run does.
+   */
   async function useCredentials(credentials: Credentials): Promise<'connected' | 'refused' | 'unreachable'> {
     const outcome = await connectMqtt(env, credentials.region, credentials, thingName);
     if (outcome.kind === 'connected') {
-      if (cutHere('device-connect')) cutConnection(outcome.client);
-      else await outcome.client.endAsync();
+      if (cutHere('device-connect')) {
+        cutConnection(outcome.client);
+        throw new ConnectionCut('cut before the confirmation');
+      }
+      acknowledged = await publishConfirmation(outcome.client);
+      await outcome.client.endAsync();
+      if (!acknowledged) throw new Transient('the confirmation was not acknowledged');
       return 'connected';
     }
     note(`device connect ${outcome.kind === 'refused' ? `refused ${outcome.code}` : 'unreachable'}`);
@@ -432,7 +448,7 @@ export async function runDevice(env: DeviceEnvironment, spec: DeviceSpec, limits
     const answer = await bootstrapOnce();
     lap('bootstrap');
     const region = answer.region;
-    const connected = await connectMqtt(env, region, env.claim, thingName);
+    const connected = await connectMqtt(env, region, env.claim, claimClientId(DEFAULT_CLAIM_CLIENT_ID_PREFIX, thingName));
     if (connected.kind !== 'connected') {
       note(`r${round}: claim connect ${connected.kind === 'refused' ? `refused ${connected.code}` : `unreachable (${connected.error})`}`);
       unreachable.add(region);
@@ -505,6 +521,7 @@ export async function runDevice(env: DeviceEnvironment, spec: DeviceSpec, limits
   const succeeded = (credentials: Credentials): Partial<DeviceResult> => ({
     region: credentials.region,
     certificateId: credentials.certificateId,
+    confirmationAcknowledged: acknowledged,
     ...(spec.keepCredentials ? { credentials: { cert: credentials.cert, key: credentials.key } } : {}),
   });
   while (round < limits.maxRounds && performance.now() - started < limits.deadlineMs) {
@@ -540,14 +557,23 @@ export async function runDevice(env: DeviceEnvironment, spec: DeviceSpec, limits
   return finish(false, { error: `gave up after ${round} rounds` });
 }
 
+/** The confirmation, as the device client publishes it; true once AWS IoT acknowledged it. */
+async function publishConfirmation(client: MqttClient): Promise<boolean> {
+  return client.publishAsync(confirmationTopic(DEFAULT_CONFIRMATION_RULE_NAME), '{}', { qos: 1 }).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
- * The device's next boot: it connects with the certificate it holds, which confirms it if the
- * confirmation of its first connection was lost. True when the connection was accepted.
+ * The device's next boot: it connects with the certificate it holds and, if it never saw its
+ * confirmation acknowledged, publishes it again. True when the connection was accepted.
  */
 export async function reconnect(env: DeviceEnvironment, result: DeviceResult): Promise<boolean> {
   if (!result.credentials || !result.region) return false;
   const outcome = await connectMqtt(env, result.region, result.credentials, result.thingName);
   if (outcome.kind !== 'connected') return false;
+  if (!result.confirmationAcknowledged) await publishConfirmation(outcome.client);
   await outcome.client.endAsync();
   return true;
 }
