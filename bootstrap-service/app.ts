@@ -1,4 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { AdmissionDeps } from '@global-iot/core/admission/limiter.js';
 import type { TrustedProxy } from '@global-iot/core/config.js';
 import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '@global-iot/core/errors.js';
 import { createEndpointResolver } from '@global-iot/core/endpoints.js';
@@ -80,6 +81,9 @@ export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
         region: trace.region,
         reason: trace.reason,
         geo: trace.geoSource,
+        placement: trace.placement,
+        measurements: trace.measurements,
+        admission: trace.admission,
         ticketId: trace.ticketId,
         ticketKid: trace.ticketKid,
       },
@@ -98,7 +102,11 @@ export interface BootstrapParts {
   describeEndpoint: (region: string) => Promise<string>;
   geo: BootstrapDeps['geo'];
   record: InvocationRecorder;
+  /** The admission limiter's table (`config.admission.tableName`) is reached with this client. */
+  admissionClient: AdmissionDeps['client'];
   now?: () => number;
+  /** Uniform in [0, 1): the Retry-After jitter (default Math.random). */
+  random?: () => number;
   /** How long the drained-regions list is cached. */
   drainingCacheMs?: number;
 }
@@ -115,6 +123,7 @@ export function createBootstrapDeps(parts: BootstrapParts): BootstrapHandlerDeps
     geo: parts.geo,
     drainingRegions: cachedValue(() => parts.registry.getDrainingRegions(), [], parts.drainingCacheMs ?? 10_000, now),
     chooser: regionSelector(parts.config),
+    admission: { client: parts.admissionClient, now, random: parts.random ?? Math.random },
     now,
     record: parts.record,
   };

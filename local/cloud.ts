@@ -100,6 +100,8 @@ export interface CloudContext {
   readonly paths: PkiPaths;
   readonly now: () => number;
   readonly log: Logger;
+  /** The AWS quotas the emulated IoT enforces, when on: the product's admission follows them. */
+  readonly awsQuotas: AwsQuotas | undefined;
   functionArn(region: string, name: string): string;
 }
 
@@ -343,6 +345,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       paths: pki.paths,
       now,
       log,
+      awsQuotas: quotas,
       functionArn: lambda.functionArn,
     };
     const extra = options.wire ? await options.wire(context) : {};

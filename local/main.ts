@@ -8,6 +8,7 @@ import { describeError, UsageError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type HostMode, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
 import { automaticHostMode } from './host-mode.js';
+import { DEFAULT_AWS_QUOTAS } from './iot/quotas.js';
 import { createLogger, type LogLevel } from './log.js';
 import { deploymentRegions, type LocalDeployment, loadLocalDeployment, warnUnusedSettings } from './deployment-config.js';
 import { defaultProductConfig, PRODUCT_FUNCTION_NAMES, productKeyPaths, productWiring } from './product.js';
@@ -122,8 +123,8 @@ function keysDirOf(options: MainOptions): string {
 }
 
 /** The deployment configuration the product's functions run with. */
-export function productConfigOf(options: Pick<MainOptions, 'regions'>, deployment: LocalDeployment | undefined): DeploymentConfig {
-  return deployment?.config ?? defaultProductConfig(options.regions);
+export function productConfigOf(options: Pick<MainOptions, 'regions' | 'awsQuotas'>, deployment: LocalDeployment | undefined): DeploymentConfig {
+  return deployment?.config ?? defaultProductConfig(options.regions, {}, options.awsQuotas ? DEFAULT_AWS_QUOTAS : undefined);
 }
 
 /** The host mode to start with: `auto` becomes `loopback-addresses` where it can listen, else `localhost`. */

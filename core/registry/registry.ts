@@ -16,6 +16,7 @@ import {
   deviceRecordSchema,
   type Enrollment,
   enrollmentSchema,
+  type Placement,
   type ProvStatus,
   REGISTRY_KEY,
   sameDefinition,
@@ -39,6 +40,14 @@ export interface Assignment {
   country?: string;
   ticketId: string;
   ticketExpiresAt: number;
+  /** How the region was chosen; recorded as `placement`. */
+  placement?: Placement;
+  /**
+   * The handshake times (ms, by region) the request carried, recorded as `rtt_ms`; an
+   * assignment without them removes the figures of an earlier one, so the record always shows
+   * what its current region was chosen on.
+   */
+  rttMs?: Readonly<Record<string, number>>;
 }
 
 export interface HookAttempt {
@@ -207,12 +216,23 @@ export class DeviceRegistry {
       values[':country'] = { S: a.country };
       sets.push('country = :country');
     }
+    if (a.placement !== undefined) {
+      values[':placement'] = { S: a.placement };
+      sets.push('placement = :placement');
+    }
+    const removes: string[] = [];
+    if (a.rttMs !== undefined && Object.keys(a.rttMs).length > 0) {
+      values[':rtt'] = { M: Object.fromEntries(Object.entries(a.rttMs).map(([region, ms]) => [region, { N: String(ms) }])) };
+      sets.push('rtt_ms = :rtt');
+    } else {
+      removes.push('rtt_ms');
+    }
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(a.thingName),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -354,6 +374,8 @@ export class DeviceRegistry {
       'provisioning_at',
       'prov_datetime',
       'assign_attempts',
+      'placement',
+      'rtt_ms',
     ], { notFrom: 'blocked' });
   }
 
