@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { fullJitterDelay } from '@global-iot/core/backoff.js';
 import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 import { describeError } from '@global-iot/core/errors.js';
+import type { Measurement } from '@global-iot/core/measurements.js';
 import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
 
 /**
@@ -30,6 +31,10 @@ export const bootstrapAnswerSchema = z.object({
   ticket: z.string().min(1).max(1024),
   ticketExpiresAt: z.string(),
   fallbacks: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20),
+  /** The regions the device may measure; absent from a service that takes no figures. */
+  candidates: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20).optional(),
+  /** How the service chose the region (`model`, `measured`, `pinned`, ...), for the device's log. */
+  placement: z.string().regex(/^[a-z-]{1,32}$/, 'not a placement').optional(),
 });
 export type BootstrapAnswer = z.infer<typeof bootstrapAnswerSchema>;
 
@@ -41,6 +46,8 @@ export interface BootstrapRequestBody {
   'thing-name-sig': string;
   timestamp: number;
   'preferred-region'?: string;
+  /** Handshake times to an earlier answer's candidates; the signature is then v2. */
+  measurements?: Measurement[];
 }
 
 export interface BootstrapClientOptions {

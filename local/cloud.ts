@@ -8,6 +8,7 @@ import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from 
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
 import { createDataPlane, type DataPlane, type TopicRule } from './iot/data-plane.js';
+import { regionDelayProblems } from './iot/endpoint-delay.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { claimPolicyDocument, claimTemplatePolicyDocument, devicePolicyDocument } from './iot/policy.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
@@ -126,6 +127,12 @@ export interface LocalCloudOptions extends CloudWiring {
    * change some of them (see local/iot/quotas.ts). Off by default.
    */
   awsQuotas?: boolean | Partial<AwsQuotas>;
+  /**
+   * Region -> ms each connection to its endpoint waits before the TLS handshake: a farther
+   * region on one machine (local/iot/endpoint-delay.ts), so that devices measuring their
+   * candidates see a difference. Loopback addresses only; 0 to 10,000 ms; none by default.
+   */
+  regionDelaysMs?: Readonly<Record<string, number>>;
   /** Start dynalite (default true). */
   dynamo?: boolean;
   dynamoPort?: number;
@@ -243,6 +250,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (!/^\d{12}$/.test(accountId)) throw new LocalCloudConfigError('the account id must be 12 digits');
   const hostMode = options.hostMode ?? 'localhost';
   const endpoints = resolveRegionEndpoints(options.regions ?? DEFAULT_REGIONS, hostMode);
+  const delays = options.regionDelaysMs ?? {};
+  const delayProblems = regionDelayProblems(delays, endpoints.map((e) => e.region));
+  if (delayProblems.length > 0) throw new LocalCloudConfigError(delayProblems.join('; '));
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   const pkiDir = resolve(options.pkiDir ?? (dataDir ? join(dataDir, 'pki') : join(process.cwd(), '.local-cloud')));
   const bootstrapHost = options.bootstrapHost ?? 'localhost';
@@ -422,6 +432,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         }),
         rules,
         brokerSettings,
+        ...(delays[region] !== undefined ? { handshakeDelayMs: delays[region] } : {}),
         now,
         log,
       });
