@@ -80,17 +80,23 @@ export function productKeyPaths(keysDir: string): ProductKeys {
  */
 export function defaultProductConfig(
   regions: readonly string[],
-  names: { templateName?: string; tableName?: string } = {},
-  awsQuotas?: Pick<AwsQuotas, 'registerThingPerSecond'>,
+  options: {
+    templateName?: string;
+    tableName?: string;
+    awsQuotas?: Pick<AwsQuotas, 'registerThingPerSecond'>;
+    measuredChoice?: { marginMs?: number; marginRatio?: number };
+  } = {},
 ): DeploymentConfig {
   const [homeRegion] = regions;
   if (!homeRegion) throw new ConfigError('the product needs at least one region');
+  const { awsQuotas } = options;
   return parseDeploymentConfig({
     homeRegion,
     regions,
     defaultRegion: homeRegion,
-    templateName: names.templateName ?? DEFAULT_TEMPLATE_NAME,
-    ...(names.tableName ? { tableName: names.tableName } : {}),
+    templateName: options.templateName ?? DEFAULT_TEMPLATE_NAME,
+    ...(options.tableName ? { tableName: options.tableName } : {}),
+    ...(options.measuredChoice ? { measuredChoice: options.measuredChoice } : {}),
     admission:
       awsQuotas === undefined
         ? { enabled: false }
@@ -109,7 +115,13 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const dynamo = context.dynamo;
     if (!dynamo) throw new Error('the product needs the local DynamoDB');
     const regions = context.regions.map((r) => r.region);
-    const config = options.config ?? defaultProductConfig(regions, options, context.awsQuotas);
+    const config =
+      options.config ??
+      defaultProductConfig(regions, {
+        ...(options.templateName ? { templateName: options.templateName } : {}),
+        ...(options.tableName ? { tableName: options.tableName } : {}),
+        ...(context.awsQuotas ? { awsQuotas: context.awsQuotas } : {}),
+      });
     if (options.config && !sameSet(config.regions, regions)) {
       throw new ConfigError(`the configuration enables ${config.regions.join(', ')} but the local cloud runs ${regions.join(', ')}`);
     }

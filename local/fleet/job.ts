@@ -28,6 +28,11 @@ export interface FleetJob {
   registry: { endpoint: string; region: string; tableName: string };
   outDir: string;
   durable: boolean;
+  /**
+   * Whether devices measure their candidates. On one machine every region is equally near and a
+   * handshake's time is CPU noise, so the demo measures only when regions are delayed.
+   */
+  measure: boolean;
 }
 
 export interface FleetProgress {
@@ -62,6 +67,7 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
     protocol: job.protocol,
     outDir: job.outDir,
     durable: job.durable,
+    measure: { enabled: job.measure },
     resolveEndpoint: (region, endpointAddress) => {
       const port = job.regionPorts[region];
       if (port === undefined) throw new Error(`the bootstrap named region ${region}, which the local cloud does not run`);

@@ -25,6 +25,22 @@ export class EndpointDelayRefused extends Error {
 export const MAX_REGION_DELAY_MS = 10_000;
 
 /**
+ * `--region-delay <region=ms>` values (repeatable) as a region -> ms map; a malformed or repeated
+ * one is an `EndpointDelayRefused` naming it. Whether the region is emulated is
+ * `regionDelayProblems`'s question, once the regions are known.
+ */
+export function parseRegionDelays(values: readonly string[]): Record<string, number> {
+  const delays: Record<string, number> = {};
+  for (const value of values) {
+    const match = /^([a-z]{2}(?:-[a-z]+)+-\d)=(\d{1,5})$/.exec(value.trim());
+    if (!match?.[1] || match[2] === undefined) throw new EndpointDelayRefused(`--region-delay: expected <region>=<ms>, as eu-central-1=80, got ${JSON.stringify(value)}`);
+    if (Object.hasOwn(delays, match[1])) throw new EndpointDelayRefused(`--region-delay: ${match[1]} is given twice`);
+    delays[match[1]] = Number(match[2]);
+  }
+  return delays;
+}
+
+/**
  * Checks a region -> delay map against the emulated regions; the message names the region.
  * Returns the problems (none: valid).
  */
