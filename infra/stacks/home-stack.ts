@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
+import { ADMISSION_KEY, ADMISSION_TTL_ATTRIBUTE } from '@global-iot/core/admission/table.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
@@ -50,6 +51,8 @@ export interface HomeStackProps extends StackProps {
  */
 export class HomeStack extends Stack {
   readonly table: dynamodb.Table;
+  /** The admission limiter's counters (core/admission/), when admission is on. */
+  readonly admissionTable?: dynamodb.Table;
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly signingSecret: secretsmanager.Secret;
@@ -126,6 +129,22 @@ export class HomeStack extends Stack {
       },
     });
     this.table.grant(this.bootstrapFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    if (deployment.admission.enabled) {
+      this.admissionTable = new dynamodb.Table(this, 'AdmissionCounters', {
+        tableName: deployment.admission.tableName,
+        partitionKey: { name: ADMISSION_KEY, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        // A counter is read only in its own second; TTL deletes it after counterTtlSeconds.
+        timeToLiveAttribute: ADMISSION_TTL_ATTRIBUTE,
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      Validations.of(this.admissionTable).acknowledge({
+        id: 'AwsSolutions-DDB3',
+        reason: 'Per-second admission counters, deleted by TTL within counterTtlSeconds: there is nothing to recover to a point in time.',
+      });
+      this.admissionTable.grant(this.bootstrapFunction, 'dynamodb:UpdateItem');
+    }
     this.signingSecret.grantRead(this.bootstrapFunction);
     geoKeySecret?.grantRead(this.bootstrapFunction);
 
