@@ -1,9 +1,10 @@
-import { admit, type AdmissionDeps, tryAdmit } from '@global-iot/core/admission/limiter.js';
+import { admit, type AdmissionDeps, type RegionAdmission, tryAdmit } from '@global-iot/core/admission/limiter.js';
+import { pacedReleaseMs } from '@global-iot/core/admission/pacing.js';
 import type { AdmissionSettings } from '@global-iot/core/config.js';
 import type { DeviceRecord } from '@global-iot/core/registry/index.js';
 import { RegionBusy } from './errors.js';
 import type { Location } from './geolocate.js';
-import { movedTo, type Placed } from './placement.js';
+import { movedTo, type Placed } from '@global-iot/core/placement.js';
 
 /**
  * Quota-aware admission at the bootstrap (core/admission/): each region takes at most its
@@ -12,12 +13,22 @@ import { movedTo, type Placed } from './placement.js';
  * Retry-After that spreads the burst, or (`overflow: next-region`) the next region it may use.
  */
 
+/** The limiter's dependencies, and the wait that paces admitted devices within their second. */
+export interface BootstrapAdmissionDeps extends AdmissionDeps {
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
 /** What the log line says about admission. */
 export type AdmissionOutcome = 'off' | 'admitted' | 'held' | 'overflow' | 'kept';
 
 export interface Admitted {
   readonly placed: Placed;
   readonly outcome: AdmissionOutcome;
+  /**
+   * When the answer should go out (epoch ms), pacing the devices admitted in one second over it
+   * (core/admission/pacing.ts); absent when there is nothing to wait for.
+   */
+  readonly releaseAt?: number;
 }
 
 /**
@@ -38,7 +49,7 @@ export function heldRegion(record: DeviceRecord, nowMs: number): string | undefi
  * (still offered, so residency and draining still allow it) rather than waiting.
  */
 export async function admitPlacement(
-  deps: AdmissionDeps,
+  deps: BootstrapAdmissionDeps,
   settings: AdmissionSettings,
   placed: Placed,
   record: DeviceRecord,
@@ -47,9 +58,12 @@ export async function admitPlacement(
   if (!settings.enabled) return { placed, outcome: 'off' };
   const held = heldRegion(record, deps.now());
   if (held === placed.region) return { placed, outcome: 'held' };
+  /** The device's place in its second, when pacing is on. */
+  const paced = (slot: RegionAdmission | undefined): { releaseAt?: number } =>
+    settings.pacing && slot !== undefined ? { releaseAt: pacedReleaseMs(slot) } : {};
   if (held !== undefined && placed.offered.includes(held)) {
     const attempt = await tryAdmit(deps, settings, placed.region);
-    if (attempt.admitted) return { placed, outcome: 'admitted' };
+    if (attempt.admitted) return { placed, outcome: 'admitted', ...paced(attempt) };
     const reason = `${placed.reason}; ${placed.region} at its ceiling, kept in ${held}`;
     return { placed: movedTo(placed, held, record.placement ?? 'model', reason, location), outcome: 'kept' };
   }
@@ -58,7 +72,17 @@ export async function admitPlacement(
     const regions = admission.refused.map((r) => r.region).join(', ');
     throw new RegionBusy(`${regions} admitted as many new devices this second as ${admission.refused.length > 1 ? 'their ceilings allow' : 'its ceiling allows'}; retry after ${admission.retryAfterSeconds} s`, admission.retryAfterSeconds);
   }
-  if (admission.region === placed.region) return { placed, outcome: 'admitted' };
+  if (admission.region === placed.region) return { placed, outcome: 'admitted', ...paced(admission.slot) };
   const reason = `${placed.reason}; ${admission.overflowedFrom.join(', ')} at the ceiling`;
-  return { placed: movedTo(placed, admission.region, 'overflow', reason, location), outcome: 'overflow' };
+  return { placed: movedTo(placed, admission.region, 'overflow', reason, location), outcome: 'overflow', ...paced(admission.slot) };
+}
+
+/**
+ * Holds the answer until its paced time. The wait comes last, after the assignment is written,
+ * so that what a busy service does after admitting a device does not bunch the answers again.
+ */
+export async function holdUntil(deps: Pick<BootstrapAdmissionDeps, 'now' | 'sleep'>, releaseAt: number | undefined): Promise<void> {
+  if (releaseAt === undefined) return;
+  const wait = releaseAt - deps.now();
+  if (wait > 0) await deps.sleep(wait);
 }

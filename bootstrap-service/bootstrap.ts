@@ -1,7 +1,6 @@
-import type { AdmissionDeps } from '@global-iot/core/admission/limiter.js';
 import type { DeploymentConfig } from '@global-iot/core/config.js';
 import { ConditionFailed } from '@global-iot/core/errors.js';
-import { compileRegionPolicy, type RegionChooser } from '@global-iot/core/region-choice.js';
+import { NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '@global-iot/core/region-choice.js';
 import type { DeviceRecord, DeviceRegistry, Placement } from '@global-iot/core/registry/index.js';
 import {
   canonicalRequestBytes,
@@ -12,7 +11,7 @@ import {
   verifySignature,
 } from '@global-iot/core/signing.js';
 import { issueTicket, type TicketSigner } from '@global-iot/core/ticket.js';
-import { type AdmissionOutcome, admitPlacement } from './admission.js';
+import { type AdmissionOutcome, admitPlacement, type Admitted, type BootstrapAdmissionDeps, holdUntil } from './admission.js';
 import {
   AlreadyProvisioned,
   BadRequest,
@@ -20,6 +19,7 @@ import {
   DeviceBlocked,
   LegacySignatureRefused,
   MethodNotAllowed,
+  NoRegionAvailable,
   ReplayedRequest,
   RequestExpired,
   ServiceUnavailable,
@@ -27,7 +27,7 @@ import {
 } from './errors.js';
 import type { InboundRequest } from './event.js';
 import { geolocate, type GeolocateDeps, type Location } from './geolocate.js';
-import { fallbacksOf, type Placed, placeDevice } from './placement.js';
+import { fallbacksOf, type Placed, type PlacementInput, placeDevice } from '@global-iot/core/placement.js';
 import { type BootstrapRequest, parseBootstrapBody } from './request.js';
 
 export interface BootstrapDeps {
@@ -40,10 +40,10 @@ export interface BootstrapDeps {
   geo: GeolocateDeps;
   /** Regions operators drained at run time (cached by the caller). */
   drainingRegions: () => Promise<readonly string[]>;
-  /** Region choice for a set of draining regions; see `regionSelector`. */
+  /** Region choice for a set of draining regions; see `regionChooserFor` (core/region-policy.ts). */
   chooser: (draining: readonly string[]) => RegionChooser;
-  /** The admission limiter's table client, clock and jitter (used when `config.admission.enabled`). */
-  admission: AdmissionDeps;
+  /** The admission limiter's table client, clock, jitter and pacing wait (used when `config.admission.enabled`). */
+  admission: BootstrapAdmissionDeps;
   now: () => number;
 }
 
@@ -80,31 +80,6 @@ export interface BootstrapTrace {
   /** The issued ticket's id and the id of the key that signed it (never the ticket). */
   ticketId?: string;
   ticketKid?: string;
-}
-
-/**
- * Compiles the region policy once per distinct set of drained regions: the static part comes
- * from the deployment config, the dynamic part from `ops regions drain`.
- */
-export function regionSelector(config: DeploymentConfig): (draining: readonly string[]) => RegionChooser {
-  const compiled = new Map<string, RegionChooser>();
-  return (draining) => {
-    const all = [...new Set([...config.draining, ...draining.filter((r) => config.regions.includes(r))])].sort();
-    const key = all.join(',');
-    let chooser = compiled.get(key);
-    if (!chooser) {
-      chooser = compileRegionPolicy({
-        enabled: config.regions,
-        defaultRegion: config.defaultRegion,
-        draining: all,
-        residency: config.residency,
-        fallbackCount: config.fallbackCount,
-        ranking: config.regionRanking,
-      });
-      compiled.set(key, chooser);
-    }
-    return chooser;
-  };
 }
 
 /** Caches a slow-changing async value for `ttlMs`; a failed refresh keeps the last value. */
@@ -226,7 +201,7 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
   // A region admitted by an earlier pass of this loop is not counted again.
   let admittedHere: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const placed = placeDevice({
+    const placed = placeOr503({
       record,
       location,
       chooser,
@@ -235,9 +210,9 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
       draining: drainingNow,
       margin: { ms: deps.config.measuredChoice.marginMs, ratio: deps.config.measuredChoice.marginRatio },
     });
-    const admitted =
+    const admitted: Admitted =
       placed.region === admittedHere
-        ? { placed, outcome: 'held' as const }
+        ? { placed, outcome: 'held' }
         : await admitPlacement(deps.admission, deps.config.admission, placed, record, location);
     const choice = admitted.placed;
     admittedHere = choice.region;
@@ -271,6 +246,7 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         placement: choice.placement,
         ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
+      await holdUntil(deps.admission, admitted.releaseAt);
       return await answer(choice, issued, deps);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
@@ -280,6 +256,18 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
       if (attempt >= MAX_ASSIGN_ATTEMPTS) throw new Conflict('another request for this device changed its record; retry');
       record = fresh;
     }
+  }
+}
+
+/** The placement; a policy that leaves this device no region is a 503. */
+function placeOr503(input: PlacementInput): Placed {
+  try {
+    return placeDevice(input);
+  } catch (error) {
+    if (error instanceof NoEligibleRegion || error instanceof PinnedRegionNotEnabled) {
+      throw new NoRegionAvailable(`no region can take this device now: ${error.message}`, { cause: error });
+    }
+    throw error;
   }
 }
 

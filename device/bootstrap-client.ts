@@ -54,7 +54,7 @@ export interface BootstrapClientOptions {
   url: URL;
   /** PEM bundle of trusted roots; Node's built-in roots when absent. */
   ca?: string;
-  /** Time to get a TCP+TLS connection. */
+  /** Time to get a TCP+TLS connection (a kept-alive one is ready at once). */
   connectTimeoutMs: number;
   /** Time for one whole attempt, connection included. */
   requestTimeoutMs: number;
@@ -158,7 +158,6 @@ function post(body: string, options: BootstrapClientOptions): Promise<HttpResult
       secureContext: secureContextFor(options.ca),
       ...(options.agent !== undefined ? { agent: options.agent } : {}),
       minVersion: MIN_TLS_VERSION,
-      timeout: options.connectTimeoutMs,
     };
     const req = httpsRequest(
       options.url,
@@ -184,11 +183,21 @@ function post(body: string, options: BootstrapClientOptions): Promise<HttpResult
         });
       },
     );
-    // `timeout` above covers an idle socket (connecting included); this covers the whole attempt.
+    // The connection (TCP and TLS) has connectTimeoutMs; the whole attempt, answer included,
+    // requestTimeoutMs. A busy service may take longer to answer than to accept: that is no
+    // reason to give up on it before requestTimeoutMs, and an attempt abandoned early is work it
+    // still does, then does again for the retry.
+    req.on('socket', (socket) => {
+      if (req.reusedSocket) return;
+      const connecting = setTimeout(() => {
+        req.destroy(new RetryableFailure(`no connection within ${options.connectTimeoutMs} ms`));
+      }, options.connectTimeoutMs);
+      socket.once('secureConnect', () => clearTimeout(connecting));
+      socket.once('close', () => clearTimeout(connecting));
+    });
     const overall = setTimeout(() => {
       req.destroy(new RetryableFailure(`no answer within ${options.requestTimeoutMs} ms`));
     }, options.requestTimeoutMs);
-    req.on('timeout', () => req.destroy(new RetryableFailure(`connection idle for ${options.connectTimeoutMs} ms`)));
     req.on('error', (error) => {
       clearTimeout(overall);
       reject(error);

@@ -33,6 +33,11 @@ export interface FleetJob {
    * handshake's time is CPU noise, so the demo measures only when regions are delayed.
    */
   measure: boolean;
+  /**
+   * The devices' bootstrap time-outs and attempts, where a run needs other than the client's
+   * defaults (a burst against a local cloud on one small machine answers more slowly than AWS).
+   */
+  bootstrapTiming?: { requestTimeoutMs?: number; maxAttempts?: number };
 }
 
 export interface FleetProgress {
@@ -68,6 +73,7 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
     outDir: job.outDir,
     durable: job.durable,
     measure: { enabled: job.measure },
+    ...(job.bootstrapTiming ? { bootstrapTiming: job.bootstrapTiming } : {}),
     resolveEndpoint: (region, endpointAddress) => {
       const port = job.regionPorts[region];
       if (port === undefined) throw new Error(`the bootstrap named region ${region}, which the local cloud does not run`);

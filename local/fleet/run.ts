@@ -118,6 +118,8 @@ export interface FleetRunOptions {
   operationTimeoutMs?: number;
   /** Measuring the offered regions (the device's defaults unless given). */
   measure?: Partial<MeasureSettings>;
+  /** The bootstrap call's time-outs and attempts (the device's defaults unless given). */
+  bootstrapTiming?: { readonly requestTimeoutMs?: number; readonly maxAttempts?: number };
   onDeviceDone?: (outcome: DeviceOutcome, done: number, failed: number) => void;
   now?: () => number;
 }
@@ -156,6 +158,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
         url: options.bootstrapUrl,
         ca: options.caPem,
         ...DEFAULT_BOOTSTRAP_TIMING,
+        ...options.bootstrapTiming,
         headers: { [DEMO_SOURCE_IP_HEADER]: device.sourceIp },
         agent,
       };

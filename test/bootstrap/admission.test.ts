@@ -37,7 +37,11 @@ async function enrolled(pinnedRegion?: string): Promise<string> {
 }
 
 /** A harness whose admission table is fresh: counters of earlier tests do not carry over. */
-async function harness(admission: Record<string, unknown>, config: Partial<DeploymentConfigInput> = {}): Promise<Harness> {
+async function harness(
+  admission: Record<string, unknown>,
+  config: Partial<DeploymentConfigInput> = {},
+  sleep?: (ms: number) => Promise<void>,
+): Promise<Harness> {
   const tableName = `admission-${randomUUID().slice(0, 8)}`;
   await ensureAdmissionTable(t.client, tableName);
   return makeHarness({
@@ -46,7 +50,7 @@ async function harness(admission: Record<string, unknown>, config: Partial<Deplo
     config: { admission: { tableName, safetyFactor: 1, ...admission }, ...config },
     geo: { lookup: (ip) => PLACES[ip] },
     admissionClient: t.client,
-    random: () => 0,
+    ...(sleep ? { sleep } : {}),
   });
 }
 
@@ -78,6 +82,7 @@ describe('over the ceiling, retry-after', () => {
     const refused = answers[2];
     expect(refused?.body).toMatchObject({ status: 'error', code: 'REGION_BUSY' });
     expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(h.recorded.lines().at(2)).toMatchObject({ outcome: 'REGION_BUSY', retryAfter: Number(refused?.headers['retry-after']) });
     expect((await t.registry.get(names[2] ?? ''))?.prov_status).toBe('assigned');
     expect(later.status).toBe(200);
   });
@@ -101,7 +106,7 @@ describe('over the ceiling, retry-after', () => {
 
   it('spreads a burst: the later a refusal in its second, the longer its Retry-After', async () => {
     // Prepare: ceiling 2, ten devices in one second.
-    const h = await harness({ registerThingQuotaTps: 2, retryJitterRatio: 0 });
+    const h = await harness({ registerThingQuotaTps: 2 });
     const names = [];
     for (let i = 0; i < 10; i++) names.push(await enrolled());
     nextSecond();
@@ -129,6 +134,36 @@ describe('over the ceiling, retry-after', () => {
 
     // Assess
     expect(answers.map((a) => a.status)).toEqual([200, 429]);
+  });
+});
+
+describe('pacing within the second', () => {
+  it('answers the n-th admitted device of a second (n - 1) / ceiling s into it', async () => {
+    // Prepare: a ceiling of 4; the requests arrive 100 ms into their second, 1 ms apart.
+    const waits: number[] = [];
+    const h = await harness({ registerThingQuotaTps: 4 }, {}, async (ms) => void waits.push(ms));
+    const names = [await enrolled(), await enrolled(), await enrolled(), await enrolled()];
+    nextSecond();
+
+    // Act
+    for (const name of names) await ask(h, name);
+
+    // Assess: released at 0 (already past), 250, 500 and 750 ms into the second.
+    expect(waits).toEqual([250 - 102, 500 - 103, 750 - 104]);
+  });
+
+  it('waits for nothing with pacing off', async () => {
+    // Prepare
+    const waits: number[] = [];
+    const h = await harness({ registerThingQuotaTps: 4, pacing: false }, {}, async (ms) => void waits.push(ms));
+    const names = [await enrolled(), await enrolled()];
+    nextSecond();
+
+    // Act
+    for (const name of names) await ask(h, name);
+
+    // Assess
+    expect(waits).toEqual([]);
   });
 });
 

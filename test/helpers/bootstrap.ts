@@ -52,7 +52,8 @@ export function makeHarness(options: {
    * turns it on: most tests send many requests within one second of their fixed clock.
    */
   admissionClient?: DynamoDBClient;
-  random?: () => number;
+  /** The pacing wait; by default none, so that a test's fixed clock does not cost real time. */
+  sleep?: (ms: number) => Promise<void>;
 }): Harness {
   const config = parseDeploymentConfig({
     homeRegion: 'us-east-1',
@@ -81,7 +82,7 @@ export function makeHarness(options: {
       // While admission is off this client is never used; were it used, nothing answers there.
       admissionClient: options.admissionClient ?? UNREACHABLE_DYNAMO,
       now: options.now,
-      ...(options.random ? { random: options.random } : {}),
+      sleep: options.sleep ?? (async () => undefined),
       drainingCacheMs: 0,
     }),
   );

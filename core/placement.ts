@@ -1,16 +1,23 @@
-import { decideRegion, type MeasurementMargin, offeredRegions } from '@global-iot/core/measured-choice.js';
-import { type Measurement, parseMeasurements } from '@global-iot/core/measurements.js';
-import { NoEligibleRegion, PinnedRegionNotEnabled, type RegionChoice, type RegionChooser } from '@global-iot/core/region-choice.js';
-import { getRegion, greatCircleKm } from '@global-iot/core/regions.js';
-import type { DeviceRecord, Placement } from '@global-iot/core/registry/index.js';
-import { NoRegionAvailable } from './errors.js';
-import type { Location } from './geolocate.js';
+import { decideRegion, type MeasurementMargin, offeredRegions } from './measured-choice.js';
+import { type Measurement, parseMeasurements } from './measurements.js';
+import type { RegionChoice, RegionChooser } from './region-choice.js';
+import { getRegion, greatCircleKm } from './regions.js';
+import type { DeviceRecord, Placement } from './registry/schema.js';
 
 /**
- * Where a request places its device: the region policy's choice (core/region-choice.ts), then,
- * when the request carries handshake times, the measured-choice rule (core/measured-choice.ts).
- * Admission (admission.ts) may still move or refuse it.
+ * Where a bootstrap request places its device: the region policy's choice (region-choice.ts),
+ * then, when the request carries handshake times, the measured-choice rule (measured-choice.ts).
+ * The bootstrap runs it on every request (admission may still move or refuse the device there);
+ * `ops plan` runs it to predict where a rollout's devices land. The policy's refusals
+ * (`NoEligibleRegion`, `PinnedRegionNotEnabled`) and `InvalidMeasurements` reach the caller.
  */
+
+/** Where the device is, when known. */
+export interface DeviceLocation {
+  readonly lat: number;
+  readonly lon: number;
+  readonly country?: string;
+}
 export interface Placed {
   readonly region: string;
   /** Great-circle km to `region`; null when the location is unknown. */
@@ -37,8 +44,8 @@ export interface Placed {
 }
 
 export interface PlacementInput {
-  readonly record: DeviceRecord;
-  readonly location: Location | undefined;
+  readonly record: Pick<DeviceRecord, 'prov_status' | 'aws_region' | 'pinned_region'>;
+  readonly location: DeviceLocation | undefined;
   readonly chooser: RegionChooser;
   readonly preferredRegion?: string;
   /** The request's figures as sent (structure already checked by the request schema). */
@@ -48,25 +55,18 @@ export interface PlacementInput {
   readonly margin: MeasurementMargin;
 }
 
-function distanceTo(location: Location | undefined, region: string): number | null {
+function distanceTo(location: DeviceLocation | undefined, region: string): number | null {
   return location ? Math.round(greatCircleKm(location, getRegion(region))) : null;
 }
 
-/** The region policy's choice; a policy that leaves no region is a 503. */
+/** The region policy's choice. */
 function choose(input: PlacementInput): RegionChoice {
   const { record, location, preferredRegion } = input;
-  try {
-    return input.chooser.choose({
-      ...(location ? { location } : {}),
-      ...(record.pinned_region ? { pinnedRegion: record.pinned_region } : {}),
-      ...(preferredRegion ? { preferredRegion } : {}),
-    });
-  } catch (error) {
-    if (error instanceof NoEligibleRegion || error instanceof PinnedRegionNotEnabled) {
-      throw new NoRegionAvailable(`no region can take this device now: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
+  return input.chooser.choose({
+    ...(location ? { location: { lat: location.lat, lon: location.lon, ...(location.country ? { country: location.country } : {}) } } : {}),
+    ...(record.pinned_region ? { pinnedRegion: record.pinned_region } : {}),
+    ...(preferredRegion ? { preferredRegion } : {}),
+  });
 }
 
 /**
@@ -83,7 +83,7 @@ function usableFigures(input: PlacementInput, candidates: readonly string[]): Me
 
 const BY_REASON: Readonly<Record<RegionChoice['reason'], Placement>> = { pinned: 'pinned', preferred: 'preferred', nearest: 'model', default: 'default' };
 
-/** Places the device; throws `NoRegionAvailable` (503) or `InvalidMeasurements` (400). */
+/** Places the device; throws the policy's refusals or `InvalidMeasurements`. */
 export function placeDevice(input: PlacementInput): Placed {
   const { record, location } = input;
   // A device the hook already let through stays in its region: its thing and certificate may
@@ -123,7 +123,7 @@ export function placeDevice(input: PlacementInput): Placed {
 }
 
 /** The same placement, moved to `region` (one of `offered`) by admission. */
-export function movedTo(placed: Placed, region: string, placement: Placement, reason: string, location: Location | undefined): Placed {
+export function movedTo(placed: Placed, region: string, placement: Placement, reason: string, location: DeviceLocation | undefined): Placed {
   return { ...placed, region, placement, reason, distance: distanceTo(location, region) };
 }
 
