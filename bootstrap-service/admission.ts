@@ -1,5 +1,5 @@
-import { admit, type AdmissionDeps, type RegionAdmission, tryAdmit } from '@global-iot/core/admission/limiter.js';
-import { pacedReleaseMs } from '@global-iot/core/admission/pacing.js';
+import { admissionCeiling, admit, type AdmissionDeps, tryAdmit } from '@global-iot/core/admission/limiter.js';
+import { takePlace } from '@global-iot/core/admission/retry-queue.js';
 import type { AdmissionSettings } from '@global-iot/core/config.js';
 import type { DeviceRecord } from '@global-iot/core/registry/index.js';
 import { RegionBusy } from './errors.js';
@@ -24,11 +24,8 @@ export type AdmissionOutcome = 'off' | 'admitted' | 'held' | 'overflow' | 'kept'
 export interface Admitted {
   readonly placed: Placed;
   readonly outcome: AdmissionOutcome;
-  /**
-   * When the answer should go out (epoch ms), pacing the devices admitted in one second over it
-   * (core/admission/pacing.ts); absent when there is nothing to wait for.
-   */
-  readonly releaseAt?: number;
+  /** Admitted just now, with pacing on: its answer takes a place in the region's release line. */
+  readonly paced?: boolean;
 }
 
 /**
@@ -58,12 +55,10 @@ export async function admitPlacement(
   if (!settings.enabled) return { placed, outcome: 'off' };
   const held = heldRegion(record, deps.now());
   if (held === placed.region) return { placed, outcome: 'held' };
-  /** The device's place in its second, when pacing is on. */
-  const paced = (slot: RegionAdmission | undefined): { releaseAt?: number } =>
-    settings.pacing && slot !== undefined ? { releaseAt: pacedReleaseMs(slot) } : {};
+  const paced = settings.pacing ? { paced: true } : {};
   if (held !== undefined && placed.offered.includes(held)) {
     const attempt = await tryAdmit(deps, settings, placed.region);
-    if (attempt.admitted) return { placed, outcome: 'admitted', ...paced(attempt) };
+    if (attempt.admitted) return { placed, outcome: 'admitted', ...paced };
     const reason = `${placed.reason}; ${placed.region} at its ceiling, kept in ${held}`;
     return { placed: movedTo(placed, held, record.placement ?? 'model', reason, location), outcome: 'kept' };
   }
@@ -72,17 +67,20 @@ export async function admitPlacement(
     const regions = admission.refused.map((r) => r.region).join(', ');
     throw new RegionBusy(`${regions} admitted as many new devices this second as ${admission.refused.length > 1 ? 'their ceilings allow' : 'its ceiling allows'}; retry after ${admission.retryAfterSeconds} s`, admission.retryAfterSeconds);
   }
-  if (admission.region === placed.region) return { placed, outcome: 'admitted', ...paced(admission.slot) };
+  if (admission.region === placed.region) return { placed, outcome: 'admitted', ...paced };
   const reason = `${placed.reason}; ${admission.overflowedFrom.join(', ')} at the ceiling`;
-  return { placed: movedTo(placed, admission.region, 'overflow', reason, location), outcome: 'overflow', ...paced(admission.slot) };
+  return { placed: movedTo(placed, admission.region, 'overflow', reason, location), outcome: 'overflow', ...paced };
 }
 
 /**
- * Holds the answer until its paced time. The wait comes last, after the assignment is written,
- * so that what a busy service does after admitting a device does not bunch the answers again.
+ * Holds an admitted device's answer until its place in the region's release line
+ * (core/admission/retry-queue.ts). It comes last, after the assignment is written, so that
+ * whatever a busy service does after admitting a device cannot bunch the answers again.
  */
-export async function holdUntil(deps: Pick<BootstrapAdmissionDeps, 'now' | 'sleep'>, releaseAt: number | undefined): Promise<void> {
-  if (releaseAt === undefined) return;
-  const wait = releaseAt - deps.now();
+export async function releaseInLine(deps: BootstrapAdmissionDeps, settings: AdmissionSettings, admitted: Admitted): Promise<void> {
+  if (admitted.paced !== true) return;
+  const region = admitted.placed.region;
+  const place = await takePlace(deps, settings, region, 'release', admissionCeiling(settings, region), deps.now());
+  const wait = place - deps.now();
   if (wait > 0) await deps.sleep(wait);
 }

@@ -11,7 +11,7 @@ import {
   verifySignature,
 } from '@global-iot/core/signing.js';
 import { issueTicket, type TicketSigner } from '@global-iot/core/ticket.js';
-import { type AdmissionOutcome, admitPlacement, type Admitted, type BootstrapAdmissionDeps, holdUntil } from './admission.js';
+import { type AdmissionOutcome, admitPlacement, type Admitted, type BootstrapAdmissionDeps, releaseInLine } from './admission.js';
 import {
   AlreadyProvisioned,
   BadRequest,
@@ -246,7 +246,7 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         placement: choice.placement,
         ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
-      await holdUntil(deps.admission, admitted.releaseAt);
+      await releaseInLine(deps.admission, deps.config.admission, admitted);
       return await answer(choice, issued, deps);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;

@@ -65,8 +65,8 @@ export const admissionSchema = z.object({
   /** How long a counter is kept before DynamoDB's TTL may delete it. */
   counterTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
   /**
-   * Spread the devices admitted in one second over that second: the n-th admitted gets its
-   * answer (n - 1) / ceiling s into it, so their RegisterThing calls do not arrive together.
+   * Answer each region's admitted devices at most `ceiling` a second, evenly spaced, however the
+   * answers bunch (core/admission/retry-queue.ts), so their RegisterThing calls do not arrive together.
    */
   pacing: z.boolean().default(true),
 });

@@ -2,8 +2,8 @@ import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, Resource
 
 /**
  * The admission limiter's table: one item per region and second, keyed `<region>#<epoch s>`,
- * holding `attempts` (a counter) and `expires_at` (epoch s), and one per region keyed
- * `<region>#queue`, the end of its queue of refused devices (`tail_ms`). A table of its own, not a key
+ * holding `attempts` (a counter) and `expires_at` (epoch s), and two per region keyed
+ * `<region>#retry` and `<region>#release`, the ends of its lines (`tail_ms`, retry-queue.ts). A table of its own, not a key
  * space in the registry: `ops list` and exports scan the registry, and a counter is no device.
  * Deployed, the CDK stack owns it (on-demand, TTL on `expires_at`); locally this creates it.
  */
@@ -12,12 +12,12 @@ export const ADMISSION_COUNT_ATTRIBUTE = 'attempts';
 /** Enable DynamoDB's TTL on this attribute: the counters of past seconds are never read again. */
 export const ADMISSION_TTL_ATTRIBUTE = 'expires_at';
 
-/** The end of a region's queue of refused devices (retry-queue.ts), epoch ms. */
+/** The end of one of a region's lines (retry-queue.ts), epoch ms. */
 export const ADMISSION_QUEUE_TAIL_ATTRIBUTE = 'tail_ms';
 
-/** The key of a region's queue of refused devices; never a counter's (a second is digits). */
-export function admissionQueueKey(region: string): string {
-  return `${region}#queue`;
+/** The key of one of a region's lines; never a counter's (a second is digits). */
+export function admissionLineKey(region: string, line: 'retry' | 'release'): string {
+  return `${region}#${line}`;
 }
 
 /** The key of a region's counter for one second (epoch seconds). */

@@ -3,7 +3,8 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leastProvisioningTime } from '@global-iot/core/admission/least-time.js';
 import { admissionCeiling, admit, type AdmissionDeps, tryAdmit } from '@global-iot/core/admission/limiter.js';
-import { ADMISSION_TTL_ATTRIBUTE, admissionCounterKey, admissionQueueKey, ensureAdmissionTable } from '@global-iot/core/admission/table.js';
+import { takePlace } from '@global-iot/core/admission/retry-queue.js';
+import { ADMISSION_TTL_ATTRIBUTE, admissionCounterKey, admissionLineKey, ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { admissionSchema, type AdmissionSettings } from '@global-iot/core/config.js';
 import { DependencyUnavailable } from '@global-iot/core/errors.js';
 import { type LocalDynamo, startDynalite } from '@global-iot/local/dynamodb.js';
@@ -196,7 +197,7 @@ describe('Retry-After: a place in the region\'s queue', () => {
     // Act
     const saoPaulo = await refuse(settings, clock, 20, 'sa-east-1');
     const tokyo = await refuse(settings, clock, 9, 'ap-northeast-1');
-    const stored = await client.send(new GetItemCommand({ TableName: settings.tableName, Key: { pk: { S: admissionQueueKey('sa-east-1') } } }));
+    const stored = await client.send(new GetItemCommand({ TableName: settings.tableName, Key: { pk: { S: admissionLineKey('sa-east-1', 'retry') } } }));
 
     // Assess
     expect(saoPaulo.at(-1)).toBe(2);
@@ -214,6 +215,23 @@ describe('Retry-After: a place in the region\'s queue', () => {
 
     // Assess
     expect(waits).toEqual([1, 2, 3, 3, 3]);
+  });
+});
+
+describe('the release line', () => {
+  it('spaces answers 1 / ceiling s apart however they bunch, and starts again at once after a lull', async () => {
+    // Prepare
+    const settings = await setup();
+    const clock = { now: T0 + 400 };
+
+    // Act: five answers ready together, then one ten seconds later.
+    const bunched = await Promise.all(Array.from({ length: 5 }, () => takePlace(deps(clock), settings, 'eu-central-1', 'release', 8, clock.now)));
+    clock.now = T0 + 10_400;
+    const later = await takePlace(deps(clock), settings, 'eu-central-1', 'release', 8, clock.now);
+
+    // Assess
+    expect([...bunched].sort((a, b) => a - b)).toEqual([0, 125, 250, 375, 500].map((ms) => T0 + 400 + ms));
+    expect(later).toBe(T0 + 10_400);
   });
 });
 
