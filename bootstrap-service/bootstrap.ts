@@ -42,7 +42,7 @@ export interface BootstrapDeps {
   drainingRegions: () => Promise<readonly string[]>;
   /** Region choice for a set of draining regions; see `regionChooserFor` (core/region-policy.ts). */
   chooser: (draining: readonly string[]) => RegionChooser;
-  /** The admission limiter's table client, clock, jitter and pacing wait (used when `config.admission.enabled`). */
+  /** The admission limiter's table client, clock and pacing wait (used when `config.admission.enabled`). */
   admission: BootstrapAdmissionDeps;
   now: () => number;
 }
