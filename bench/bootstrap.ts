@@ -78,7 +78,14 @@ export async function benchBootstrap(): Promise<Record<string, number>> {
   const reg = await startTestRegistry();
   try {
     await reg.registry.enroll({ thingName: 'bench-device' });
-    const config = parseDeploymentConfig({ homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1', 'ap-northeast-1', 'sa-east-1', 'ap-southeast-2', 'ap-south-1'], defaultRegion: 'us-east-1' });
+    // Admission off: one device asking a thousand times on a fixed clock would only be refused;
+    // what admission costs at volume is in bench/burst.ts.
+    const config = parseDeploymentConfig({
+      homeRegion: 'us-east-1',
+      regions: ['us-east-1', 'eu-central-1', 'ap-northeast-1', 'sa-east-1', 'ap-southeast-2', 'ap-south-1'],
+      defaultRegion: 'us-east-1',
+      admission: { enabled: false },
+    });
     const h = makeHarness({ registry: reg.registry, now: () => reg.clock.now, config, fleetKey: pairs.p256.privateKey, fleetPublicKeys: [pem(pairs.p256.publicKey)], geo: { lookup: (ip) => table.lookup(ip) } });
     let ts = reg.clock.now - 200_000;
     const whole = await timeAsync(async (i) => {

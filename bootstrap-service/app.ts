@@ -1,10 +1,12 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { AdmissionDeps } from '@global-iot/core/admission/limiter.js';
 import type { TrustedProxy } from '@global-iot/core/config.js';
 import { DependencyThrottled, DependencyUnavailable, describeError, InvalidInput } from '@global-iot/core/errors.js';
 import { createEndpointResolver } from '@global-iot/core/endpoints.js';
 import type { InvocationRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { parsePublicKey } from '@global-iot/core/signing.js';
-import { bootstrap, type BootstrapDeps, type BootstrapTrace, cachedValue, regionSelector } from './bootstrap.js';
+import { regionChooserFor } from '@global-iot/core/region-policy.js';
+import { bootstrap, type BootstrapDeps, type BootstrapTrace, cachedValue } from './bootstrap.js';
 import { BadRequest, BootstrapError, ServiceUnavailable, Throttled } from './errors.js';
 import { fromApiGatewayEvent } from './event.js';
 
@@ -28,6 +30,12 @@ function respond(status: number, body: unknown, retryAfterSeconds?: number): API
     },
     body: JSON.stringify(body),
   };
+}
+
+/** The Retry-After an answer carries, in seconds, for the log line. */
+function retryAfterOf(result: APIGatewayProxyStructuredResultV2): number | undefined {
+  const value = result.headers?.['retry-after'];
+  return value === undefined ? undefined : Number(value);
 }
 
 /** The one place where failures become HTTP answers. Unknown errors never leak details. */
@@ -79,7 +87,11 @@ export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
         status: result.statusCode,
         region: trace.region,
         reason: trace.reason,
+        retryAfter: retryAfterOf(result),
         geo: trace.geoSource,
+        placement: trace.placement,
+        measurements: trace.measurements,
+        admission: trace.admission,
         ticketId: trace.ticketId,
         ticketKid: trace.ticketKid,
       },
@@ -98,7 +110,11 @@ export interface BootstrapParts {
   describeEndpoint: (region: string) => Promise<string>;
   geo: BootstrapDeps['geo'];
   record: InvocationRecorder;
+  /** The admission limiter's table (`config.admission.tableName`) is reached with this client. */
+  admissionClient: AdmissionDeps['client'];
   now?: () => number;
+  /** The pacing wait of admitted devices (default a timer). */
+  sleep?: (ms: number) => Promise<void>;
   /** How long the drained-regions list is cached. */
   drainingCacheMs?: number;
 }
@@ -114,7 +130,12 @@ export function createBootstrapDeps(parts: BootstrapParts): BootstrapHandlerDeps
     resolveEndpoint: createEndpointResolver({ describe: parts.describeEndpoint, overrides: parts.config.endpointOverrides }),
     geo: parts.geo,
     drainingRegions: cachedValue(() => parts.registry.getDrainingRegions(), [], parts.drainingCacheMs ?? 10_000, now),
-    chooser: regionSelector(parts.config),
+    chooser: regionChooserFor(parts.config),
+    admission: {
+      client: parts.admissionClient,
+      now,
+      sleep: parts.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    },
     now,
     record: parts.record,
   };

@@ -1,18 +1,20 @@
 import type { DeploymentConfig } from '@global-iot/core/config.js';
 import { ConditionFailed } from '@global-iot/core/errors.js';
-import { compileRegionPolicy, NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '@global-iot/core/region-choice.js';
-import { greatCircleKm, getRegion } from '@global-iot/core/regions.js';
-import type { DeviceRecord, DeviceRegistry } from '@global-iot/core/registry/index.js';
+import { NoEligibleRegion, PinnedRegionNotEnabled, type RegionChooser } from '@global-iot/core/region-choice.js';
+import type { DeviceRecord, DeviceRegistry, Placement } from '@global-iot/core/registry/index.js';
 import {
   canonicalRequestBytes,
+  canonicalRequestBytesV2,
   legacyRequestBytes,
   parsePublicKey,
   type VerificationKey,
   verifySignature,
 } from '@global-iot/core/signing.js';
 import { issueTicket, type TicketSigner } from '@global-iot/core/ticket.js';
+import { type AdmissionOutcome, admitPlacement, type Admitted, type BootstrapAdmissionDeps, releaseInLine } from './admission.js';
 import {
   AlreadyProvisioned,
+  BadRequest,
   Conflict,
   DeviceBlocked,
   LegacySignatureRefused,
@@ -25,6 +27,7 @@ import {
 } from './errors.js';
 import type { InboundRequest } from './event.js';
 import { geolocate, type GeolocateDeps, type Location } from './geolocate.js';
+import { fallbacksOf, type Placed, type PlacementInput, placeDevice } from '@global-iot/core/placement.js';
 import { type BootstrapRequest, parseBootstrapBody } from './request.js';
 
 export interface BootstrapDeps {
@@ -37,8 +40,10 @@ export interface BootstrapDeps {
   geo: GeolocateDeps;
   /** Regions operators drained at run time (cached by the caller). */
   drainingRegions: () => Promise<readonly string[]>;
-  /** Region choice for a set of draining regions; see `regionSelector`. */
+  /** Region choice for a set of draining regions; see `regionChooserFor` (core/region-policy.ts). */
   chooser: (draining: readonly string[]) => RegionChooser;
+  /** The admission limiter's table client, clock and pacing wait (used when `config.admission.enabled`). */
+  admission: BootstrapAdmissionDeps;
   now: () => number;
 }
 
@@ -52,6 +57,14 @@ export interface BootstrapAnswer {
   ticket: string;
   ticketExpiresAt: string;
   fallbacks: { region: string; endpointAddress: string }[];
+  /**
+   * The regions the device may measure (handshake times) and send figures for in a second
+   * request: the answer's region and fallbacks when figures could change the choice, else the
+   * region alone. Residency, pins and draining are already applied.
+   */
+  candidates: { region: string; endpointAddress: string }[];
+  /** How the region was chosen (the registry's `placement`). */
+  placement: Placement;
 }
 
 /** What the request log line records about a decision (nothing secret). */
@@ -60,33 +73,13 @@ export interface BootstrapTrace {
   region?: string;
   reason?: string;
   geoSource?: Location['source'] | 'none';
+  placement?: Placement;
+  /** How many figures the request carried. */
+  measurements?: number;
+  admission?: AdmissionOutcome;
   /** The issued ticket's id and the id of the key that signed it (never the ticket). */
   ticketId?: string;
   ticketKid?: string;
-}
-
-/**
- * Compiles the region policy once per distinct set of drained regions: the static part comes
- * from the deployment config, the dynamic part from `ops regions drain`.
- */
-export function regionSelector(config: DeploymentConfig): (draining: readonly string[]) => RegionChooser {
-  const compiled = new Map<string, RegionChooser>();
-  return (draining) => {
-    const all = [...new Set([...config.draining, ...draining.filter((r) => config.regions.includes(r))])].sort();
-    const key = all.join(',');
-    let chooser = compiled.get(key);
-    if (!chooser) {
-      chooser = compileRegionPolicy({
-        enabled: config.regions,
-        defaultRegion: config.defaultRegion,
-        draining: all,
-        residency: config.residency,
-        fallbackCount: config.fallbackCount,
-      });
-      compiled.set(key, chooser);
-    }
-    return chooser;
-  };
 }
 
 /** Caches a slow-changing async value for `ttlMs`; a failed refresh keeps the last value. */
@@ -151,7 +144,12 @@ async function authenticate(
     throw new RequestExpired(`timestamp is outside the accepted window of ${deps.config.timestampSkewSeconds} s`);
   }
   const legacy = timestamp === undefined;
-  const signedBytes = legacy ? legacyRequestBytes(thingName) : canonicalRequestBytes(thingName, timestamp);
+  if (legacy && request.measurements !== undefined) throw new BadRequest('measurements need a timestamp (signed as iot-bootstrap-v2)');
+  const signedBytes = legacy
+    ? legacyRequestBytes(thingName)
+    : request.measurements === undefined
+      ? canonicalRequestBytes(thingName, timestamp)
+      : canonicalRequestBytesV2(thingName, timestamp, request.measurements);
   const signature = Buffer.from(request['thing-name-sig'], 'base64');
   const record = await deps.registry.get(thingName);
   const keys = record ? keysForFormat(deviceKeys(record, deps.fleetKeys), legacy) : [];
@@ -162,34 +160,6 @@ async function authenticate(
   }
   if (!verifyAgainst(keys, signedBytes, signature)) throw new Unauthorized();
   return record;
-}
-
-function chooseRegion(
-  record: DeviceRecord,
-  request: BootstrapRequest,
-  location: Location | undefined,
-  chooser: RegionChooser,
-): { region: string; distance: number | null; reason: string; fallbacks: string[] } {
-  const distanceTo = (region: string): number | null =>
-    location ? Math.round(greatCircleKm(location, getRegion(region))) : null;
-  // A device the hook already let through stays in its region: its thing and certificate may
-  // exist there, and moving it would leave them orphaned.
-  if (record.prov_status === 'provisioning' && record.aws_region) {
-    return { region: record.aws_region, distance: distanceTo(record.aws_region), reason: 'resume', fallbacks: [] };
-  }
-  try {
-    const choice = chooser.choose({
-      ...(location ? { location } : {}),
-      ...(record.pinned_region ? { pinnedRegion: record.pinned_region } : {}),
-      ...(request['preferred-region'] ? { preferredRegion: request['preferred-region'] } : {}),
-    });
-    return { region: choice.region, distance: choice.distanceKm ?? distanceTo(choice.region), reason: choice.reason, fallbacks: choice.fallbacks };
-  } catch (error) {
-    if (error instanceof NoEligibleRegion || error instanceof PinnedRegionNotEnabled) {
-      throw new NoRegionAvailable(`no region can take this device now: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
 }
 
 /**
@@ -223,12 +193,33 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
 
   const location = await geolocate(inbound, deps.geo);
   trace.geoSource = location?.source ?? 'none';
-  const chooser = deps.chooser(await deps.drainingRegions());
+  const draining = await deps.drainingRegions();
+  const chooser = deps.chooser(draining);
+  const drainingNow = new Set([...deps.config.draining, ...draining]);
+  trace.measurements = request.measurements?.length ?? 0;
 
+  // A region admitted by an earlier pass of this loop is not counted again.
+  let admittedHere: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const choice = chooseRegion(record, request, location, chooser);
+    const placed = placeOr503({
+      record,
+      location,
+      chooser,
+      ...(request['preferred-region'] ? { preferredRegion: request['preferred-region'] } : {}),
+      ...(request.measurements ? { measurements: request.measurements } : {}),
+      draining: drainingNow,
+      margin: { ms: deps.config.measuredChoice.marginMs, ratio: deps.config.measuredChoice.marginRatio },
+    });
+    const admitted: Admitted =
+      placed.region === admittedHere
+        ? { placed, outcome: 'held' }
+        : await admitPlacement(deps.admission, deps.config.admission, placed, record, location);
+    const choice = admitted.placed;
+    admittedHere = choice.region;
     trace.region = choice.region;
     trace.reason = choice.reason;
+    trace.placement = choice.placement;
+    trace.admission = admitted.outcome;
     let issued;
     try {
       issued = await issueTicket(deps.signer, {
@@ -252,7 +243,10 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         ...(location?.country ? { country: location.country } : {}),
         ticketId: issued.claims.jti,
         ticketExpiresAt: issued.claims.exp * 1000,
+        placement: choice.placement,
+        ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
+      await releaseInLine(deps.admission, deps.config.admission, admitted);
       return await answer(choice, issued, deps);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
@@ -265,6 +259,18 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
   }
 }
 
+/** The placement; a policy that leaves this device no region is a 503. */
+function placeOr503(input: PlacementInput): Placed {
+  try {
+    return placeDevice(input);
+  } catch (error) {
+    if (error instanceof NoEligibleRegion || error instanceof PinnedRegionNotEnabled) {
+      throw new NoRegionAvailable(`no region can take this device now: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** The statuses an assignment may start from; anything else was refused by `refuseByState`. */
 function assignableStatus(record: DeviceRecord): 'unprovisioned' | 'assigned' | 'provisioning' {
   const status = record.prov_status;
@@ -272,22 +278,26 @@ function assignableStatus(record: DeviceRecord): 'unprovisioned' | 'assigned' | 
   throw new Conflict(`the device is ${status}`);
 }
 
-async function answer(
-  choice: { region: string; distance: number | null; fallbacks: string[] },
-  issued: { ticket: string; claims: { exp: number } },
-  deps: BootstrapDeps,
-): Promise<BootstrapAnswer> {
-  // The chosen region's endpoint is required; a fallback whose endpoint cannot be resolved now
-  // is left out rather than failing the whole answer.
-  const [endpointAddress, fallbackEndpoints] = await Promise.all([
-    deps.resolveEndpoint(choice.region),
-    Promise.allSettled(choice.fallbacks.map((region) => deps.resolveEndpoint(region))),
-  ]);
-  const fallbacks: BootstrapAnswer['fallbacks'] = [];
-  fallbackEndpoints.forEach((result, i) => {
-    const region = choice.fallbacks[i];
-    if (result.status === 'fulfilled' && region) fallbacks.push({ region, endpointAddress: result.value });
+/** Each region's endpoint; a region whose endpoint cannot be resolved now is left out. */
+async function endpointsOf(regions: readonly string[], deps: BootstrapDeps): Promise<{ region: string; endpointAddress: string }[]> {
+  const resolved = await Promise.allSettled(regions.map((region) => deps.resolveEndpoint(region)));
+  return regions.flatMap((region, i) => {
+    const result = resolved[i];
+    return result?.status === 'fulfilled' ? [{ region, endpointAddress: result.value }] : [];
   });
+}
+
+async function answer(choice: Placed, issued: { ticket: string; claims: { exp: number } }, deps: BootstrapDeps): Promise<BootstrapAnswer> {
+  // The chosen region's endpoint is required; a fallback or candidate whose endpoint cannot be
+  // resolved now is left out rather than failing the whole answer.
+  const others = [...new Set([...fallbacksOf(choice), ...choice.candidates])].filter((region) => region !== choice.region);
+  const [endpointAddress, resolved] = await Promise.all([deps.resolveEndpoint(choice.region), endpointsOf(others, deps)]);
+  const endpoints = new Map([[choice.region, endpointAddress], ...resolved.map((r): [string, string] => [r.region, r.endpointAddress])]);
+  const listed = (regions: readonly string[]) =>
+    regions.flatMap((region) => {
+      const address = endpoints.get(region);
+      return address === undefined ? [] : [{ region, endpointAddress: address }];
+    });
   return {
     status: 'success',
     endpointAddress,
@@ -296,6 +306,8 @@ async function answer(
     templateName: deps.config.templateName,
     ticket: issued.ticket,
     ticketExpiresAt: new Date(issued.claims.exp * 1000).toISOString(),
-    fallbacks,
+    fallbacks: listed(fallbacksOf(choice)),
+    candidates: listed(choice.candidates),
+    placement: choice.placement,
   };
 }

@@ -104,3 +104,19 @@ export class NoRegionAvailable extends BootstrapError {
   readonly code = 'NO_REGION_AVAILABLE';
   override readonly retryAfterSeconds = 60;
 }
+
+/**
+ * The region this device would go to has admitted as many new devices this second as its
+ * ceiling allows (quota-aware admission): come back after `retryAfterSeconds`, which spreads a
+ * burst over the seconds it needs.
+ */
+export class RegionBusy extends BootstrapError {
+  override name = 'RegionBusy';
+  readonly status = 429;
+  readonly code = 'REGION_BUSY';
+  override readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

@@ -41,13 +41,14 @@ function geolocation(s: BootstrapSettings): GeolocateDeps {
   };
 }
 
+// One client for the registry and the admission limiter's table, both in the home region.
+const dynamo = getDynamoClient({ region: settings.region, ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}) });
+
 const handle = createBootstrapHandler(
   createBootstrapDeps({
     config: settings.config,
-    registry: new DeviceRegistry({
-      client: getDynamoClient({ region: settings.region, ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}) }),
-      tableName: settings.tableName,
-    }),
+    registry: new DeviceRegistry({ client: dynamo, tableName: settings.tableName }),
+    admissionClient: dynamo,
     fleetPublicKeys: settings.fleetPublicKeys,
     signer,
     describeEndpoint: describeEndpointViaIot(),

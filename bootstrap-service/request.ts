@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { measurementsSchema } from '@global-iot/core/measurements.js';
 import { thingNameSchema } from '@global-iot/core/thing-name.js';
 import { BadRequest, PayloadTooLarge } from './errors.js';
 
@@ -10,7 +11,9 @@ const base64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /**
  * The body a device POSTs. Field names are the original sample's; `timestamp` (ms since the
  * epoch) makes the signature fresh, and `preferred-region` lets a device that could not reach
- * its first region ask for one of the fallbacks it was given. The sample's optional `CSR` is
+ * its first region ask for one of the fallbacks it was given; `measurements` carries the handshake
+ * times a device measured to the candidates of an earlier answer (their shape is checked here,
+ * their values and regions once the candidates are known). The sample's optional `CSR` is
  * accepted and ignored: the CSR now travels over MQTT, so no private key crosses HTTP.
  */
 export const bootstrapRequestSchema = z.object({
@@ -25,6 +28,7 @@ export const bootstrapRequestSchema = z.object({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'preferred-region must be an AWS region code')
     .optional(),
+  measurements: measurementsSchema.optional(),
   CSR: z.string().max(4096).optional(),
 });
 export type BootstrapRequest = z.infer<typeof bootstrapRequestSchema>;

@@ -62,12 +62,15 @@ export const admissionSchema = z.object({
   overflow: z.enum(['retry-after', 'next-region']).default('retry-after'),
   /** With `next-region`: how many further candidates to try before answering 429. */
   overflowRegions: z.number().int().min(1).max(10).default(1),
-  /** The longest Retry-After the limiter answers. */
-  maxRetryAfterSeconds: z.number().int().min(1).max(3600).default(60),
-  /** Random extra wait, as a share of the computed one, so retries do not arrive together. */
-  retryJitterRatio: z.number().min(0).max(2).default(0.5),
+  /** The longest Retry-After the limiter answers (the device client accepts up to 300 s by default). */
+  maxRetryAfterSeconds: z.number().int().min(1).max(3600).default(300),
   /** How long a counter is kept before DynamoDB's TTL may delete it. */
   counterTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+  /**
+   * Answer each region's admitted devices at most `ceiling` a second, evenly spaced, however the
+   * answers bunch (core/admission/retry-queue.ts), so their RegisterThing calls do not arrive together.
+   */
+  pacing: z.boolean().default(true),
 });
 export type AdmissionSettings = z.output<typeof admissionSchema>;
 

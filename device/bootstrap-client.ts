@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { fullJitterDelay } from '@global-iot/core/backoff.js';
 import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 import { describeError } from '@global-iot/core/errors.js';
+import type { Measurement } from '@global-iot/core/measurements.js';
 import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConfigError, InvalidBootstrapAnswer } from './errors.js';
 
 /**
@@ -30,6 +31,10 @@ export const bootstrapAnswerSchema = z.object({
   ticket: z.string().min(1).max(1024),
   ticketExpiresAt: z.string(),
   fallbacks: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20),
+  /** The regions the device may measure; absent from a service that takes no figures. */
+  candidates: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20).optional(),
+  /** How the service chose the region (`model`, `measured`, `pinned`, ...), for the device's log. */
+  placement: z.string().regex(/^[a-z-]{1,32}$/, 'not a placement').optional(),
 });
 export type BootstrapAnswer = z.infer<typeof bootstrapAnswerSchema>;
 
@@ -41,13 +46,15 @@ export interface BootstrapRequestBody {
   'thing-name-sig': string;
   timestamp: number;
   'preferred-region'?: string;
+  /** Handshake times to an earlier answer's candidates; the signature is then v2. */
+  measurements?: Measurement[];
 }
 
 export interface BootstrapClientOptions {
   url: URL;
   /** PEM bundle of trusted roots; Node's built-in roots when absent. */
   ca?: string;
-  /** Time to get a TCP+TLS connection. */
+  /** Time to get a TCP+TLS connection (a kept-alive one is ready at once). */
   connectTimeoutMs: number;
   /** Time for one whole attempt, connection included. */
   requestTimeoutMs: number;
@@ -151,7 +158,6 @@ function post(body: string, options: BootstrapClientOptions): Promise<HttpResult
       secureContext: secureContextFor(options.ca),
       ...(options.agent !== undefined ? { agent: options.agent } : {}),
       minVersion: MIN_TLS_VERSION,
-      timeout: options.connectTimeoutMs,
     };
     const req = httpsRequest(
       options.url,
@@ -177,11 +183,21 @@ function post(body: string, options: BootstrapClientOptions): Promise<HttpResult
         });
       },
     );
-    // `timeout` above covers an idle socket (connecting included); this covers the whole attempt.
+    // The connection (TCP and TLS) has connectTimeoutMs; the whole attempt, answer included,
+    // requestTimeoutMs. A busy service may take longer to answer than to accept: that is no
+    // reason to give up on it before requestTimeoutMs, and an attempt abandoned early is work it
+    // still does, then does again for the retry.
+    req.on('socket', (socket) => {
+      if (req.reusedSocket) return;
+      const connecting = setTimeout(() => {
+        req.destroy(new RetryableFailure(`no connection within ${options.connectTimeoutMs} ms`));
+      }, options.connectTimeoutMs);
+      socket.once('secureConnect', () => clearTimeout(connecting));
+      socket.once('close', () => clearTimeout(connecting));
+    });
     const overall = setTimeout(() => {
       req.destroy(new RetryableFailure(`no answer within ${options.requestTimeoutMs} ms`));
     }, options.requestTimeoutMs);
-    req.on('timeout', () => req.destroy(new RetryableFailure(`connection idle for ${options.connectTimeoutMs} ms`)));
     req.on('error', (error) => {
       clearTimeout(overall);
       reject(error);

@@ -3,7 +3,9 @@ import { describeError } from '@global-iot/core/errors.js';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from './bootstrap-client.js';
 import { loadDevice, parseDeviceSettings, readConfigFile, SETTING_FLAGS } from './config.js';
 import { DeviceConfigError, StepFailed } from './errors.js';
+import { tlsHandshakeProbe } from './handshake-probe.js';
 import { generateKeyAndCsr } from './keys.js';
+import { DEFAULT_MEASURE_SETTINGS } from './measure.js';
 import { createCrtTransport } from './mqtt.js';
 import { DEFAULT_REGISTER_ATTEMPTS, type ProvisionEvent, provisionDevice, STEPS, type StepName, toEventError } from './provision.js';
 import { FileStore } from './store.js';
@@ -59,6 +61,9 @@ interface CliOptions {
   throttleAttempts?: number;
   throttleBackoff?: number;
   throttleMaxBackoff?: number;
+  measure?: boolean;
+  measureProbes?: number;
+  measureTimeout?: number;
   json?: boolean;
 }
 
@@ -114,6 +119,12 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
     )
     .option('--throttle-backoff <ms>', `first back-off ceiling after a throttled request; doubles each retry (default ${DEFAULT_THROTTLE_POLICY.baseBackoffMs})`, toNumber)
     .option('--throttle-max-backoff <ms>', `largest back-off ceiling after a throttled request (default ${DEFAULT_THROTTLE_POLICY.maxBackoffMs})`, toNumber)
+    .option(
+      '--no-measure',
+      'take the first answer: do not time the TLS handshake to the regions it offers and ask again with the figures (measuring is on by default)',
+    )
+    .option('--measure-probes <n>', `handshakes to each offered region; the fastest counts (default ${DEFAULT_MEASURE_SETTINGS.probes})`, toNumber)
+    .option('--measure-timeout <ms>', `time for measuring every offered region, all at once (default ${DEFAULT_MEASURE_SETTINGS.timeoutMs})`, toNumber)
     .option('--json', 'progress and result as JSON lines on stdout instead of text on stderr')
     .addHelpText(
       'after',
@@ -201,6 +212,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       throttleAttempts: options.throttleAttempts,
       throttleBackoffMs: options.throttleBackoff,
       throttleMaxBackoffMs: options.throttleMaxBackoff,
+      // --no-measure only when given: otherwise commander's implied `true` would override the file.
+      measure: program.getOptionValueSource('measure') === 'cli' ? options.measure : undefined,
+      measureProbes: options.measureProbes,
+      measureTimeoutMs: options.measureTimeout,
     };
     const merged: Record<string, unknown> = { ...fromFile };
     for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value;
@@ -261,12 +276,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         defaultPort: settings.port,
         registerAttempts: settings.registerAttempts,
         throttle: { attempts: settings.throttleAttempts, baseBackoffMs: settings.throttleBackoffMs, maxBackoffMs: settings.throttleMaxBackoffMs },
+        measure: { enabled: settings.measure, probes: settings.measureProbes, timeoutMs: settings.measureTimeoutMs },
       },
       {
         store: new FileStore(settings.out),
         bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),
         transport,
         generateKeyAndCsr,
+        probeHandshake: tlsHandshakeProbe({ claim: identity.claim, ...(loaded.caPem !== undefined ? { caPem: loaded.caPem } : {}) }),
         now: Date.now,
         onEvent: emit,
         afterStep: (step: StepName) => {

@@ -12,6 +12,7 @@ import { DeviceConfigError } from './errors.js';
 import { assertCertificateMatchesKey, KeyMismatch } from './keys.js';
 import type { MqttProtocol } from './mqtt.js';
 import { type CertificateMode, DEFAULT_REGISTER_ATTEMPTS, type DeviceIdentity } from './provision.js';
+import { DEFAULT_MEASURE_SETTINGS, MEASURE_LIMITS } from './measure.js';
 import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
 
 /**
@@ -43,6 +44,9 @@ export const SETTING_FLAGS = {
   throttleAttempts: '--throttle-attempts',
   throttleBackoffMs: '--throttle-backoff',
   throttleMaxBackoffMs: '--throttle-max-backoff',
+  measure: '--no-measure',
+  measureProbes: '--measure-probes',
+  measureTimeoutMs: '--measure-timeout',
 } as const;
 
 export type SettingName = keyof typeof SETTING_FLAGS;
@@ -79,6 +83,9 @@ export const deviceSettingsSchema = z
     throttleAttempts: z.number().int().min(1).max(20).default(DEFAULT_THROTTLE_POLICY.attempts),
     throttleBackoffMs: ms(10, 60_000).default(DEFAULT_THROTTLE_POLICY.baseBackoffMs),
     throttleMaxBackoffMs: ms(10, 300_000).default(DEFAULT_THROTTLE_POLICY.maxBackoffMs),
+    measure: z.boolean().default(DEFAULT_MEASURE_SETTINGS.enabled),
+    measureProbes: z.number().int().min(MEASURE_LIMITS.probes.min).max(MEASURE_LIMITS.probes.max).default(DEFAULT_MEASURE_SETTINGS.probes),
+    measureTimeoutMs: ms(MEASURE_LIMITS.timeoutMs.min, MEASURE_LIMITS.timeoutMs.max).default(DEFAULT_MEASURE_SETTINGS.timeoutMs),
   })
   .strict()
   .refine((s) => s.throttleMaxBackoffMs >= s.throttleBackoffMs, {

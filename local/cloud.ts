@@ -11,6 +11,7 @@ import { type BootstrapServer, type HttpApiHandler, startBootstrapServer } from 
 import { type LocalDynamo, startDynalite } from './dynamodb.js';
 import { type ControlPlane, type ControlPlaneRegion, startControlPlane } from './iot/control-plane.js';
 import { createDataPlane, type DataPlane } from './iot/data-plane.js';
+import { regionDelayProblems } from './iot/endpoint-delay.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
@@ -124,6 +125,8 @@ export interface CloudContext {
   readonly paths: PkiPaths;
   readonly now: () => number;
   readonly log: Logger;
+  /** The AWS quotas the emulated IoT enforces, when on: the product's admission follows them. */
+  readonly awsQuotas: AwsQuotas | undefined;
   functionArn(region: string, name: string): string;
 }
 
@@ -150,6 +153,12 @@ export interface LocalCloudOptions extends CloudWiring {
    * change some of them (see local/iot/quotas.ts). Off by default.
    */
   awsQuotas?: boolean | Partial<AwsQuotas>;
+  /**
+   * Region -> ms each connection to its endpoint waits before the TLS handshake: a farther
+   * region on one machine (local/iot/endpoint-delay.ts), so that devices measuring their
+   * candidates see a difference. Loopback addresses only; 0 to 10,000 ms; none by default.
+   */
+  regionDelaysMs?: Readonly<Record<string, number>>;
   /** Start dynalite (default true). */
   dynamo?: boolean;
   dynamoPort?: number;
@@ -320,6 +329,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (!/^\d{12}$/.test(accountId)) throw new LocalCloudConfigError('the account id must be 12 digits');
   const hostMode = options.hostMode ?? 'localhost';
   const endpoints = resolveRegionEndpoints(options.regions ?? DEFAULT_REGIONS, hostMode);
+  const delays = options.regionDelaysMs ?? {};
+  const delayProblems = regionDelayProblems(delays, endpoints.map((e) => e.region));
+  if (delayProblems.length > 0) throw new LocalCloudConfigError(delayProblems.join('; '));
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   const pkiDir = resolve(options.pkiDir ?? (dataDir ? join(dataDir, 'pki') : join(process.cwd(), '.local-cloud')));
   const bootstrapHost = options.bootstrapHost ?? 'localhost';
@@ -427,6 +439,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       paths: pki.paths,
       now,
       log,
+      awsQuotas: quotas,
       functionArn: lambda.functionArn,
     };
     const extra = options.wire ? await options.wire(context) : {};
@@ -491,6 +504,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         }),
         rules,
         brokerSettings,
+        ...(delays[region] !== undefined ? { handshakeDelayMs: delays[region] } : {}),
         now,
         log,
       });

@@ -8,6 +8,8 @@ import { describeError, UsageError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGIONS, type HostMode, type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud.js';
 import { automaticHostMode } from './host-mode.js';
+import { MAX_REGION_DELAY_MS, parseRegionDelays, regionDelayProblems } from './iot/endpoint-delay.js';
+import { DEFAULT_AWS_QUOTAS } from './iot/quotas.js';
 import { createLogger, type LogLevel } from './log.js';
 import { deploymentRegions, type LocalDeployment, loadLocalDeployment, warnUnusedSettings } from './deployment-config.js';
 import { defaultProductConfig, PRODUCT_FUNCTION_NAMES, productKeyPaths, productWiring } from './product.js';
@@ -40,6 +42,8 @@ export const mainOptionsSchema = z.object({
   pkiDir: z.string().min(1).optional(),
   demo: z.boolean().default(false),
   awsQuotas: z.boolean().default(false),
+  /** `--region-delay <region=ms>`, repeatable: each connection to the region waits before its handshake. */
+  regionDelay: z.array(z.string()).default([]),
   hostMode: z.enum(['auto', 'loopback-addresses', 'loopback-ips', 'localhost']).default('auto'),
   accountId: z.string().regex(/^\d{12}$/, 'the account id is 12 digits').default(DEFAULT_ACCOUNT_ID),
   deviceKey: z.enum(['rsa-2048', 'ec-p256']).default('rsa-2048'),
@@ -70,6 +74,13 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
     .option('--pki-dir <dir>', 'where CAs, the claim certificate and keys are written (default: <data-dir>/pki or .local-cloud/)')
     .option('--demo', 'demo mode: the bootstrap honours x-demo-source-ip (the fleet simulator)', false)
     .option('--aws-quotas', "AWS IoT's default quotas: fleet provisioning rates per region, one CONNECT per second per client id", false)
+    .option(
+      '--region-delay <region=ms>',
+      `hold each connection to the region's endpoint this long before its TLS handshake (0-${MAX_REGION_DELAY_MS} ms; loopback only), ` +
+        'as a farther region would; devices measuring their candidates see it. Repeat for more regions',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .addOption(
       new Option(
         '--host-mode <mode>',
@@ -106,6 +117,22 @@ export function parseMainOptions(argv: readonly string[], write: (text: string) 
   return parsed.data;
 }
 
+/**
+ * The region delays of `--region-delay`, checked against the regions the cloud will run (those of
+ * --config, or --regions); a bad one is a UsageError naming it.
+ */
+export function regionDelaysOf(options: Pick<MainOptions, 'regionDelay' | 'regions'>, deployment: LocalDeployment | undefined): Record<string, number> {
+  let delays: Record<string, number>;
+  try {
+    delays = parseRegionDelays(options.regionDelay);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const problems = regionDelayProblems(delays, deployment?.config.regions ?? options.regions);
+  if (problems.length > 0) throw new UsageError(`--region-delay: ${problems.join('; ')}`);
+  return delays;
+}
+
 /** The deployment configuration of --config, if given; errors name the file and the setting. */
 export function loadMainDeployment(options: Pick<MainOptions, 'config'>): LocalDeployment | undefined {
   if (options.config === undefined) return undefined;
@@ -122,8 +149,8 @@ function keysDirOf(options: MainOptions): string {
 }
 
 /** The deployment configuration the product's functions run with. */
-export function productConfigOf(options: Pick<MainOptions, 'regions'>, deployment: LocalDeployment | undefined): DeploymentConfig {
-  return deployment?.config ?? defaultProductConfig(options.regions);
+export function productConfigOf(options: Pick<MainOptions, 'regions' | 'awsQuotas'>, deployment: LocalDeployment | undefined): DeploymentConfig {
+  return deployment?.config ?? defaultProductConfig(options.regions, options.awsQuotas ? { awsQuotas: DEFAULT_AWS_QUOTAS } : {});
 }
 
 /** The host mode to start with: `auto` becomes `loopback-addresses` where it can listen, else `localhost`. */
@@ -144,6 +171,7 @@ export function cloudOptions(
     hostMode,
     demo: options.demo,
     awsQuotas: options.awsQuotas,
+    regionDelaysMs: regionDelaysOf(options, deployment),
     accountId: options.accountId,
     deviceKeyAlgorithm: options.deviceKey,
     log,
@@ -164,7 +192,7 @@ export function cloudOptions(
 }
 
 /** What a firmware team needs to point a device (or the AWS SDK) at the local cloud. Nothing secret. */
-export function instructions(cloud: LocalCloud, keysDir: string, config: DeploymentConfig): string {
+export function instructions(cloud: LocalCloud, keysDir: string, config: DeploymentConfig, regionDelaysMs: Readonly<Record<string, number>> = {}): string {
   const keys = productKeyPaths(keysDir);
   const firstRegion = cloud.regions[0]?.region ?? config.homeRegion;
   const lines = [
@@ -177,7 +205,11 @@ export function instructions(cloud: LocalCloud, keysDir: string, config: Deploym
     `  fleet signing key    ${keys.fleetSigningKeyPath}    (signs bootstrap requests)`,
     '',
     '  region           MQTT endpoint (mutual TLS, MQTT 3.1.1 and 5)',
-    ...cloud.regions.map((r) => `  ${r.region.padEnd(16)} ${r.host}:${r.port}${r.address !== '127.0.0.1' && r.address !== r.host ? `  (listening on ${r.address})` : ''}`),
+    ...cloud.regions.map((r) => {
+      const listening = r.address !== '127.0.0.1' && r.address !== r.host ? `  (listening on ${r.address})` : '';
+      const delay = regionDelaysMs[r.region] ? `  (each handshake delayed ${regionDelaysMs[r.region]} ms)` : '';
+      return `  ${r.region.padEnd(16)} ${r.host}:${r.port}${listening}${delay}`;
+    }),
     '',
     `  IoT control plane    ${cloud.iotControlEndpoint}    (@aws-sdk/client-iot endpoint; any credentials)`,
     `  Lambda               ${cloud.lambdaEndpoint}    (@aws-sdk/client-lambda endpoint)`,
@@ -213,13 +245,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     options = parseMainOptions(argv);
     deployment = loadMainDeployment(options);
+    regionDelaysOf(options, deployment);
   } catch (error) {
     if (error instanceof HelpShown) return 0;
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
   const cloud = await startLocalCloud(cloudOptions(options, deployment, await resolveHostMode(options, deployment)));
-  process.stdout.write(instructions(cloud, keysDirOf(options), productConfigOf(options, deployment)));
+  process.stdout.write(instructions(cloud, keysDirOf(options), productConfigOf(options, deployment), regionDelaysOf(options, deployment)));
   await new Promise<void>((resolveStop) => {
     process.once('SIGINT', () => resolveStop());
     process.once('SIGTERM', () => resolveStop());

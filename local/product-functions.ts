@@ -75,6 +75,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
       describeEndpoint: describeEndpointViaIot({ endpoint: settings.iotControlEndpoint }),
       geo: geolocation(settings.geolocation, log),
       record,
+      admissionClient: context.client,
       now,
     }),
   );

@@ -6,11 +6,13 @@ import { parseDeploymentConfig, type DeploymentConfig } from '@global-iot/core/c
 import { CONFIRMATION_RULE_SQL } from '@global-iot/core/confirmation.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { provisioningTemplateArn } from '@global-iot/core/provisioning-params.js';
+import { ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
 import { readProductTemplate } from '@global-iot/core/template/index.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
 import { startFunctionsThread } from './functions-thread.js';
 import type { LambdaPermission } from './lambda-policy.js';
+import type { AwsQuotas } from './iot/quotas.js';
 import type { Logger } from './log.js';
 import { type ProductFunctions, type ProductFunctionSettings, productFunctions } from './product-functions.js';
 
@@ -73,16 +75,35 @@ export function productKeyPaths(keysDir: string): ProductKeys {
   return { fleetSigningKeyPath: join(keysDir, 'fleet-signing.key'), fleetPublicKeyPath: join(keysDir, 'fleet-signing.pub.pem') };
 }
 
-/** The configuration without a file: every emulated region, the first one home and default. */
-export function defaultProductConfig(regions: readonly string[], names: { templateName?: string; tableName?: string } = {}): DeploymentConfig {
+/**
+ * The configuration without a file: every emulated region, the first one home and default.
+ * Admission follows the emulated IoT: with AWS's quotas on, the ceiling is the emulated
+ * RegisterThing quota times the safety factor, as deployed; without them RegisterThing has no
+ * quota to keep under, and admission is off.
+ */
+export function defaultProductConfig(
+  regions: readonly string[],
+  options: {
+    templateName?: string;
+    tableName?: string;
+    awsQuotas?: Pick<AwsQuotas, 'registerThingPerSecond'>;
+    measuredChoice?: { marginMs?: number; marginRatio?: number };
+  } = {},
+): DeploymentConfig {
   const [homeRegion] = regions;
   if (!homeRegion) throw new ConfigError('the product needs at least one region');
+  const { awsQuotas } = options;
   return parseDeploymentConfig({
     homeRegion,
     regions,
     defaultRegion: homeRegion,
-    templateName: names.templateName ?? DEFAULT_TEMPLATE_NAME,
-    ...(names.tableName ? { tableName: names.tableName } : {}),
+    templateName: options.templateName ?? DEFAULT_TEMPLATE_NAME,
+    ...(options.tableName ? { tableName: options.tableName } : {}),
+    ...(options.measuredChoice ? { measuredChoice: options.measuredChoice } : {}),
+    admission:
+      awsQuotas === undefined
+        ? { enabled: false }
+        : { enabled: true, registerThingQuotaTps: Math.max(1, Math.floor(awsQuotas.registerThingPerSecond)) },
   });
 }
 
@@ -97,7 +118,13 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const dynamo = context.dynamo;
     if (!dynamo) throw new Error('the product needs the local DynamoDB');
     const regions = context.regions.map((r) => r.region);
-    const config = options.config ?? defaultProductConfig(regions, options);
+    const config =
+      options.config ??
+      defaultProductConfig(regions, {
+        ...(options.templateName ? { templateName: options.templateName } : {}),
+        ...(options.tableName ? { tableName: options.tableName } : {}),
+        ...(context.awsQuotas ? { awsQuotas: context.awsQuotas } : {}),
+      });
     if (options.config && !sameSet(config.regions, regions)) {
       throw new ConfigError(`the configuration enables ${config.regions.join(', ')} but the local cloud runs ${regions.join(', ')}`);
     }
@@ -111,6 +138,7 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
 
     const client = localDynamoClient(dynamo.endpoint, config.homeRegion);
     await ensureRegistryTable(client, config.tableName);
+    if (config.admission.enabled) await ensureAdmissionTable(client, config.admission.tableName);
     const settings: ProductFunctionSettings = {
       config,
       dynamoEndpoint: dynamo.endpoint,

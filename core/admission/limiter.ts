@@ -2,7 +2,7 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import type { AdmissionSettings } from '../config.js';
 import { throwAsDependencyError } from '../dynamo-errors.js';
 import { DependencyUnavailable } from '../errors.js';
-import { retryAfterSeconds } from './retry-after.js';
+import { queueForRetry } from './retry-queue.js';
 import { ADMISSION_COUNT_ATTRIBUTE, ADMISSION_KEY, ADMISSION_TTL_ATTRIBUTE, admissionCounterKey } from './table.js';
 
 /**
@@ -15,8 +15,8 @@ import { ADMISSION_COUNT_ATTRIBUTE, ADMISSION_KEY, ADMISSION_TTL_ATTRIBUTE, admi
  * current second), returning the new value. Concurrent attempts each get a distinct value, and
  * exactly those numbered up to the ceiling are admitted: never more than the ceiling in a second,
  * across every Lambda instance, with no read and no condition (a failed conditional write costs
- * the same write and would not say how far over the ceiling the second is). Refused attempts are
- * counted too; their number spreads the Retry-After (retry-after.ts). A second is the caller's
+ * the same write and would not say how far over the ceiling the second is). A refused device is
+ * given a place in its region's queue, which sets its Retry-After (retry-queue.ts). A second is the caller's
  * clock's second; instances' clocks agree to well under one.
  *
  * One item takes every attempt of its region's second, and DynamoDB serves at most 1,000 writes
@@ -28,8 +28,6 @@ export interface AdmissionDeps {
   readonly client: DynamoDBClient;
   /** ms since the epoch. */
   readonly now: () => number;
-  /** Uniform in [0, 1): the Retry-After jitter. */
-  readonly random: () => number;
 }
 
 export type AdmissionSettingsInput = Pick<
@@ -42,7 +40,6 @@ export type AdmissionSettingsInput = Pick<
   | 'overflow'
   | 'overflowRegions'
   | 'maxRetryAfterSeconds'
-  | 'retryJitterRatio'
   | 'counterTtlSeconds'
 >;
 
@@ -54,12 +51,16 @@ export interface RegionAdmission {
   /** This attempt's number in its region's second. */
   readonly count: number;
   readonly ceiling: number;
-  /** Refused only: whole seconds to wait. */
-  readonly retryAfterSeconds?: number;
 }
 
 export type Admission =
-  | { readonly admitted: true; readonly region: string; readonly overflowedFrom: readonly string[] }
+  | {
+      readonly admitted: true;
+      readonly region: string;
+      readonly overflowedFrom: readonly string[];
+      /** The counted attempt that admitted it (absent when admission is off). */
+      readonly slot?: RegionAdmission;
+    }
   | { readonly admitted: false; readonly retryAfterSeconds: number; readonly refused: readonly RegionAdmission[] };
 
 /** New assignments a region takes per second: its RegisterThing quota times the safety factor, at least 1. */
@@ -92,7 +93,7 @@ export async function tryAdmit(deps: AdmissionDeps, settings: AdmissionSettingsI
   const count = Number(raw);
   if (!Number.isInteger(count) || count < 1) throw new DependencyUnavailable(`DynamoDB answered no counter for ${region}`);
   if (count <= ceiling) return { region, admitted: true, second, count, ceiling };
-  return { region, admitted: false, second, count, ceiling, retryAfterSeconds: retryAfterSeconds(count - ceiling, ceiling, settings, deps.random) };
+  return { region, admitted: false, second, count, ceiling };
 }
 
 /**
@@ -100,8 +101,8 @@ export async function tryAdmit(deps: AdmissionDeps, settings: AdmissionSettingsI
  * regions the device may be sent to, best first, already cut down by residency and draining (the
  * chooser's region, then its fallbacks); pass only the chooser's region where the device must not
  * move (pinned, or resuming in its region). With `overflow: 'retry-after'` only the first is
- * tried; with `next-region`, up to `overflowRegions` more. Refused everywhere: the shortest
- * Retry-After of the regions tried.
+ * tried; with `next-region`, up to `overflowRegions` more. Refused everywhere: a place in the
+ * first region's queue (the one the device asks for first when it comes back), and its wait.
  */
 export async function admit(deps: AdmissionDeps, settings: AdmissionSettingsInput, candidates: readonly string[]): Promise<Admission> {
   const first = candidates[0];
@@ -111,9 +112,9 @@ export async function admit(deps: AdmissionDeps, settings: AdmissionSettingsInpu
   const refused: RegionAdmission[] = [];
   for (const region of tries) {
     const outcome = await tryAdmit(deps, settings, region);
-    if (outcome.admitted) return { admitted: true, region, overflowedFrom: refused.map((r) => r.region) };
+    if (outcome.admitted) return { admitted: true, region, overflowedFrom: refused.map((r) => r.region), slot: outcome };
     refused.push(outcome);
   }
-  const retryAfter = Math.min(...refused.map((r) => r.retryAfterSeconds ?? settings.maxRetryAfterSeconds));
+  const retryAfter = await queueForRetry(deps, settings, first, admissionCeiling(settings, first));
   return { admitted: false, retryAfterSeconds: retryAfter, refused };
 }

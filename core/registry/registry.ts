@@ -18,6 +18,7 @@ import {
   deviceRecordSchema,
   type Enrollment,
   enrollmentSchema,
+  type Placement,
   type ProvStatus,
   REGISTRY_KEY,
   sameDefinition,
@@ -46,6 +47,14 @@ export interface Assignment {
   country?: string;
   ticketId: string;
   ticketExpiresAt: number;
+  /** How the region was chosen; recorded as `placement`. */
+  placement?: Placement;
+  /**
+   * The handshake times (ms, by region) the request carried, recorded as `rtt_ms`; an
+   * assignment without them removes the figures of an earlier one, so the record always shows
+   * what its current region was chosen on.
+   */
+  rttMs?: Readonly<Record<string, number>>;
 }
 
 export interface HookAttempt {
@@ -218,12 +227,23 @@ export class DeviceRegistry {
       values[':country'] = { S: a.country };
       sets.push('country = :country');
     }
+    if (a.placement !== undefined) {
+      values[':placement'] = { S: a.placement };
+      sets.push('placement = :placement');
+    }
+    const removes: string[] = [];
+    if (a.rttMs !== undefined && Object.keys(a.rttMs).length > 0) {
+      values[':rtt'] = { M: Object.fromEntries(Object.entries(a.rttMs).map(([region, ms]) => [region, { N: String(ms) }])) };
+      sets.push('rtt_ms = :rtt');
+    } else {
+      removes.push('rtt_ms');
+    }
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(a.thingName),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -371,6 +391,8 @@ export class DeviceRegistry {
         'assign_attempts',
         'blocked_from',
         'blocked_certificates',
+        'placement',
+        'rtt_ms',
       ],
       options.fromBlocked ? {} : { notFrom: 'blocked' },
     );

@@ -15,6 +15,16 @@ export type ProvStatus = (typeof PROV_STATUSES)[number];
 
 export const REGISTRY_KEY = 'thing_name';
 
+/**
+ * How the bootstrap chose the region of the current assignment: `measured` (the device's own
+ * handshake times beat the model's region), `model` (the nearest by the region ranking, with or
+ * without figures), `default` (location unknown), `pinned` (an operator's pin), `preferred` (the
+ * device asked for a fallback), `resume` (kept in the region whose hook already let it through),
+ * `overflow` (admission sent it on to a next candidate: its first region was at its ceiling).
+ */
+export const PLACEMENTS = ['measured', 'model', 'default', 'pinned', 'preferred', 'resume', 'overflow'] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
 const isoTime = z.string().min(1);
 const regionCode = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
 
@@ -36,6 +46,10 @@ export const deviceRecordSchema = z.object({
   source_ip: z.string().optional(),
   country: z.string().optional(),
   assign_attempts: z.number().int().nonnegative().optional(),
+  /** How the current assignment's region was chosen. */
+  placement: z.enum(PLACEMENTS).optional(),
+  /** The handshake times (ms) the device measured for the current assignment, by region. */
+  rtt_ms: z.record(regionCode, z.number().nonnegative()).optional(),
   /** Certificate the pre-provisioning hook allowed. */
   certificate_id: z.string().optional(),
   /** Ticket that the allowed hook call presented; a retry must present a newer one. */

@@ -7,7 +7,9 @@ import { DeviceConfigError } from '../errors.js';
 import { type ProvisionEvent, type StepName, toEventError } from '../events.js';
 import type { DeviceKeyAndCsr } from '../keys.js';
 import type { MqttTarget, MqttTransport } from '../mqtt.js';
-import { signedBootstrapRequester } from '../steps/bootstrap.js';
+import { type HandshakeProbe, tlsHandshakeProbe } from '../handshake-probe.js';
+import { DEFAULT_MEASURE_SETTINGS, type MeasureSettings } from '../measure.js';
+import { type BootstrapAsk, signedBootstrapRequester } from '../steps/bootstrap.js';
 import type { DeviceStore } from '../store.js';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy, whileThrottled } from '../throttle.js';
 import { type RunStep, stepRunner } from './run-step.js';
@@ -37,12 +39,17 @@ export interface Flow {
   readonly transport: MqttTransport;
   readonly generateKeyAndCsr: (thingName: string) => Promise<DeviceKeyAndCsr>;
   readonly now: () => number;
+  /** A monotonic clock in ms, for timing handshakes (the wall clock may step). */
+  readonly clock: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
   /** Where an answer's endpoint is reached. */
   readonly locate: (region: string, endpointAddress: string) => MqttTarget;
   /** One bootstrap call (its own retries included), signed afresh for every attempt. */
-  readonly requestBootstrap: (preferredRegion?: string) => Promise<BootstrapAnswer>;
+  readonly requestBootstrap: (ask?: BootstrapAsk) => Promise<BootstrapAnswer>;
+  /** Whether and how the candidates of the first answer are measured. */
+  readonly measure: MeasureSettings;
+  readonly probeHandshake: HandshakeProbe;
   readonly step: RunStep;
   /** Runs one request of `step`, again after a back-off while AWS IoT throttles it; each wait is reported. */
   readonly whileThrottled: <T>(step: StepName, region: string, request: () => Promise<T>) => Promise<T>;
@@ -84,8 +91,11 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
     transport: deps.transport,
     generateKeyAndCsr: deps.generateKeyAndCsr,
     now: deps.now,
+    clock: () => performance.now(),
     sleep,
     random,
+    measure: { ...DEFAULT_MEASURE_SETTINGS, ...options.measure },
+    probeHandshake: deps.probeHandshake ?? tlsHandshakeProbe({ claim: identity.claim }),
     locate: deps.resolveEndpoint ?? ((region, endpointAddress) => parseEndpoint(endpointAddress, region, defaultPort)),
     requestBootstrap: signedBootstrapRequester(identity, deps.bootstrap, deps.now),
     step: stepRunner(thingName, deps),

@@ -3,6 +3,7 @@ import { bootstrap } from '../steps/bootstrap.js';
 import { connectWithFallback } from '../steps/connect.js';
 import { createCertificate } from '../steps/create-certificate.js';
 import { disconnect } from '../steps/disconnect.js';
+import { measureAndAsk } from '../steps/measure.js';
 import { registerThing } from '../steps/register-thing.js';
 import { storeRegistration } from '../steps/store.js';
 import type { RegisteredState } from '../store.js';
@@ -15,12 +16,14 @@ export interface Registered {
 }
 
 /**
- * One registration, from a fresh bootstrap call to the stored credentials. Before `store`
+ * One registration, from a fresh bootstrap call (and, measured, a second one) to the stored
+ * credentials. Before `store`
  * nothing is worth keeping (the ticket is short-lived and never stored; an unregistered
  * certificate is deleted by AWS IoT after an hour), so a failed registration simply starts over.
  */
 export async function register(flow: Flow): Promise<Registered> {
-  const { assignment, session, regionsSkipped } = await connectWithFallback(flow, await bootstrap(flow));
+  const assigned = await measureAndAsk(flow, await bootstrap(flow));
+  const { assignment, session, regionsSkipped } = await connectWithFallback(flow, assigned);
   try {
     const issued = await createCertificate(flow, session, assignment.target.region);
     const credentials: MqttCredentials = { certificatePem: issued.certificatePem, privateKeyPem: issued.privateKeyPem };

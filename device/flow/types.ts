@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { BootstrapAnswer, BootstrapRequestBody } from '../bootstrap-client.js';
 import type { ProvisionEvent, StepName } from '../events.js';
+import type { HandshakeProbe } from '../handshake-probe.js';
 import type { DeviceKeyAndCsr } from '../keys.js';
+import type { MeasureSettings } from '../measure.js';
 import type { MqttCredentials, MqttTarget, MqttTransport } from '../mqtt.js';
 import type { DeviceStore } from '../store.js';
 import type { ThrottlePolicy } from '../throttle.js';
@@ -51,6 +53,11 @@ export interface ProvisionOptions {
    * `DEFAULT_THROTTLE_POLICY`); what is left out keeps its default.
    */
   readonly throttle?: Partial<ThrottlePolicy>;
+  /**
+   * Measuring the first answer's candidates (default `DEFAULT_MEASURE_SETTINGS`: on, 3 probes a
+   * region, 2 s in all); what is left out keeps its default.
+   */
+  readonly measure?: Partial<MeasureSettings>;
 }
 
 export interface ProvisionDeps {
@@ -69,6 +76,11 @@ export interface ProvisionDeps {
    * way a hosts file would map names to addresses.
    */
   readonly resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
+  /**
+   * Times one TLS handshake to a candidate (default: node:tls with the claim certificate and the
+   * system's roots; give one with the roots the device trusts).
+   */
+  readonly probeHandshake?: HandshakeProbe;
   /** Waits between registration tries and throttled requests (default: a timer). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Uniform in [0, 1): the back-off jitter (default Math.random). */

@@ -1,3 +1,4 @@
+import type { Measurement } from '@global-iot/core/measurements.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import type { BootstrapAnswer, BootstrapRequestBody } from '../bootstrap-client.js';
 import type { Flow } from '../flow/context.js';
@@ -13,6 +14,14 @@ export interface Assignment {
   readonly bootstrapped: BootstrappedState;
 }
 
+/** What a bootstrap request asks besides the device's name: a fallback region, or measured figures. */
+export interface BootstrapAsk {
+  /** One of the first answer's fallbacks, after its region did not answer. */
+  readonly preferredRegion?: string;
+  /** Handshake times to the candidates of an earlier answer (signed as v2). */
+  readonly measurements?: readonly Measurement[];
+}
+
 /**
  * The bootstrap call, signed afresh for every attempt: each request carries a newer timestamp
  * than the last, even within one millisecond, because the service refuses a timestamp it has
@@ -22,13 +31,13 @@ export function signedBootstrapRequester(
   identity: DeviceIdentity,
   bootstrap: ProvisionDeps['bootstrap'],
   now: () => number,
-): (preferredRegion?: string) => Promise<BootstrapAnswer> {
+): (ask?: BootstrapAsk) => Promise<BootstrapAnswer> {
   let lastTimestamp = 0;
-  return (preferredRegion) =>
+  return (ask = {}) =>
     bootstrap(() => {
       lastTimestamp = Math.max(now(), lastTimestamp + 1);
-      const body: BootstrapRequestBody = signedBootstrapRequest(identity.signingKey, identity.thingName, lastTimestamp);
-      if (preferredRegion !== undefined) body['preferred-region'] = preferredRegion;
+      const body: BootstrapRequestBody = signedBootstrapRequest(identity.signingKey, identity.thingName, lastTimestamp, ask.measurements ?? []);
+      if (ask.preferredRegion !== undefined) body['preferred-region'] = ask.preferredRegion;
       return body;
     });
 }
@@ -39,6 +48,7 @@ function describeAnswer({ answer }: Assignment): StepFacts {
     detail: {
       ...(answer.distance !== null ? { distanceKm: Math.round(answer.distance) } : {}),
       ...(answer.fallbacks.length > 0 ? { fallbacks: answer.fallbacks.map((f) => f.region).join(',') } : {}),
+      ...(answer.placement !== undefined ? { placement: answer.placement } : {}),
       ticketExpiresAt: answer.ticketExpiresAt,
     },
   };
@@ -50,12 +60,12 @@ function describeAnswer({ answer }: Assignment): StepFacts {
  */
 export function bootstrap(
   flow: Pick<Flow, 'step' | 'requestBootstrap' | 'locate' | 'store' | 'thingName' | 'now'>,
-  preferredRegion?: string,
+  ask: BootstrapAsk = {},
 ): Promise<Assignment> {
   return flow.step(
     'bootstrap',
     async () => {
-      const answer = await flow.requestBootstrap(preferredRegion);
+      const answer = await flow.requestBootstrap(ask);
       const target = flow.locate(answer.region, answer.endpointAddress);
       const bootstrapped: BootstrappedState = {
         version: 1,

@@ -44,7 +44,7 @@ export async function connectWithFallback(flow: Connecting & Parameters<typeof b
       if (next === undefined) {
         throw new StepFailed('connect', new NoRegionAnswered(`no region answered: tried ${skipped.join(', ')}`, { cause: error.cause }));
       }
-      current = await bootstrap(flow, next.region);
+      current = await bootstrap(flow, { preferredRegion: next.region });
       if (skipped.includes(current.answer.region)) {
         throw new StepFailed(
           'bootstrap',

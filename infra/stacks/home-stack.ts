@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
+import { ADMISSION_KEY, ADMISSION_TTL_ATTRIBUTE } from '@global-iot/core/admission/table.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
 import type { EdgeSettings } from '../edge/settings.js';
@@ -60,6 +61,8 @@ export interface HomeStackProps extends StackProps {
  */
 export class HomeStack extends Stack {
   readonly table: dynamodb.Table;
+  /** The admission limiter's counters (core/admission/), when admission is on. */
+  readonly admissionTable?: dynamodb.Table;
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly signingSecret: secretsmanager.Secret;
@@ -103,6 +106,7 @@ export class HomeStack extends Stack {
         'The ticket key is rotated by the operator procedure in infra/README.md: the new public key must reach every regional stack (ticketPublicKeys) before the secret changes, which a Secrets Manager rotation function cannot do.',
     });
     this.bootstrapFunction = this.bootstrap(props, retention);
+    this.admissionTable = this.admission(props, this.bootstrapFunction);
 
     this.api = new HttpApi(this, 'BootstrapApi', {
       apiName: `${settings.stackPrefix}-bootstrap`,
@@ -199,6 +203,27 @@ export class HomeStack extends Stack {
     this.signingSecret.grantRead(fn);
     geoKeySecret?.grantRead(fn);
     return fn;
+  }
+
+  /** The admission counters every bootstrap instance shares, when admission is on. */
+  private admission(props: HomeStackProps, fn: ProvisioningFunction): dynamodb.Table | undefined {
+    const { admission } = props.config.deployment;
+    if (!admission.enabled) return undefined;
+    const table = new dynamodb.Table(this, 'AdmissionCounters', {
+      tableName: admission.tableName,
+      partitionKey: { name: ADMISSION_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // A counter is read only in its own second; TTL deletes it after counterTtlSeconds.
+      timeToLiveAttribute: ADMISSION_TTL_ATTRIBUTE,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(table).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason: 'Per-second admission counters, deleted by TTL within counterTtlSeconds: there is nothing to recover to a point in time.',
+    });
+    table.grant(fn, 'dynamodb:UpdateItem');
+    return table;
   }
 
   /** With the edge: the authorizer that lets through only what CloudFront forwarded. */

@@ -29,6 +29,8 @@ export interface DemoOptions {
   inProcess: boolean;
   /** The deployment configuration the cloud runs (`--config`): where the registry is. */
   config?: DeploymentConfig;
+  /** The cloud's region delays (`--region-delay`): with any, the devices measure their candidates. */
+  regionDelaysMs?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
@@ -56,7 +58,10 @@ export interface DemoResult {
 }
 
 /** The job that provisions a fleet through `cloud`. */
-export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devices' | 'concurrency' | 'certificateMode' | 'protocol' | 'config'> & { outDir: string; prefix: string; durable: boolean }): FleetJob {
+export function fleetJobFor(
+  cloud: LocalCloud,
+  options: Pick<DemoOptions, 'devices' | 'concurrency' | 'certificateMode' | 'protocol' | 'config' | 'regionDelaysMs'> & { outDir: string; prefix: string; durable: boolean },
+): FleetJob {
   if (!cloud.bootstrapUrl || !cloud.dynamo) throw new Error('the local cloud must run the product (bootstrap API and DynamoDB)');
   const regions = cloud.regions.map((r) => r.region);
   const firstRegion = regions[0];
@@ -77,6 +82,7 @@ export function fleetJobFor(cloud: LocalCloud, options: Pick<DemoOptions, 'devic
     outDir: options.outDir,
     durable: options.durable,
     deployment: { claimClientIdPrefix, confirmationRuleName },
+    measure: Object.keys(options.regionDelaysMs ?? {}).length > 0,
   };
 }
 

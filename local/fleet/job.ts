@@ -30,6 +30,16 @@ export interface FleetJob {
   durable: boolean;
   /** The deployment's settings the devices follow; absent: the configuration's defaults. */
   deployment?: FleetDeployment;
+  /**
+   * Whether devices measure their candidates. On one machine every region is equally near and a
+   * handshake's time is CPU noise, so the demo measures only when regions are delayed.
+   */
+  measure: boolean;
+  /**
+   * The devices' bootstrap time-outs and attempts, where a run needs other than the client's
+   * defaults (a burst against a local cloud on one small machine answers more slowly than AWS).
+   */
+  bootstrapTiming?: { requestTimeoutMs?: number; maxAttempts?: number };
 }
 
 export interface FleetProgress {
@@ -66,6 +76,8 @@ export async function executeFleetJob(job: FleetJob, report: FleetProgress): Pro
     protocol: job.protocol,
     outDir: job.outDir,
     durable: job.durable,
+    measure: { enabled: job.measure },
+    ...(job.bootstrapTiming ? { bootstrapTiming: job.bootstrapTiming } : {}),
     resolveEndpoint: (region, endpointAddress) => {
       const port = job.regionPorts[region];
       if (port === undefined) throw new Error(`the bootstrap named region ${region}, which the local cloud does not run`);

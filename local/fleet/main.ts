@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { describeError } from '@global-iot/core/errors.js';
 import { isIotRegion } from '@global-iot/core/regions.js';
 import { DEFAULT_REGIONS } from '../cloud.js';
-import { loadMainDeployment } from '../main.js';
+import { loadMainDeployment, regionDelaysOf } from '../main.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runFleetDemo } from './demo.js';
 import { startDemoCloud } from './demo-cloud.js';
@@ -29,10 +29,17 @@ const optionsSchema = z.object({
   workDir: z.string().min(1),
   report: z.string().min(1),
   inProcess: z.boolean(),
+  regionDelay: z.array(z.string()),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
 });
 
-type DemoArgs = Omit<DemoOptions, 'config'> & { regions: string[]; logLevel: z.infer<typeof optionsSchema>['logLevel']; configFile?: string };
+type DemoArgs = Omit<DemoOptions, 'config'> & {
+  regions: string[];
+  logLevel: z.infer<typeof optionsSchema>['logLevel'];
+  configFile?: string;
+  /** `--region-delay` as given; checked against the regions once --config is read. */
+  regionDelay: string[];
+};
 
 export function parseDemoArgs(argv: readonly string[], write: (text: string) => void): DemoArgs | 'help' {
   const d = DEFAULT_DEMO_OPTIONS;
@@ -48,6 +55,13 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
     .option('--work-dir <dir>', 'local cloud files, device files (<dir>/fleet, emptied first)', d.workDir)
     .option('--report <file>', 'where the report page goes', d.reportPath)
     .option('--in-process', 'run the devices in this process instead of a child process of their own', false)
+    .option(
+      '--region-delay <region=ms>',
+      "hold each connection to the region's endpoint this long before its TLS handshake, as a farther region would: " +
+        'devices that measure their candidates go elsewhere, and the report shows them. Repeat for more regions',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .addOption(new Option('--log-level <level>', "the local cloud's log level on stderr").choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined });
@@ -75,6 +89,7 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
     workDir: o.workDir,
     reportPath: o.report,
     inProcess: o.inProcess,
+    regionDelay: o.regionDelay,
     logLevel: o.logLevel,
     ...(o.config !== undefined ? { configFile: o.config } : {}),
   };
@@ -83,19 +98,21 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
 export async function main(argv: readonly string[]): Promise<number> {
   let options;
   let deployment;
+  let regionDelaysMs: Record<string, number>;
   try {
     options = parseDemoArgs(argv, (text) => process.stdout.write(text));
     if (options === 'help') return 0;
     deployment = loadMainDeployment({ config: options.configFile });
+    regionDelaysMs = regionDelaysOf({ regionDelay: options.regionDelay, regions: options.regions }, deployment);
   } catch (error) {
     process.stderr.write(`fleet-demo: ${describeError(error).replace(/^\w+: (error: )?/, '')}\n`);
     return 2;
   }
   const log = createLogger(options.logLevel);
   const workDir = resolve(options.workDir);
-  const cloud = await startDemoCloud({ workDir, log, regions: options.regions, ...(deployment ? { deployment } : {}) });
+  const cloud = await startDemoCloud({ workDir, log, regions: options.regions, regionDelaysMs, ...(deployment ? { deployment } : {}) });
   try {
-    const result = await runFleetDemo(cloud, { ...options, ...(deployment ? { config: deployment.config } : {}) }, {
+    const result = await runFleetDemo(cloud, { ...options, regionDelaysMs, ...(deployment ? { config: deployment.config } : {}) }, {
       stdout: (text) => process.stdout.write(text),
       stderr: (text) => process.stderr.write(text),
       stderrIsTty: process.stderr.isTTY,

@@ -8,7 +8,12 @@ export interface DeviceOutcome {
   readonly location?: { readonly lat: number; readonly lon: number; readonly country: string };
   readonly ok: boolean;
   readonly region?: string;
-  /** Milliseconds per step that completed (a retried step counts once, the successful try). */
+  /** How the bootstrap chose the region the device was provisioned in (`model`, `measured`, ...). */
+  readonly placement?: string;
+  /**
+   * Milliseconds per step that completed (a retried step counts once, the successful try; a step
+   * made twice, as the bootstrap is by a device that measures, counts both).
+   */
   readonly steps: Readonly<Partial<Record<StepName, number>>>;
   readonly totalMs: number;
   /** Retries per step (bootstrap attempts, registration tries), when there were any. */

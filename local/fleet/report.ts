@@ -100,7 +100,11 @@ export function renderMapSvg(run: FleetRun, enabledRegions: readonly string[]): 
     const x = at[0] + dx;
     const y = at[1] + dy;
     if (o.ok && o.region !== undefined) {
-      parts.push(`<circle class="device" cx="${fmt(x)}" cy="${fmt(y)}" r="2.4" fill="${regionColour(o.region)}" fill-opacity="0.85"><title>${escapeHtml(`${o.thingName} ${o.sourceIp} -> ${o.region}`)}</title></circle>`);
+      // A device its own measurements placed is ringed: beside the model's, it shows where the network disagreed with the map.
+      const measured = o.placement === 'measured';
+      const ring = measured ? ' stroke="#000" stroke-width="1.2"' : '';
+      const title = `${o.thingName} ${o.sourceIp} -> ${o.region}${o.placement !== undefined ? ` (${o.placement})` : ''}`;
+      parts.push(`<circle class="device" data-placement="${escapeHtml(o.placement ?? 'unknown')}" cx="${fmt(x)}" cy="${fmt(y)}" r="${measured ? '3' : '2.4'}" fill="${regionColour(o.region)}" fill-opacity="0.85"${ring}><title>${escapeHtml(title)}</title></circle>`);
     } else {
       parts.push(`<path class="failed" d="M${fmt(x - 3)},${fmt(y - 3)}L${fmt(x + 3)},${fmt(y + 3)}M${fmt(x - 3)},${fmt(y + 3)}L${fmt(x + 3)},${fmt(y - 3)}" stroke="#000" stroke-width="1.5"><title>${escapeHtml(`${o.thingName} failed at ${o.failure?.step ?? '?'}`)}</title></path>`);
     }
@@ -135,6 +139,17 @@ export function renderReport(input: { run: FleetRun; summary: FleetSummary; enab
   const stepRows = Object.entries(summary.perStep)
     .map(([step, f]) => `<tr><td>${escapeHtml(step)}</td><td>${f.count}</td><td>${f.p50Ms.toFixed(1)}</td><td>${f.p99Ms.toFixed(1)}</td></tr>`)
     .join('');
+  const placementRows = enabledRegions
+    .filter((code) => (summary.perRegion[code] ?? 0) > 0)
+    .map((code) => {
+      const by = summary.placements[code] ?? {};
+      const model = by['model'] ?? 0;
+      const measured = by['measured'] ?? 0;
+      const other = (summary.perRegion[code] ?? 0) - model - measured;
+      return `<tr><td><span class="swatch" style="background:${regionColour(code)}"></span>${escapeHtml(code)}</td><td>${model}</td><td>${measured}</td><td>${other}</td></tr>`;
+    })
+    .join('');
+  const measuredTotal = Object.values(summary.placements).reduce((sum, by) => sum + (by['measured'] ?? 0), 0);
   const failureRows = Object.entries(summary.failuresByCause)
     .sort((a, b) => b[1] - a[1])
     .map(([cause, n]) => `<tr><td>${escapeHtml(cause)}</td><td>${n}</td></tr>`)
@@ -165,12 +180,15 @@ td:first-child, th:first-child { text-align: left; }
 <div class="figures">
 <div><b>${summary.provisioned} / ${summary.devices}</b>devices provisioned</div>
 <div><b>${summary.failed}</b>failed</div>
+<div><b>${measuredTotal}</b>placed by measurement</div>
 <div><b>${summary.devicesPerSecond}</b>devices per second</div>
 <div><b>${summary.perStep.total ? summary.perStep.total.p99Ms.toFixed(0) : '-'} ms</b>p99 end to end</div>
 </div>
 ${renderMapSvg(run, enabledRegions)}
 <ul class="legend">${legend}</ul>
-<p class="muted">Dots: devices at their simulated address's location, coloured by the region they were provisioned in; crosses: failed devices; lines: place to region. Ringed dots: the regions.</p>
+<p class="muted">Dots: devices at their simulated address's location, coloured by the region they were provisioned in; black-edged dots: devices whose own handshake times placed them (the others went where the network-distance model put them); crosses: failed devices; lines: place to region. Large ringed dots: the regions.</p>
+<h2>Placed by the model, placed by measurement</h2>
+<table><tr><th>region</th><th>by model</th><th>by measurement</th><th>other (pinned, default, overflow)</th></tr>${placementRows}</table>
 <h2>Latency per step (ms)</h2>
 <table><tr><th>step</th><th>count</th><th>p50</th><th>p99</th></tr>${stepRows}</table>
 ${failureRows ? `<h2>Failures</h2><table><tr><th>step: cause</th><th>devices</th></tr>${failureRows}</table>` : ''}

@@ -6,7 +6,9 @@ import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { DEMO_SOURCE_IP_HEADER } from '../bootstrap-server.js';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '@global-iot/device/bootstrap-client.js';
 import { StepFailed } from '@global-iot/device/errors.js';
+import { tlsHandshakeProbe } from '@global-iot/device/handshake-probe.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
+import type { MeasureSettings } from '@global-iot/device/measure.js';
 import { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttTarget } from '@global-iot/device/mqtt.js';
 import { type CertificateMode, type ProvisionOptions, provisionDevice, type StepName, toEventError } from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
@@ -119,6 +121,10 @@ export interface FleetRunOptions {
   resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
   connectTimeoutMs?: number;
   operationTimeoutMs?: number;
+  /** Measuring the offered regions (the device's defaults unless given). */
+  measure?: Partial<MeasureSettings>;
+  /** The bootstrap call's time-outs and attempts (the device's defaults unless given). */
+  bootstrapTiming?: { readonly requestTimeoutMs?: number; readonly maxAttempts?: number };
   onDeviceDone?: (outcome: DeviceOutcome, done: number, failed: number) => void;
   now?: () => number;
 }
@@ -137,6 +143,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
     operationTimeoutMs: options.operationTimeoutMs ?? 10_000,
     clientBootstrap,
   });
+  // One TLS context for every device's handshake probes, as for its MQTT connections.
+  const probeHandshake = tlsHandshakeProbe({ claim: options.claim, caPem: options.caPem });
   const outcomes: DeviceOutcome[] = [];
   let failed = 0;
   const restoreTrustStore = options.caPath === undefined ? () => undefined : pointDefaultTrustStoreAt(options.caPath);
@@ -146,6 +154,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
     await forEachBounded(options.devices, options.concurrency, async (device) => {
       const steps: Partial<Record<StepName, number>> = {};
       const retries: Partial<Record<StepName, number>> = {};
+      // The last answer's placement: the one the device went with.
+      let placement: string | undefined;
       const deviceStarted = now();
       // The device's own keep-alive agent: its bootstrap retries may reuse its connection.
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -153,6 +163,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
         url: options.bootstrapUrl,
         ca: options.caPem,
         ...DEFAULT_BOOTSTRAP_TIMING,
+        ...options.bootstrapTiming,
         headers: { [DEMO_SOURCE_IP_HEADER]: device.sourceIp },
         agent,
       };
@@ -166,15 +177,18 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
         };
         const result = await provisionDevice(
           { thingName: device.thingName, signingKey: device.signingKey, claim: options.claim },
-          { certificateMode: device.certificateMode, ...options.deployment },
+          { certificateMode: device.certificateMode, ...options.deployment, ...(options.measure ? { measure: options.measure } : {}) },
           {
             store: new FileStore(join(options.outDir, device.thingName), { durable: options.durable }),
             bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),
             transport,
             generateKeyAndCsr,
+            probeHandshake,
             now: wallClock,
             onEvent: (event) => {
-              if (event.status === 'ok' && event.durationMs !== undefined) steps[event.step] = event.durationMs;
+              // Summed: a measuring device makes the bootstrap step twice, and both count.
+              if (event.status === 'ok' && event.durationMs !== undefined) steps[event.step] = (steps[event.step] ?? 0) + event.durationMs;
+              if (event.status === 'ok' && event.step === 'bootstrap' && typeof event.detail?.['placement'] === 'string') placement = event.detail['placement'];
               if (event.status === 'retry') retries[event.step] = (retries[event.step] ?? 0) + 1;
             },
             ...(options.resolveEndpoint ? { resolveEndpoint: options.resolveEndpoint } : {}),
@@ -186,6 +200,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
           ...(device.location ? { location: device.location } : {}),
           ok: true,
           region: result.region,
+          ...(placement !== undefined ? { placement } : {}),
           steps,
           totalMs: now() - deviceStarted,
           ...(Object.keys(retries).length > 0 ? { retries } : {}),

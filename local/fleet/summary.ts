@@ -17,6 +17,8 @@ export interface FleetSummary {
   readonly elapsedMs: number;
   readonly concurrency: number;
   readonly perRegion: Readonly<Record<string, number>>;
+  /** Region -> how its devices were placed there (`model`, `measured`, `default`, ...) -> count. */
+  readonly placements: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** "step: cause" -> count. */
   readonly failuresByCause: Readonly<Record<string, number>>;
   /** Step -> retries over the whole fleet (transient failures that a later try got past, or not). */
@@ -40,6 +42,7 @@ const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 export function summarize(run: FleetRun): FleetSummary {
   const perRegion: Record<string, number> = {};
+  const placements: Record<string, Record<string, number>> = {};
   const failuresByCause: Record<string, number> = {};
   const retriesByStep: Partial<Record<StepName, number>> = {};
   const samples = new Map<StepName | 'total', number[]>();
@@ -49,6 +52,9 @@ export function summarize(run: FleetRun): FleetSummary {
       provisioned += 1;
       const region = outcome.region ?? 'unknown';
       perRegion[region] = (perRegion[region] ?? 0) + 1;
+      const byPlacement = (placements[region] ??= {});
+      const placement = outcome.placement ?? 'unknown';
+      byPlacement[placement] = (byPlacement[placement] ?? 0) + 1;
       const total = samples.get('total') ?? [];
       total.push(outcome.totalMs);
       samples.set('total', total);
@@ -78,6 +84,7 @@ export function summarize(run: FleetRun): FleetSummary {
     elapsedMs: Math.round(run.elapsedMs),
     concurrency: run.concurrency,
     perRegion,
+    placements,
     failuresByCause,
     retriesByStep,
     perStep,
@@ -99,7 +106,8 @@ export function formatSummary(summary: FleetSummary): string {
   );
   out.push('');
   const regions = Object.entries(summary.perRegion).sort((a, b) => b[1] - a[1]);
-  out.push(table(['region', 'devices'], regions.map(([region, n]) => [region, String(n)])));
+  const placed = (region: string, how: string): string => String(summary.placements[region]?.[how] ?? 0);
+  out.push(table(['region', 'devices', 'by model', 'by measurement'], regions.map(([region, n]) => [region, String(n), placed(region, 'model'), placed(region, 'measured')])));
   out.push('');
   const steps = (Object.entries(summary.perStep) as [string, StepFigures][]).map(([step, f]) => [
     step,

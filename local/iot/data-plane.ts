@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
+import { type DelayedEndpoint, delayedEndpoint } from './endpoint-delay.js';
 import { type BrokerConnection, type BrokerSettings, type ConnectRequest, createMqttBroker, type DisconnectReason, type MqttBroker } from '../mqtt/broker.js';
 import { certificateIdOf } from '../pki.js';
 import type { FleetProvisioning, IotPrincipal } from './fleet-provisioning.js';
@@ -22,6 +23,8 @@ export interface DataPlaneOptions {
   /** The region's rules (local/iot/topic-rules.ts), compiled. */
   rules?: readonly CompiledRule[];
   brokerSettings?: Partial<BrokerSettings>;
+  /** Each connection waits this long before its TLS handshake (loopback only; see endpoint-delay.ts). */
+  handshakeDelayMs?: number;
   now: () => number;
   log: Logger;
 }
@@ -151,15 +154,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     },
   });
 
+  const front: DelayedEndpoint | undefined =
+    options.handshakeDelayMs !== undefined && options.handshakeDelayMs > 0 ? delayedEndpoint(broker.server, options.handshakeDelayMs) : undefined;
+
   return {
     broker,
-    listen: (port, host) => broker.listen(port, host),
+    listen: (port, host) => (front ? front.listen(port, host) : broker.listen(port, host)),
     certificateChanged(certificateId) {
       const record = state.getCertificate(certificateId);
       if (record?.status === 'ACTIVE') return;
       const dropped = broker.disconnectWhere((c) => c.principal.certificateId === certificateId, 'AUTH_ERROR');
       if (dropped > 0) log.info('disconnected clients of a certificate that is no longer active', { certificateId, dropped });
     },
-    close: () => broker.close(),
+    close: async () => {
+      await front?.close();
+      await broker.close();
+    },
   };
 }

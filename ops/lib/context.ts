@@ -22,6 +22,8 @@ export interface CommandContext {
   readonly writeFile: (path: string, data: string) => void;
   readonly readStdin: () => string;
   readonly resolvePath: (path: string) => string;
+  /** The DynamoDB endpoint given (the local cloud's); absent: AWS. */
+  readonly endpointDynamodb?: string;
   config(): OpsConfig;
   registryTarget(): RegistryTarget;
   registry(): DeviceRegistry;
@@ -119,6 +121,7 @@ export function createContext(options: {
     writeFile: options.writeFile,
     readStdin: options.readStdin,
     resolvePath: options.resolvePath,
+    ...(endpointDynamodb ? { endpointDynamodb } : {}),
     config: loadConfig,
     registryTarget,
     registry: () => new DeviceRegistry({ ...registryTarget() }),

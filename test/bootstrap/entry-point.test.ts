@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { parseTicketPublicKeys, verifyTicket } from '@global-iot/core/ticket.js';
 import { httpApiEvent, parseAnswer } from '../helpers/bootstrap.js';
@@ -33,6 +34,8 @@ const promoted = ticketKey('2026-12');
 
 beforeAll(async () => {
   t = await startTestRegistry();
+  // Admission is on by default: its table, under the default name, beside the registry.
+  await ensureAdmissionTable(t.client, 'iot-bootstrap-admission');
   sm = await startSecretsManagerStandIn();
   sm.set(SECRET_ARN, first.secret);
   const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

@@ -28,9 +28,9 @@ describe('deployment configuration', () => {
         safetyFactor: 0.8,
         overflow: 'retry-after',
         overflowRegions: 1,
-        maxRetryAfterSeconds: 60,
-        retryJitterRatio: 0.5,
+        maxRetryAfterSeconds: 300,
         counterTtlSeconds: 3600,
+        pacing: true,
       },
     });
   });

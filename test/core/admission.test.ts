@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leastProvisioningTime } from '@global-iot/core/admission/least-time.js';
 import { admissionCeiling, admit, type AdmissionDeps, tryAdmit } from '@global-iot/core/admission/limiter.js';
-import { retryAfterSeconds } from '@global-iot/core/admission/retry-after.js';
-import { ADMISSION_TTL_ATTRIBUTE, admissionCounterKey, ensureAdmissionTable } from '@global-iot/core/admission/table.js';
+import { takePlace } from '@global-iot/core/admission/retry-queue.js';
+import { ADMISSION_TTL_ATTRIBUTE, admissionCounterKey, admissionLineKey, ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { admissionSchema, type AdmissionSettings } from '@global-iot/core/config.js';
 import { DependencyUnavailable } from '@global-iot/core/errors.js';
 import { type LocalDynamo, startDynalite } from '@global-iot/local/dynamodb.js';
@@ -28,8 +29,8 @@ async function setup(overrides: Partial<AdmissionSettings> = {}): Promise<Admiss
   return settings;
 }
 
-function deps(clock: { now: number }, random: () => number = () => 0): AdmissionDeps {
-  return { client, now: () => clock.now, random };
+function deps(clock: { now: number }): AdmissionDeps {
+  return { client, now: () => clock.now };
 }
 
 const T0 = Date.parse('2026-11-28T12:00:00.000Z');
@@ -118,7 +119,7 @@ describe('tryAdmit against DynamoDB (dynalite)', () => {
     const settings = admissionSchema.parse({});
 
     // Act
-    const attempt = tryAdmit({ client: dead, now: () => T0, random: () => 0 }, settings, 'us-east-1');
+    const attempt = tryAdmit({ client: dead, now: () => T0 }, settings, 'us-east-1');
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(DependencyUnavailable);
@@ -126,53 +127,111 @@ describe('tryAdmit against DynamoDB (dynalite)', () => {
   });
 });
 
-describe('Retry-After', () => {
-  it('spreads a burst over the seconds it needs: ceiling-many refused callers per second', async () => {
-    // Prepare: no jitter, so the schedule shows.
+describe('Retry-After: a place in the region\'s queue', () => {
+  /** `count` refused devices at the clock's time, one after another; their Retry-Afters. */
+  async function refuse(settings: AdmissionSettings, clock: { now: number }, count: number, region = 'sa-east-1'): Promise<number[]> {
+    const waits: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const outcome = await admit(deps(clock), settings, [region]);
+      if (!outcome.admitted) waits.push(outcome.retryAfterSeconds);
+    }
+    return waits;
+  }
+
+  function histogram(waits: readonly number[]): Record<number, number> {
+    const counts: Record<number, number> = {};
+    for (const w of waits) counts[w] = (counts[w] ?? 0) + 1;
+    return counts;
+  }
+
+  it('spreads a burst over the seconds it needs: ceiling-many refused devices per second', async () => {
+    // Prepare
     const settings = await setup();
     const clock = { now: T0 + 100 };
 
-    // Act
-    const outcomes = await Promise.all(Array.from({ length: 8 + 32 }, () => tryAdmit(deps(clock, () => 0), settings, 'sa-east-1')));
+    // Act: 40 at once, 8 admitted.
+    const outcomes = await Promise.all(Array.from({ length: 40 }, () => admit(deps(clock), settings, ['sa-east-1'])));
 
     // Assess
-    const histogram: Record<number, number> = {};
-    for (const o of outcomes) if (o.retryAfterSeconds !== undefined) histogram[o.retryAfterSeconds] = (histogram[o.retryAfterSeconds] ?? 0) + 1;
-    expect(histogram).toEqual({ 1: 8, 2: 8, 3: 8, 4: 8 });
+    const waits = outcomes.flatMap((o) => (o.admitted ? [] : [o.retryAfterSeconds]));
+    expect(histogram(waits)).toEqual({ 1: 8, 2: 8, 3: 8, 4: 8 });
   });
 
-  it('adds jitter of up to half the wait again, never less than the schedule', () => {
-    // Prepare
-    const settings = admissionSchema.parse({});
-    let seed = 7;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+  it('remembers the seconds given out: a device refused later goes behind them', async () => {
+    // Prepare: 8 admitted and 16 queued for the next two seconds.
+    const settings = await setup();
+    const clock = { now: T0 + 100 };
+    await refuse(settings, clock, 24);
 
-    // Act
-    const waits = Array.from({ length: 2000 }, (_, i) => ({ over: (i % 80) + 1, wait: retryAfterSeconds((i % 80) + 1, 8, settings, random) }));
+    // Act: one more in the same second, then one a second later (still refused there: 9 attempts).
+    clock.now = T0 + 500;
+    const sameSecond = await refuse(settings, clock, 1);
+    clock.now = T0 + 1_100;
+    await refuse(settings, clock, 8);
+    const nextSecond = await refuse(settings, clock, 1);
 
-    // Assess
-    for (const { over, wait } of waits) {
-      const base = Math.ceil(over / 8);
-      expect(wait).toBeGreaterThanOrEqual(base);
-      expect(wait).toBeLessThanOrEqual(base + Math.ceil(base * 0.5));
-    }
-    expect(new Set(waits.filter((w) => w.over === 80).map((w) => w.wait))).toEqual(new Set([10, 11, 12, 13, 14, 15]));
+    // Assess: places in second 3, then behind it in second 3 too (counted from second 1).
+    expect(sameSecond).toEqual([3]);
+    expect(nextSecond).toEqual([2]);
   });
 
-  it('is capped by maxRetryAfterSeconds and is at least 1', () => {
+  it('starts again at the next second once its last place is past', async () => {
     // Prepare
-    const settings = admissionSchema.parse({ maxRetryAfterSeconds: 30 });
+    const settings = await setup();
+    const clock = { now: T0 + 100 };
+    await refuse(settings, clock, 30);
 
     // Act
-    const far = retryAfterSeconds(10_000, 8, settings, () => 0.99);
-    const near = retryAfterSeconds(1, 1000, settings, () => 0);
+    clock.now = T0 + 60_000;
+    const waits = await refuse(settings, clock, 9);
 
     // Assess
-    expect(far).toBe(30);
-    expect(near).toBe(1);
+    expect(waits).toEqual([1]);
+  });
+
+  it('keeps each region\'s queue apart, with the counters\' time to live', async () => {
+    // Prepare
+    const settings = await setup({ counterTtlSeconds: 900 });
+    const clock = { now: T0 + 100 };
+
+    // Act
+    const saoPaulo = await refuse(settings, clock, 20, 'sa-east-1');
+    const tokyo = await refuse(settings, clock, 9, 'ap-northeast-1');
+    const stored = await client.send(new GetItemCommand({ TableName: settings.tableName, Key: { pk: { S: admissionLineKey('sa-east-1', 'retry') } } }));
+
+    // Assess
+    expect(saoPaulo.at(-1)).toBe(2);
+    expect(tokyo).toEqual([1]);
+    expect(stored.Item?.[ADMISSION_TTL_ATTRIBUTE]?.N).toBe(String(Math.floor(T0 / 1000) + 900));
+  });
+
+  it('is capped by maxRetryAfterSeconds and is at least 1', async () => {
+    // Prepare: a ceiling of 1 and a cap of 3 s.
+    const settings = await setup({ registerThingQuotaTps: 1, safetyFactor: 1, maxRetryAfterSeconds: 3 });
+    const clock = { now: T0 + 999 };
+
+    // Act
+    const waits = await refuse(settings, clock, 6);
+
+    // Assess
+    expect(waits).toEqual([1, 2, 3, 3, 3]);
+  });
+});
+
+describe('the release line', () => {
+  it('spaces answers 1 / ceiling s apart however they bunch, and starts again at once after a lull', async () => {
+    // Prepare
+    const settings = await setup();
+    const clock = { now: T0 + 400 };
+
+    // Act: five answers ready together, then one ten seconds later.
+    const bunched = await Promise.all(Array.from({ length: 5 }, () => takePlace(deps(clock), settings, 'eu-central-1', 'release', 8, clock.now)));
+    clock.now = T0 + 10_400;
+    const later = await takePlace(deps(clock), settings, 'eu-central-1', 'release', 8, clock.now);
+
+    // Assess
+    expect([...bunched].sort((a, b) => a - b)).toEqual([0, 125, 250, 375, 500].map((ms) => T0 + 400 + ms));
+    expect(later).toBe(T0 + 10_400);
   });
 });
 
@@ -187,7 +246,7 @@ describe('admit', () => {
     const second = await admit(deps(clock), settings, ['us-east-1', 'eu-central-1']);
 
     // Assess
-    expect(first).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+    expect(first).toMatchObject({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
     expect(second).toMatchObject({ admitted: false, retryAfterSeconds: 1, refused: [{ region: 'us-east-1', count: 2 }] });
   });
 
@@ -202,8 +261,8 @@ describe('admit', () => {
     for (let i = 0; i < 3; i++) outcomes.push(await admit(deps(clock), settings, candidates));
 
     // Assess
-    expect(outcomes[0]).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
-    expect(outcomes[1]).toEqual({ admitted: true, region: 'eu-central-1', overflowedFrom: ['us-east-1'] });
+    expect(outcomes[0]).toMatchObject({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+    expect(outcomes[1]).toMatchObject({ admitted: true, region: 'eu-central-1', overflowedFrom: ['us-east-1'] });
     expect(outcomes[2]).toMatchObject({ admitted: false, refused: [{ region: 'us-east-1' }, { region: 'eu-central-1' }] });
   });
 
@@ -229,5 +288,32 @@ describe('admit', () => {
 
     // Assess
     expect(outcome).toEqual({ admitted: true, region: 'us-east-1', overflowedFrom: [] });
+  });
+});
+
+describe('leastProvisioningTime', () => {
+  it('is the slowest region at its ceiling: ceil(devices / ceiling), regions side by side', () => {
+    // Prepare: ceilings of 8 (default) and 40 (a raised quota of 50).
+    const settings = admissionSchema.parse({ regionQuotaTps: { 'eu-central-1': 50 } });
+
+    // Act
+    const least = leastProvisioningTime({ 'us-east-1': 17, 'eu-central-1': 200, 'sa-east-1': 0 }, settings);
+
+    // Assess
+    expect(least.seconds).toBe(5);
+    expect(least.perRegion).toEqual([
+      { region: 'eu-central-1', devices: 200, ceiling: 40, seconds: 5 },
+      { region: 'us-east-1', devices: 17, ceiling: 8, seconds: 3 },
+    ]);
+  });
+
+  it('is no time at all with admission off, or with no device', () => {
+    // Act
+    const off = leastProvisioningTime({ 'us-east-1': 1_000 }, admissionSchema.parse({ enabled: false }));
+    const none = leastProvisioningTime({}, admissionSchema.parse({}));
+
+    // Assess
+    expect(off.seconds).toBe(0);
+    expect(none).toEqual({ seconds: 0, perRegion: [] });
   });
 });

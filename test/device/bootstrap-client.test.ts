@@ -25,6 +25,8 @@ interface Reply {
   headers?: Record<string, string>;
   /** Never answer (the client's time-out must fire). */
   hang?: boolean;
+  /** Answer only after this long. */
+  delayMs?: number;
 }
 
 const ANSWER = {
@@ -52,8 +54,10 @@ beforeAll(async () => {
       received.push({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown, headers: req.headers });
       const reply = replies.shift() ?? { status: 500 };
       if (reply.hang) return;
-      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-      res.end(reply.body ?? '');
+      setTimeout(() => {
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+        res.end(reply.body ?? '');
+      }, reply.delayMs ?? 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -109,6 +113,20 @@ function reset(next: Reply[]): void {
 }
 
 describe('requestBootstrap', () => {
+  it('waits for a slow answer up to the request time-out, however short the connect time-out', async () => {
+    // Prepare: connected at once, answered after 600 ms.
+    reset([{ status: 200, body: JSON.stringify(ANSWER), delayMs: 600 }]);
+    const body = bodyMaker();
+
+    // Act
+    const answer = await requestBootstrap(body.make, options({ connectTimeoutMs: 200, requestTimeoutMs: 2_000 }), fakeDeps());
+
+    // Assess
+    expect(answer.region).toBe('eu-central-1');
+    expect(body.calls()).toBe(1);
+  });
+
+
   it('returns the validated answer and sends the body and extra headers', async () => {
     // Prepare
     reset([{ status: 200, body: JSON.stringify({ ...ANSWER, extra: 'ignored' }) }]);

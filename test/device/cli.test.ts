@@ -110,6 +110,8 @@ describe('iot-provision input validation', () => {
     ['a CA file without a certificate', (f: string[]) => [...f, '--ca', files.notPem], '--ca:'],
     ['a reserved parameter', (f: string[]) => [...f, '--param', 'Ticket=x'], '--param (parameters): ThingName and Ticket are set by the device itself'],
     ['no throttled try at all', (f: string[]) => [...f, '--throttle-attempts', '0'], '--throttle-attempts (throttleAttempts)'],
+    ['no probe of a candidate', (f: string[]) => [...f, '--measure-probes', '0'], '--measure-probes (measureProbes)'],
+    ['a measuring time over 30 s', (f: string[]) => [...f, '--measure-timeout', '30001'], '--measure-timeout (measureTimeoutMs)'],
     [
       'a largest throttling back-off below the first',
       (f: string[]) => [...f, '--throttle-backoff', '5000', '--throttle-max-backoff', '1000'],
@@ -172,6 +174,19 @@ describe('device settings', () => {
     // Assess
     expect(defaults).toMatchObject({ throttleAttempts: DEFAULT_THROTTLE_POLICY.attempts, throttleBackoffMs: DEFAULT_THROTTLE_POLICY.baseBackoffMs, throttleMaxBackoffMs: DEFAULT_THROTTLE_POLICY.maxBackoffMs });
     expect(changed).toMatchObject({ throttleAttempts: 8, throttleBackoffMs: 250, throttleMaxBackoffMs: 4_000 });
+  });
+
+  it('measures by default, 3 probes in 2 s; a setting changes each, and false in a file turns it off', () => {
+    // Prepare
+    const required = { thingName: 'a', signingKey: 'k', claimCert: 'c', claimKey: 'k', bootstrapUrl: 'https://x/', out: 'o' };
+
+    // Act
+    const defaults = parseDeviceSettings(required);
+    const changed = parseDeviceSettings({ ...required, measure: false, measureProbes: 5, measureTimeoutMs: 500 });
+
+    // Assess
+    expect(defaults).toMatchObject({ measure: true, measureProbes: 3, measureTimeoutMs: 2_000 });
+    expect(changed).toMatchObject({ measure: false, measureProbes: 5, measureTimeoutMs: 500 });
   });
 
   it.each([

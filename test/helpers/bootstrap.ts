@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createBootstrapDeps, createBootstrapHandler } from '@global-iot/bootstrap-service/app.js';
 import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
 import { type DeploymentConfig, type DeploymentConfigInput, parseDeploymentConfig } from '@global-iot/core/config.js';
@@ -23,6 +24,13 @@ export const ALL_TEST_REGIONS = [
   'ap-southeast-2',
 ];
 
+const UNREACHABLE_DYNAMO = new DynamoDBClient({
+  region: 'us-east-1',
+  endpoint: 'http://127.0.0.1:9',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  maxAttempts: 1,
+});
+
 export interface Harness {
   handler: (event: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
   config: DeploymentConfig;
@@ -39,11 +47,19 @@ export function makeHarness(options: {
   geo?: GeolocateDeps;
   fleetKey?: KeyObject;
   fleetPublicKeys?: string[];
+  /**
+   * The admission limiter's table client. Without it admission is off unless the test's config
+   * turns it on: most tests send many requests within one second of their fixed clock.
+   */
+  admissionClient?: DynamoDBClient;
+  /** The pacing wait; by default none, so that a test's fixed clock does not cost real time. */
+  sleep?: (ms: number) => Promise<void>;
 }): Harness {
   const config = parseDeploymentConfig({
     homeRegion: 'us-east-1',
     regions: ALL_TEST_REGIONS,
     defaultRegion: 'us-east-1',
+    ...(options.admissionClient === undefined ? { admission: { enabled: false } } : {}),
     ...options.config,
   });
   const fleet = options.fleetKey
@@ -63,7 +79,10 @@ export function makeHarness(options: {
       describeEndpoint: async (region) => `abc123-ats.iot.${region}.amazonaws.com`,
       geo: options.geo ?? {},
       record: recorded.record,
+      // While admission is off this client is never used; were it used, nothing answers there.
+      admissionClient: options.admissionClient ?? UNREACHABLE_DYNAMO,
       now: options.now,
+      sleep: options.sleep ?? (async () => undefined),
       drainingCacheMs: 0,
     }),
   );

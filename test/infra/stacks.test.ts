@@ -857,7 +857,7 @@ describe('home stack', () => {
     const template = Template.fromStack(defaults.home);
 
     // Assess
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -870,6 +870,27 @@ describe('home stack', () => {
         DeletionProtectionEnabled: true,
         SSESpecification: { SSEEnabled: true },
       },
+    });
+  });
+
+  it('gives the admission limiter a table of its own with TTL, which the bootstrap may only update', () => {
+    // Prepare
+    const stack = defaults.home;
+    const template = Template.fromStack(stack);
+    const tableId = logicalId(stack, stack.admissionTable as Construct);
+
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'iot-bootstrap-admission',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: [{ 'Fn::GetAtt': [tableId, 'Arn'] }] }]),
+      }),
     });
   });
 

@@ -29,6 +29,8 @@ function settings(overrides: Partial<ProductFunctionSettings> = {}): ProductFunc
       defaultRegion: 'us-east-1',
       tableName: t.tableName,
       endpointOverrides: { 'us-east-1': 'iot.us-east-1.example.test', 'eu-central-1': 'iot.eu-central-1.example.test' },
+      // Admission has tests of its own (test/bootstrap/admission.test.ts); no table for it here.
+      admission: { enabled: false },
     }),
     dynamoEndpoint: t.dynamo.endpoint,
     fleetPublicKeys: [fleet.publicKey.export({ type: 'spki', format: 'pem' }).toString()],

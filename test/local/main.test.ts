@@ -240,3 +240,56 @@ describe('--aws-quotas', () => {
     expect(on.awsQuotas).toBe(true);
   });
 });
+
+describe('--region-delay', () => {
+  it('is none by default, and gives each named region its delay, checked against the emulated regions', () => {
+    // Act
+    const none = cloudOptions(parseMainOptions([]));
+    const some = cloudOptions(parseMainOptions(['--region-delay', 'eu-central-1=80', '--region-delay', 'us-east-1=0']));
+
+    // Assess
+    expect(none.regionDelaysMs).toEqual({});
+    expect(some.regionDelaysMs).toEqual({ 'eu-central-1': 80, 'us-east-1': 0 });
+  });
+
+  it.each([
+    [['--region-delay', 'eu-central-1'], /expected <region>=<ms>/],
+    [['--region-delay', 'eu-central-1=-5'], /expected <region>=<ms>/],
+    [['--region-delay', 'eu-central-1=5', '--region-delay', 'eu-central-1=6'], /given twice/],
+    [['--region-delay', 'eu-west-1=5'], /eu-west-1: not an emulated region/],
+    [['--region-delay', 'eu-central-1=20000'], /from 0 to 10000/],
+  ])('refuses %j, naming the flag', (argv, message) => {
+    // Act
+    const attempt = () => cloudOptions(parseMainOptions(argv));
+
+    // Assess
+    expect(attempt).toThrow(UsageError);
+    expect(attempt).toThrow(/--region-delay/);
+    expect(attempt).toThrow(message);
+  });
+
+  it('is shown beside the delayed region in the printed table', () => {
+    // Prepare
+    const cloud = {
+      bootstrapUrl: 'https://localhost:8443',
+      paths: { rootCa: 'root-ca.pem', claimCert: 'claim.cert.pem', claimKey: 'claim.private.key' },
+      regions: [
+        { region: 'us-east-1', host: '127.0.0.2', address: '127.0.0.2', port: 8883 },
+        { region: 'eu-central-1', host: '127.0.0.3', address: '127.0.0.3', port: 8883 },
+      ],
+      iotControlEndpoint: 'http://127.0.0.1:1',
+      lambdaEndpoint: 'http://127.0.0.1:2',
+      dynamo: { endpoint: 'http://127.0.0.1:3' },
+      accountId: '123456789012',
+      functionArn: (region: string, name: string) => `arn:aws:lambda:${region}:123456789012:function:${name}`,
+    } as unknown as LocalCloud;
+    const config = parseDeploymentConfig({ homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1'], defaultRegion: 'us-east-1' });
+
+    // Act
+    const text = instructions(cloud, '/keys', config, { 'eu-central-1': 80 });
+
+    // Assess
+    expect(text).toMatch(/eu-central-1 +127\.0\.0\.3:8883 +\(each handshake delayed 80 ms\)/);
+    expect(text).not.toMatch(/us-east-1 +127\.0\.0\.2:8883 +\(each handshake/);
+  });
+});

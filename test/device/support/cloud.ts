@@ -30,7 +30,7 @@ export interface ProductCloud {
   close(): Promise<void>;
 }
 
-export async function startProductCloud(regions: readonly string[]): Promise<ProductCloud> {
+export async function startProductCloud(regions: readonly string[], options: { regionDelaysMs?: Record<string, number> } = {}): Promise<ProductCloud> {
   const pkiDir = mkdtempSync(join(tmpdir(), 'device-cloud-'));
   const log = createLogger(process.env['LOCAL_CLOUD_TEST_LOG'] === 'debug' ? 'debug' : 'silent');
   const cloud = await startLocalCloud({
@@ -38,6 +38,7 @@ export async function startProductCloud(regions: readonly string[]): Promise<Pro
     regions: [...regions],
     demo: true,
     deviceKeyAlgorithm: 'ec-p256',
+    ...(options.regionDelaysMs ? { regionDelaysMs: options.regionDelaysMs } : {}),
     log,
     wire: productWiring({ keysDir: join(pkiDir, 'keys'), log }),
   });

@@ -2,7 +2,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '@global-iot/device/bootstrap-client.js';
+import { tlsHandshakeProbe } from '@global-iot/device/handshake-probe.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
+import type { MeasureSettings } from '@global-iot/device/measure.js';
 import { createCrtTransport, type MqttProtocol } from '@global-iot/device/mqtt.js';
 import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
@@ -31,7 +33,14 @@ export async function enrollDevice(cloud: ProductCloud, thingName: string, sourc
 export async function runDevice(
   cloud: ProductCloud,
   device: TestDevice,
-  options: { certificateMode?: CertificateMode; protocol?: MqttProtocol; afterStep?: (step: StepName) => Promise<void>; registerAttempts?: number; events?: ProvisionEvent[] } = {},
+  options: {
+    certificateMode?: CertificateMode;
+    protocol?: MqttProtocol;
+    afterStep?: (step: StepName) => Promise<void>;
+    registerAttempts?: number;
+    events?: ProvisionEvent[];
+    measure?: Partial<MeasureSettings>;
+  } = {},
 ): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
   const events: ProvisionEvent[] = options.events ?? [];
   const transport = createCrtTransport({
@@ -47,10 +56,12 @@ export async function runDevice(
     maxAttempts: 3,
     headers: { [DEMO_SOURCE_IP_HEADER]: device.sourceIp },
   };
+  const claim = { certificatePem: cloud.claimCert, privateKeyPem: cloud.claimKey };
   const result = await provisionDevice(
-    { thingName: device.thingName, signingKey: device.signingKey, claim: { certificatePem: cloud.claimCert, privateKeyPem: cloud.claimKey } },
+    { thingName: device.thingName, signingKey: device.signingKey, claim },
     {
       certificateMode: options.certificateMode ?? 'csr',
+      ...(options.measure ? { measure: options.measure } : {}),
       // Short waits between registration tries: the tests check the order of events, not time.
       registerBackoffMs: 20,
       ...(options.registerAttempts !== undefined ? { registerAttempts: options.registerAttempts } : {}),
@@ -60,6 +71,7 @@ export async function runDevice(
       bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, realBootstrapClientDeps),
       transport,
       generateKeyAndCsr,
+      probeHandshake: tlsHandshakeProbe({ claim, caPem: cloud.rootCa }),
       now: Date.now,
       onEvent: (event) => events.push(event),
       resolveEndpoint: cloud.resolveEndpoint,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceOutcome } from '@global-iot/local/fleet/outcome.js';
 import { createProgressBar } from '@global-iot/local/fleet/progress.js';
+import { renderReport } from '@global-iot/local/fleet/report.js';
 import { formatSummary, percentile, summarize } from '@global-iot/local/fleet/summary.js';
 
 function ok(i: number, region: string, total: number): DeviceOutcome {
@@ -87,6 +88,36 @@ describe('summarize', () => {
     expect(text).toMatch(/total\s+2\s+50\.0\s+50\.0/);
     expect(text).toContain('retries: register-thing 1');
     expect(text).toMatch(/connect: MqttConnectFailed \(0\)\s+1/);
+  });
+});
+
+describe('placement', () => {
+  const FRANKFURT = { lat: 50.11, lon: 8.68, country: 'DE' };
+  const placed = (i: number, region: string, placement: string): DeviceOutcome => ({ ...ok(i, region, 10), location: FRANKFURT, placement });
+  const outcomes = [placed(1, 'eu-central-1', 'model'), placed(2, 'eu-central-1', 'model'), placed(3, 'us-east-1', 'measured'), placed(4, 'us-east-1', 'pinned')];
+
+  it('counts, per region, the devices placed by the model and by measurement', () => {
+    // Act
+    const summary = summarize({ outcomes, elapsedMs: 1_000, concurrency: 1 });
+
+    // Assess
+    expect(summary.placements).toEqual({ 'eu-central-1': { model: 2 }, 'us-east-1': { measured: 1, pinned: 1 } });
+    expect(formatSummary(summary)).toMatch(/us-east-1\s+2\s+0\s+1/);
+  });
+
+  it('shows them side by side on the report page: a table, a figure, and edged dots for the measured', () => {
+    // Prepare
+    const summary = summarize({ outcomes, elapsedMs: 1_000, concurrency: 1 });
+
+    // Act
+    const html = renderReport({ run: { outcomes, elapsedMs: 1_000, concurrency: 1 }, summary, enabledRegions: ['us-east-1', 'eu-central-1'], generatedAt: new Date(0) });
+
+    // Assess
+    expect(html).toMatch(/<b>1<\/b>placed by measurement/);
+    expect(html).toMatch(/eu-central-1<\/td><td>2<\/td><td>0<\/td><td>0<\/td>/);
+    expect(html).toMatch(/us-east-1<\/td><td>0<\/td><td>1<\/td><td>1<\/td>/);
+    expect(html.match(/data-placement="measured"[^>]*stroke="#000"/g)).toHaveLength(1);
+    expect(html.match(/data-placement="model"/g)).toHaveLength(2);
   });
 });
 

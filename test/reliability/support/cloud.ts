@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createBootstrapDeps, createBootstrapHandler } from '@global-iot/bootstrap-service/app.js';
 import type { GeolocateDeps } from '@global-iot/bootstrap-service/geolocate.js';
-import { parseDeploymentConfig } from '@global-iot/core/config.js';
 import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
 import { loggingRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { bulkEnroll, DeviceRegistry } from '@global-iot/core/registry/index.js';
@@ -13,7 +12,7 @@ import { ed25519Signer, type TicketSigner } from '@global-iot/core/ticket.js';
 import { type CloudContext, DEFAULT_TEMPLATE_NAME, type LocalCloud, startLocalCloud } from '@global-iot/local/cloud.js';
 import { type LocalDynamo, startDynalite } from '@global-iot/local/dynamodb.js';
 import type { LocalFunction } from '@global-iot/local/lambda-endpoint.js';
-import { HOOK_FUNCTION_NAME, productKeyPaths, productWiring, TICKET_KEY_ID } from '@global-iot/local/product.js';
+import { defaultProductConfig, HOOK_FUNCTION_NAME, productKeyPaths, productWiring, TICKET_KEY_ID } from '@global-iot/local/product.js';
 import type { DeviceEnvironment } from './device.js';
 import { createLogAudit, type LogAudit, pemFingerprint } from './log-audit.js';
 
@@ -87,7 +86,7 @@ function bootstrapWithGeo(context: CloudContext, keysDir: string, geo: Geolocate
   const regions = context.regions.map((r) => r.region);
   const [homeRegion] = regions;
   if (!homeRegion || !context.dynamo) throw new Error('the reliability cloud needs a region and dynalite');
-  const config = parseDeploymentConfig({ homeRegion, regions, defaultRegion: homeRegion, templateName: DEFAULT_TEMPLATE_NAME });
+  const config = defaultProductConfig(regions, { templateName: DEFAULT_TEMPLATE_NAME });
   const paths = productKeyPaths(keysDir);
   const client = new DynamoDBClient({ region: homeRegion, endpoint: context.dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const handler = createBootstrapHandler(
@@ -99,6 +98,7 @@ function bootstrapWithGeo(context: CloudContext, keysDir: string, geo: Geolocate
       describeEndpoint: describeEndpointViaIot({ endpoint: context.iotControlEndpoint }),
       geo,
       record: loggingRecorder(audit.logger),
+      admissionClient: client,
       now: context.now,
     }),
   );
