@@ -889,7 +889,7 @@ describe('home stack', () => {
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: Match.objectLike({
-        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: [{ 'Fn::GetAtt': [tableId, 'Arn'] }] }]),
+        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } }]),
       }),
     });
   });

@@ -8,7 +8,7 @@ import type { FleetRun } from '@global-iot/local/fleet/outcome.js';
 import { runFleetJobInChild } from '@global-iot/local/fleet/spawn.js';
 import { summarize } from '@global-iot/local/fleet/summary.js';
 import { createLogger } from '@global-iot/local/log.js';
-import { productWiring } from '@global-iot/local/product.js';
+import { defaultProductConfig, productWiring } from '@global-iot/local/product.js';
 
 /**
  * A fleet against AWS's quotas, through the device library (`@global-iot/device`, the flow the
@@ -16,8 +16,9 @@ import { productWiring } from '@global-iot/local/product.js';
  * rates cut to 3 per second, so that the throttling does not depend on how fast this machine
  * brings the devices to the cloud. (A device's claim session and its own connection use
  * different client ids, so the CONNECT quota per client id no longer throttles the switch.)
- * The quotas do throttle (the log shows it), and the devices' back-off still gets every one of
- * them through.
+ * The bootstrap's admission is off here (test/local/admission-burst.test.ts covers it), so the
+ * quotas do throttle (the log shows it), and the devices' own back-off gets every one of them
+ * through.
  */
 
 const REGIONS = ['us-east-1', 'eu-central-1', 'ap-northeast-1'];
@@ -38,7 +39,8 @@ beforeAll(async () => {
     deviceKeyAlgorithm: 'ec-p256',
     awsQuotas: { createKeysAndCertificatePerSecond: 3, createCertificateFromCsrPerSecond: 3, registerThingPerSecond: 3 },
     log,
-    wire: productWiring({ keysDir: join(workDir, 'keys'), log }),
+    // Without awsQuotas the default configuration leaves admission off.
+    wire: productWiring({ keysDir: join(workDir, 'keys'), log, config: defaultProductConfig(REGIONS) }),
   });
   const job = fleetJobFor(cloud, {
     devices: DEVICES,
