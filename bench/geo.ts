@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { classifyAddress, formatIpv4, parseIp } from '@global-iot/core/geo/address.js';
 import { ensureGeoTable, resolveSourcePackage, SOURCE_IPV4_FILE, SOURCE_IPV6_FILE } from '@global-iot/tools/geo/build.js';
 import { MmdbReader } from '@global-iot/tools/geo/mmdb.js';
+import { openGeoTable } from '@global-iot/core/geo/file-table.js';
 import { GeoTable, loadGeoTable } from '@global-iot/core/geo/table.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -23,7 +24,7 @@ const V6_LOOKUPS = 20_000;
 const childResultSchema = z.object({ loadMs: z.number(), rssGrowthMb: z.number() });
 type ChildResult = z.infer<typeof childResultSchema>;
 
-const childModeSchema = z.enum(['table', 'table-verified', 'mmdb']);
+const childModeSchema = z.enum(['table', 'table-verified', 'table-file', 'mmdb']);
 type ChildMode = z.infer<typeof childModeSchema>;
 
 function mb(bytes: number): number {
@@ -58,6 +59,10 @@ function childMain(mode: ChildMode, tablePath: string): void {
     const v6 = MmdbReader.fromBuffer(readFileSync(join(dir, SOURCE_IPV6_FILE)));
     v4.decodeRecord(v4.findNetwork([0x08080808]).dataOffset);
     keep = [v4, v6];
+  } else if (mode === 'table-file') {
+    const table = openGeoTable(tablePath);
+    table.lookup('8.8.8.8');
+    keep = table;
   } else {
     const table = loadGeoTable(tablePath, { verifyChecksum: mode === 'table-verified' });
     table.lookup('8.8.8.8');
@@ -139,6 +144,7 @@ export async function benchGeo(): Promise<Record<string, number>> {
   const { dir } = resolveSourcePackage();
   const table = measureChild('table', built.path);
   const verified = measureChild('table-verified', built.path);
+  const fileBacked = measureChild('table-file', built.path);
   const mmdb = measureChild('mmdb', built.path);
 
   const geo = GeoTable.fromBuffer(readFileSync(built.path));
@@ -146,6 +152,10 @@ export async function benchGeo(): Promise<Record<string, number>> {
   const v4 = timeEach(publicIpv4s(V4_LOOKUPS, next), (ip) => geo.lookup(ip));
   const v6 = timeEach(ipv6s(V6_LOOKUPS, next), (ip) => geo.lookup(ip));
   const v4Ips = publicIpv4s(V4_LOOKUPS / 5, next);
+  // The bootstrap Lambda's table: the index in memory, a few bytes of the file read per lookup.
+  const file = openGeoTable(built.path);
+  const fileV4 = timeEach(v4Ips, (ip) => file.lookup(ip));
+  const fileV6 = timeEach(ipv6s(V6_LOOKUPS / 5, next), (ip) => file.lookup(ip));
 
   // The generic reader's lookup: walk the tree, decode the whole record.
   const reader = MmdbReader.fromBuffer(readFileSync(join(dir, SOURCE_IPV4_FILE)));
@@ -160,6 +170,12 @@ export async function benchGeo(): Promise<Record<string, number>> {
     tableLoadMs: round(table.loadMs),
     tableLoadVerifiedMs: round(verified.loadMs),
     tableRssGrowthMb: round(table.rssGrowthMb, 1),
+    tableFileOpenMs: round(fileBacked.loadMs),
+    tableFileRssGrowthMb: round(fileBacked.rssGrowthMb, 1),
+    tableFileLookupV4P50Us: round(fileV4.p50, 3),
+    tableFileLookupV4P99Us: round(fileV4.p99, 3),
+    tableFileLookupV6P50Us: round(fileV6.p50, 3),
+    tableFileLookupV6P99Us: round(fileV6.p99, 3),
     mmdbLoadMs: round(mmdb.loadMs),
     mmdbRssGrowthMb: round(mmdb.rssGrowthMb, 1),
     lookupV4P50Us: round(v4.p50, 3),

@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
 import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
 import { describeError } from '@global-iot/core/errors.js';
-import { loadGeoTable } from '@global-iot/core/geo/table.js';
+import { openGeoTable } from '@global-iot/core/geo/file-table.js';
 import { createLambdaTelemetry } from '@global-iot/core/lambda-telemetry.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { createBootstrapDeps, createBootstrapHandler } from './app.js';
@@ -28,7 +28,8 @@ const signer = ticketSignerFromSecret(() => readSecret(settings.ticketSecretArn)
 await signer.currentKey();
 
 function geolocation(s: BootstrapSettings): GeolocateDeps {
-  const table = loadGeoTable(s.geoTablePath);
+  // Only the table's index is read here; each lookup reads its few bytes of the file (file-table.ts).
+  const table = openGeoTable(s.geoTablePath);
   const lookup: GeolocateDeps['lookup'] = (ip) => table.lookup(ip);
   const provider = s.config.geoProvider;
   const key = s.geoApiKey;

@@ -74,27 +74,34 @@ export interface GeoTableHeader {
   readonly countries: readonly string[];
 }
 
-/** Typed-array views over a validated file. */
-export interface GeoTableViews {
+/**
+ * The small sections (about 3 MB of a 50 MB table): the point dictionary and the bucket indexes.
+ * A file-backed table keeps only these in memory (file-table.ts).
+ */
+export interface GeoTableIndex {
   readonly header: GeoTableHeader;
   readonly pointLat: Int16Array;
   readonly pointLon: Int16Array;
   readonly pointCountry: Uint8Array;
   /** Index of the first IPv4 range whose start's top 16 bits are >= the bucket; 65537 entries. */
   readonly v4Bucket: Uint32Array;
-  readonly v4Low: Uint16Array;
-  readonly v4PointLow: Uint16Array;
-  readonly v4PointHigh: Uint8Array;
   /** Distinct top-32-bit words of IPv6 range starts, ascending. */
   readonly v6BucketHi: Uint32Array;
   /** Index of each bucket's first range; one extra entry holds v6Count. */
   readonly v6BucketStart: Uint32Array;
+}
+
+/** Typed-array views over a validated file. */
+export interface GeoTableViews extends GeoTableIndex {
+  readonly v4Low: Uint16Array;
+  readonly v4PointLow: Uint16Array;
+  readonly v4PointHigh: Uint8Array;
   readonly v6Lo: Uint32Array;
   readonly v6PointLow: Uint16Array;
   readonly v6PointHigh: Uint8Array;
 }
 
-type SectionName = Exclude<keyof GeoTableViews, 'header'>;
+export type SectionName = Exclude<keyof GeoTableViews, 'header'>;
 
 interface SectionSpec {
   readonly name: SectionName;
@@ -133,7 +140,14 @@ function layout(headerSize: number, specs: readonly SectionSpec[]): { offsets: M
   return { offsets, end: at };
 }
 
-function assertLittleEndian(): void {
+/** Where each section starts in the file and how many bytes it holds. */
+export function sectionPlacement(header: GeoTableHeader): ReadonlyMap<SectionName, { readonly offset: number; readonly bytes: number }> {
+  const specs = sectionSpecs(header.pointCount, header.v4Count, header.v6Count, header.v6BucketCount);
+  const { offsets } = layout(header.headerSize, specs);
+  return new Map(specs.map((spec) => [spec.name, { offset: offsets.get(spec.name) ?? 0, bytes: spec.bytesPerItem * spec.items }]));
+}
+
+export function assertLittleEndian(): void {
   // Views are laid straight over the file, so the host must share the file's byte order.
   if (endianness() !== 'LE') {
     throw new GeoTableFormatError('geo tables are little-endian; this host is big-endian');
@@ -267,8 +281,11 @@ function fail(message: string): never {
   throw new GeoTableFormatError(`invalid geo table: ${message}; rebuild it with \`npm run geo:build\``);
 }
 
-/** Reads and checks the header alone: cheap, and enough to spot a stale or foreign file. */
-export function readGeoTableHeader(buf: Uint8Array): GeoTableHeader {
+/**
+ * Reads and checks the header alone: cheap, and enough to spot a stale or foreign file. `buf` may
+ * be the header's bytes only, when `fileLength` gives the length of the whole file.
+ */
+export function readGeoTableHeader(buf: Uint8Array, fileLength: number = buf.length): GeoTableHeader {
   if (buf.length < FIXED_HEADER_SIZE) fail(`file is ${buf.length} bytes, shorter than a header`);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.toString('latin1', 0, 8) !== GEO_TABLE_MAGIC) fail('bad magic, not a geo table file');
@@ -278,8 +295,8 @@ export function readGeoTableHeader(buf: Uint8Array): GeoTableHeader {
   }
   const headerSize = b.readUInt32LE(12);
   const fileSize = b.readUInt32LE(16);
-  if (fileSize !== b.length) fail(`header says ${fileSize} bytes but the file has ${b.length} (truncated?)`);
-  if (headerSize < FIXED_HEADER_SIZE || headerSize > fileSize || headerSize % 8 !== 0) fail(`header size ${headerSize}`);
+  if (fileSize !== fileLength) fail(`header says ${fileSize} bytes but the file has ${fileLength} (truncated?)`);
+  if (headerSize < FIXED_HEADER_SIZE || headerSize > fileSize || headerSize % 8 !== 0 || headerSize > b.length) fail(`header size ${headerSize}`);
   if (headerCrc(b, headerSize) !== b.readUInt32LE(HEADER_CRC_OFFSET)) fail('header checksum mismatch');
   const countryCount = b.readUInt32LE(44);
   const sourceLength = b.readUInt16LE(60);
@@ -333,9 +350,7 @@ export function decodeGeoTable(input: Uint8Array, options: DecodeOptions = {}): 
   if (options.verifyChecksum === true && crc32(input.subarray(header.headerSize)) !== header.bodyCrc) {
     fail('body checksum mismatch (corrupt file)');
   }
-  for (const code of header.countries) {
-    if (!/^[A-Z]{2}$/.test(code)) fail(`bad country code ${JSON.stringify(code)}`);
-  }
+  checkCountries(header);
   const buf = input.byteOffset % 8 === 0 ? input : new Uint8Array(input);
   const specs = sectionSpecs(header.pointCount, header.v4Count, header.v6Count, header.v6BucketCount);
   const { offsets } = layout(header.headerSize, specs);
@@ -356,11 +371,26 @@ export function decodeGeoTable(input: Uint8Array, options: DecodeOptions = {}): 
     v6PointLow: new Uint16Array(ab, at('v6PointLow'), header.v6Count),
     v6PointHigh: new Uint8Array(ab, at('v6PointHigh'), header.v6Count),
   };
-  // The invariants lookups rely on; the checksum covers the rest. The bucket indexes are checked
-  // whole: a binary search between out-of-order or out-of-range bounds need not end.
-  if (!isIndex(views.v4Bucket, header.v4Count)) fail('IPv4 bucket index is inconsistent');
-  if (!isIndex(views.v6BucketStart, header.v6Count)) fail('IPv6 bucket index is inconsistent');
-  if (views.v4Low[0] !== 0 || views.v6BucketHi[0] !== 0 || views.v6Lo[0] !== 0) fail('ranges do not start at address 0');
-  if (views.pointCountry[0] !== 0) fail('point 0 must mean "no data"');
+  checkGeoTableIndex(views, { v4Low: views.v4Low[0], v6Lo: views.v6Lo[0] });
   return views;
+}
+
+/**
+ * The invariants lookups rely on; the checksum covers the rest. The bucket indexes are checked
+ * whole: a binary search between out-of-order or out-of-range bounds need not end. `first` holds
+ * the first entries of the two range-start sections.
+ */
+export function checkGeoTableIndex(index: GeoTableIndex, first: { v4Low: number | undefined; v6Lo: number | undefined }): void {
+  const { header } = index;
+  if (!isIndex(index.v4Bucket, header.v4Count)) fail('IPv4 bucket index is inconsistent');
+  if (!isIndex(index.v6BucketStart, header.v6Count)) fail('IPv6 bucket index is inconsistent');
+  if (first.v4Low !== 0 || index.v6BucketHi[0] !== 0 || first.v6Lo !== 0) fail('ranges do not start at address 0');
+  if (index.pointCountry[0] !== 0) fail('point 0 must mean "no data"');
+}
+
+/** Countries are two capital letters; anything else is a damaged or foreign header. */
+export function checkCountries(header: GeoTableHeader): void {
+  for (const code of header.countries) {
+    if (!/^[A-Z]{2}$/.test(code)) fail(`bad country code ${JSON.stringify(code)}`);
+  }
 }

@@ -17,6 +17,7 @@ export {
   type ParsedIpv6,
   type ValidAddressClass,
 } from './address.js';
+export { openGeoTable } from './file-table.js';
 export { GeoTableFormatError, GEO_TABLE_FORMAT_VERSION, type DecodeOptions, type GeoTableHeader } from './format.js';
 export {
   defaultGeoTableDir,

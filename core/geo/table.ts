@@ -1,14 +1,22 @@
 /**
- * Run-time IP geolocation over the compact range table written by build.ts.
- * Loading is one file read plus typed-array views; a lookup is two short binary searches.
+ * Run-time IP geolocation over the compact range table written by tools/geo/build.ts.
+ * `loadGeoTable` reads the whole file and lays typed arrays over it (fastest lookups: the local
+ * cloud, the fleet, `ops plan`); `openGeoTable` (file-table.ts) keeps only the index in memory and
+ * reads a few bytes of the file per lookup (fastest start: the bootstrap Lambda's cold init).
+ * A lookup is two short binary searches either way.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { embeddedIpv4, parseIp, type ParsedIp } from './address.js';
-import { decodeGeoTable, type DecodeOptions, type GeoTableHeader, type GeoTableViews } from './format.js';
+import { decodeGeoTable, type DecodeOptions, type GeoTableHeader, type GeoTableIndex, type GeoTableViews } from './format.js';
 
 export class GeoTableLoadError extends Error {
   override name = 'GeoTableLoadError';
+}
+
+/** The file is missing or cannot be read: what to do about it. */
+export function unreadableTable(path: string, cause: unknown): GeoTableLoadError {
+  return new GeoTableLoadError(`cannot read the geo table at ${path}: build it with \`npm run geo:build\` or set ${GEO_DB_PATH_ENV} to the file`, { cause });
 }
 
 export interface GeoPoint {
@@ -40,18 +48,63 @@ export function resolveGeoTablePath(env: NodeJS.ProcessEnv = process.env): strin
   return fromEnv !== undefined && fromEnv.trim() !== '' ? fromEnv : defaultGeoTablePath();
 }
 
+/**
+ * The large sections (the ranges: about 47 MB of a 50 MB table), read where they are: laid over
+ * a buffer in memory (`fromBuffer`), or read from the file by each lookup (`openGeoTable`).
+ * Indexes come from the validated bucket indexes, so they are in range for a whole file.
+ */
+export interface RangeSections {
+  /** The low 16 bits of IPv4 range starts `from` (inclusive) to `to` (exclusive). */
+  v4Lows(from: number, to: number): Uint16Array;
+  /** The point of IPv4 range `index`; undefined when it cannot be read. */
+  v4Point(index: number): number | undefined;
+  /** The low 32 bits of the IPv6 range keys `from` to `to`. */
+  v6Los(from: number, to: number): Uint32Array;
+  v6Point(index: number): number | undefined;
+}
+
+function pointOf(low: number | undefined, high: number | undefined): number | undefined {
+  return low === undefined || high === undefined ? undefined : high * 0x10000 + low;
+}
+
+/** The range sections of a table in memory: views, no copies. */
+export function rangesInMemory(v: GeoTableViews): RangeSections {
+  return {
+    v4Lows: (from, to) => v.v4Low.subarray(from, to),
+    v4Point: (index) => pointOf(v.v4PointLow[index], v.v4PointHigh[index]),
+    v6Los: (from, to) => v.v6Lo.subarray(from, to),
+    v6Point: (index) => pointOf(v.v6PointLow[index], v.v6PointHigh[index]),
+  };
+}
+
+/** Index of the first entry of `sorted` greater than `key` (its length when none is). */
+function upperBound(sorted: ArrayLike<number>, key: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >>> 1);
+    if ((sorted[mid] ?? 0) <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class GeoTable {
   readonly header: GeoTableHeader;
-  private readonly v: GeoTableViews;
+  private readonly index: GeoTableIndex;
+  private readonly ranges: RangeSections;
 
-  private constructor(views: GeoTableViews) {
-    this.v = views;
-    this.header = views.header;
+  /** A validated index and its range sections (see `fromBuffer` and file-table.ts). */
+  constructor(index: GeoTableIndex, ranges: RangeSections) {
+    this.index = index;
+    this.ranges = ranges;
+    this.header = index.header;
   }
 
   /** Validates the header and wraps the buffer's bytes; throws GeoTableFormatError if unfit. */
   static fromBuffer(buf: Uint8Array, options: DecodeOptions = {}): GeoTable {
-    return new GeoTable(decodeGeoTable(buf, options));
+    const views = decodeGeoTable(buf, options);
+    return new GeoTable(views, rangesInMemory(views));
   }
 
   /**
@@ -71,59 +124,35 @@ export class GeoTable {
 
   /** `value` is an unsigned 32-bit address. */
   lookupIpv4(value: number): GeoPoint | undefined {
-    const { v4Bucket, v4Low, v4PointLow, v4PointHigh } = this.v;
     const bucket = value >>> 16;
-    const key = value & 0xffff;
-    let lo = v4Bucket[bucket] ?? 0;
-    let hi = v4Bucket[bucket + 1] ?? 0;
-    while (lo < hi) {
-      const mid = lo + ((hi - lo) >>> 1);
-      if ((v4Low[mid] ?? 0) <= key) lo = mid + 1;
-      else hi = mid;
-    }
-    // lo is now the first range starting after the address; the one before covers it, even
+    const from = this.index.v4Bucket[bucket] ?? 0;
+    const to = this.index.v4Bucket[bucket + 1] ?? 0;
+    // The first range starting after the address, minus one: the range that covers it, even
     // when that one sits in an earlier bucket.
-    const index = lo - 1;
-    return this.point(v4PointLow[index], v4PointHigh[index]);
+    const index = from + upperBound(this.ranges.v4Lows(from, to), value & 0xffff) - 1;
+    return this.point(this.ranges.v4Point(index));
   }
 
   /** `hi` and `lo` are the top two 32-bit words of the address; the table keys on 64 bits. */
   lookupIpv6(hi: number, lo: number): GeoPoint | undefined {
-    const { v6BucketHi, v6BucketStart, v6Lo, v6PointLow, v6PointHigh } = this.v;
-    let a = 0;
-    let b = v6BucketHi.length;
-    while (a < b) {
-      const mid = a + ((b - a) >>> 1);
-      if ((v6BucketHi[mid] ?? 0) <= hi) a = mid + 1;
-      else b = mid;
-    }
-    const bucket = a - 1;
-    let index: number;
+    const { v6BucketHi, v6BucketStart } = this.index;
+    const bucket = upperBound(v6BucketHi, hi) - 1;
     if (bucket < 0) return undefined;
-    if (v6BucketHi[bucket] !== hi) {
-      index = (v6BucketStart[bucket + 1] ?? 0) - 1;
-    } else {
-      let l = v6BucketStart[bucket] ?? 0;
-      let h = v6BucketStart[bucket + 1] ?? 0;
-      while (l < h) {
-        const mid = l + ((h - l) >>> 1);
-        if ((v6Lo[mid] ?? 0) <= lo) l = mid + 1;
-        else h = mid;
-      }
-      index = l - 1;
-    }
-    return this.point(v6PointLow[index], v6PointHigh[index]);
+    const from = v6BucketStart[bucket] ?? 0;
+    const to = v6BucketStart[bucket + 1] ?? 0;
+    // Past every range of a lower bucket: its last range covers the address.
+    const index = v6BucketHi[bucket] !== hi ? to - 1 : from + upperBound(this.ranges.v6Los(from, to), lo) - 1;
+    return this.point(this.ranges.v6Point(index));
   }
 
   // Out-of-range reads come back undefined and mean "no data", so a damaged body cannot throw.
-  private point(low: number | undefined, high: number | undefined): GeoPoint | undefined {
-    if (low === undefined || high === undefined) return undefined;
-    const p = high * 0x10000 + low;
-    const countryNumber = this.v.pointCountry[p];
+  private point(p: number | undefined): GeoPoint | undefined {
+    if (p === undefined) return undefined;
+    const countryNumber = this.index.pointCountry[p];
     if (countryNumber === undefined || countryNumber === 0) return undefined;
     const country = this.header.countries[countryNumber - 1];
-    const lat = this.v.pointLat[p];
-    const lon = this.v.pointLon[p];
+    const lat = this.index.pointLat[p];
+    const lon = this.index.pointLon[p];
     if (country === undefined || lat === undefined || lon === undefined) return undefined;
     const scale = this.header.coordinateScale;
     return { lat: lat / scale, lon: lon / scale, country };
@@ -150,10 +179,7 @@ export function loadGeoTable(path: string = resolveGeoTablePath(), options: Load
   try {
     bytes = read(path);
   } catch (error) {
-    throw new GeoTableLoadError(
-      `cannot read the geo table at ${path}: build it with \`npm run geo:build\` or set ${GEO_DB_PATH_ENV} to the file`,
-      { cause: error },
-    );
+    throw unreadableTable(path, error);
   }
   const table = GeoTable.fromBuffer(bytes, options);
   loaded.set(path, table);
