@@ -15,6 +15,7 @@ import { regionDelayProblems } from './iot/endpoint-delay.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
+import { createShadowService, type ShadowService } from './iot/shadow.js';
 import { createTemplate } from './iot/templates.js';
 import { type CompiledRule, compileRule, InvalidRule } from './iot/topic-rules.js';
 import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
@@ -382,16 +383,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stops.push(() => lambda.close());
 
     // Region states, with their snapshots, claim certificate and policies.
-    const regionStates = new Map<string, { state: RegionState; persister?: Persister; dataPlane?: DataPlane }>();
+    type RegionEntry = { state: RegionState; shadows: ShadowService; persister?: Persister; dataPlane?: DataPlane };
+    const regionStates = new Map<string, RegionEntry>();
     for (const endpoint of endpoints) {
-      const entry: { state: RegionState; persister?: Persister; dataPlane?: DataPlane } = {
-        state: new RegionState({
-          region: endpoint.region,
-          accountId,
-          now,
-          onChange: () => entry.persister?.schedule(),
-          onCertificateStatus: (certificate) => entry.dataPlane?.certificateChanged(certificate.certificateId),
-        }),
+      const state = new RegionState({
+        region: endpoint.region,
+        accountId,
+        now,
+        onChange: () => entry.persister?.schedule(),
+        onCertificateStatus: (certificate) => entry.dataPlane?.certificateChanged(certificate.certificateId),
+      });
+      const entry: RegionEntry = {
+        state,
+        // Its answers go out through the region's broker once it runs (the HTTP API may call first).
+        shadows: createShadowService({ store: state, publish: (topic, payload) => entry.dataPlane?.broker.publish(topic, payload, { qos: 1 }), now }),
       };
       if (dataDir) {
         const path = join(dataDir, 'iot', `${endpoint.region}.json`);
@@ -411,7 +416,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const controlRegions = new Map<string, ControlPlaneRegion>();
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
-      if (entry) controlRegions.set(endpoint.region, { state: entry.state, endpointHost: endpoint.host });
+      if (entry) {
+        controlRegions.set(endpoint.region, {
+          state: entry.state,
+          endpointHost: endpoint.host,
+          shadows: entry.shadows,
+          publish: (topic, payload, qos, retain) => entry.dataPlane?.publish(topic, payload, qos, retain),
+        });
+      }
     }
     const controlPlane: ControlPlane = await startControlPlane({
       regions: controlRegions,
@@ -458,7 +470,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
       if (!entry) continue;
-      const { state } = entry;
+      const { state, shadows } = entry;
       const region = endpoint.region;
       if (!state.getCertificate(pki.claim.certificateId)) {
         state.addCertificate({
@@ -502,6 +514,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           now,
           log,
         }),
+        shadows,
         rules,
         brokerSettings,
         ...(delays[region] !== undefined ? { handshakeDelayMs: delays[region] } : {}),
