@@ -87,6 +87,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
       maxProvisionAttempts: config.maxProvisionAttempts,
       claimClientIdPrefix: config.claimClientIdPrefix,
       legacyClaimClientIds: config.legacyClaimClientIds,
+      rotationTemplateName: config.lifecycle.rotationTemplateName,
     },
     record,
   });

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { DynamoClientOptions } from '@global-iot/core/aws-clients.js';
 import { claimClientIdPrefixSchema } from '@global-iot/core/claim-client-id.js';
-import { deploymentConfigSchema } from '@global-iot/core/config.js';
+import { deploymentConfigSchema, lifecycleSchema } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { readTelemetrySettings, type TelemetrySettings } from '@global-iot/core/lambda-telemetry.js';
 import {
@@ -86,11 +86,19 @@ function getClaimClientIdPrefix(env: Env, defaultValue: string): string {
   return parsed.data;
 }
 
+function getRotationTemplateName(env: Env, defaultValue: string): string {
+  const value = getStringFromEnv({ key: 'ROTATION_TEMPLATE_NAME', defaultValue, env });
+  const parsed = lifecycleSchema.shape.rotationTemplateName.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`ROTATION_TEMPLATE_NAME: ${parsed.error.issues[0]?.message ?? 'invalid'}, got '${value}'`);
+  return parsed.data;
+}
+
 export function readHookSettings(env: Env): HookEnvSettings {
   // Defaults and bounds come from the deployment configuration's schema, the one place they live.
   const attempts = deploymentConfigSchema.shape.maxProvisionAttempts;
   const prefix = deploymentConfigSchema.shape.claimClientIdPrefix;
   const legacy = deploymentConfigSchema.shape.legacyClaimClientIds;
+  const rotationTemplate = lifecycleSchema.shape.rotationTemplateName;
   return {
     ...readRegistryLocation(env, HOOK_SERVICE_NAME),
     ticketKeys: getJsonFromEnv({
@@ -108,6 +116,7 @@ export function readHookSettings(env: Env): HookEnvSettings {
       }),
       claimClientIdPrefix: getClaimClientIdPrefix(env, prefix.parse(undefined)),
       legacyClaimClientIds: getBoolFromEnv({ key: 'LEGACY_CLAIM_CLIENT_IDS', defaultValue: legacy.parse(undefined), env }),
+      rotationTemplateName: getRotationTemplateName(env, rotationTemplate.parse(undefined)),
     },
   };
 }
