@@ -44,6 +44,8 @@ export async function runDevice(
     lifecycle?: LifecycleOptions;
     /** Where the device finds each region (default: the cloud's own ports); a test may cut a region off here. */
     resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
+    /** The device's clock (default Date.now): a test moves it on to age a certificate. */
+    now?: () => number;
   } = {},
 ): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
   const events: ProvisionEvent[] = options.events ?? [];
@@ -77,7 +79,7 @@ export async function runDevice(
       transport,
       generateKeyAndCsr,
       probeHandshake: tlsHandshakeProbe({ claim, caPem: cloud.rootCa }),
-      now: Date.now,
+      now: options.now ?? Date.now,
       onEvent: (event) => events.push(event),
       resolveEndpoint: options.resolveEndpoint ?? cloud.resolveEndpoint,
       ...(options.afterStep ? { afterStep: options.afterStep } : {}),
