@@ -87,15 +87,31 @@ async function requireRecord(registry: DeviceRegistry, thingName: string): Promi
   return record;
 }
 
+/**
+ * What the registry's requestMove would refuse, read from the record, so that a dry run answers
+ * as the real run would (core/registry/lifecycle.ts holds the conditions themselves).
+ */
+function moveRefusal(record: DeviceRecord, to: string, defaults: RequestDeps['registry']['lifecycle']): LifecycleRefused | undefined {
+  const name = record.thing_name;
+  if (record.prov_status === 'moving') {
+    return record.move_to === to ? undefined : new LifecycleRefused('move-in-flight', `thing ${name} is already moving (to ${record.move_to ?? '?'}, requested ${record.move_requested_at ?? '?'})`);
+  }
+  if (record.prov_status === 'blocked') return new LifecycleRefused('blocked', `thing ${name} is blocked`);
+  if (record.prov_status !== 'provisioned') return new LifecycleRefused('not-provisioned', `thing ${name} is ${record.prov_status}, not provisioned`);
+  if (record.rotation_certificate_id !== undefined) return new LifecycleRefused('rotation-in-flight', `thing ${name} is rotating its certificate; move it once the rotation is done`);
+  if (policyOf(record, defaults) === 'never') return new LifecycleRefused('policy-never', `thing ${name} has reprovisioning policy never: it may not be moved`);
+  if (record.aws_region === to) return new LifecycleRefused('same-region', `thing ${name} is already in ${to}`);
+  return undefined;
+}
+
 /** Asks a device to move to `to` (a region, or `nearest`). */
 export async function askToMove(deps: RequestDeps, input: { thingName: string; to: string; reason: string; dryRun?: boolean }): Promise<Asked> {
   const record = await requireRecord(deps.registry, input.thingName);
   // A device already moving keeps its move (the registry says so); a new target is checked only for a new move.
   if (record.prov_status !== 'moving') await checkMoveTarget(deps, record, input.to);
   if (input.dryRun) {
-    if (record.prov_status === 'provisioned' && policyOf(record, deps.registry.lifecycle) === 'never') {
-      throw new LifecycleRefused('policy-never', `thing ${input.thingName} has reprovisioning policy never: it may not be moved`);
-    }
+    const refused = moveRefusal(record, input.to, deps.registry.lifecycle);
+    if (refused) throw refused;
     return { thingName: input.thingName, outcome: 'would', ...(record.aws_region ? { region: record.aws_region } : {}), shadow: 'skipped' };
   }
   const moveId = (deps.newId ?? newRequestId)('m');
@@ -110,6 +126,7 @@ export async function askToMove(deps: RequestDeps, input: { thingName: string; t
 export async function askToRotate(deps: RequestDeps, input: { thingName: string; dryRun?: boolean }): Promise<Asked> {
   const record = await requireRecord(deps.registry, input.thingName);
   if (input.dryRun) {
+    if (record.prov_status === 'blocked') throw new LifecycleRefused('blocked', `thing ${input.thingName} is blocked`);
     if (record.prov_status !== 'provisioned') throw new LifecycleRefused('not-provisioned', `thing ${input.thingName} is ${record.prov_status}, not provisioned`);
     return { thingName: input.thingName, outcome: 'would', ...(record.aws_region ? { region: record.aws_region } : {}), shadow: 'skipped' };
   }
