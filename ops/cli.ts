@@ -1,6 +1,6 @@
 /**
  * `iot-ops`: the operator's command line (entry `bin.ts`; in the repository `npm run ops --`).
- * Commands: enroll, status, list, reset, block, unblock, export, plan; templates
+ * Commands: enroll, status, list, reset, block, unblock, export, move, rotate, policy, cleanup, plan; templates
  * list|diff|deploy|rollback; regions status|drain|undrain; claim register; verify; one file each
  * under commands/. See ops/README.md.
  */
