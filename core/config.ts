@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { claimClientIdPrefixSchema, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from './claim-client-id.js';
 import { confirmationRuleNameSchema, DEFAULT_CONFIRMATION_RULE_NAME } from './confirmation.js';
 import { ConfigError } from './errors.js';
+import { DEFAULT_ROTATION_TEMPLATE_NAME } from './lifecycle/shadow-protocol.js';
 import { regionRankingSchema } from './region-ranking.js';
 import { isIotRegion } from './regions.js';
 
@@ -82,7 +83,7 @@ export const lifecycleSchema = z.object({
   /** The policy of a device whose record names none: `migrate` carries its data, `reset` starts afresh, `never` refuses moves. */
   reprovisionPolicy: reprovisionPolicySchema.default('migrate'),
   /** The fleet-provisioning template devices rotate their certificate through (the hook's rotation rules apply to it). */
-  rotationTemplateName: templateName.default('GlobalFleetRotation'),
+  rotationTemplateName: templateName.default(DEFAULT_ROTATION_TEMPLATE_NAME),
   /** Moves and rotations kept in a device's `history`, newest last. */
   historyLimit: z.number().int().min(1).max(100).default(20),
   /** `ops regions drain --migrate` and `ops move --from-region`: devices asked to move per second, unless `--rate` says. */

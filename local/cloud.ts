@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { lifecycleSchema } from '@global-iot/core/config.js';
 import { DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
@@ -34,6 +35,8 @@ export const DEFAULT_REGIONS = ['us-east-1', 'eu-central-1', 'ap-northeast-1', '
 export const DEFAULT_ACCOUNT_ID = '123456789012';
 /** The template name the deployment config uses by default. */
 export const DEFAULT_TEMPLATE_NAME = 'GlobalFleetProvisioning';
+/** The configuration's default rotation template, which the device policy lists when no setting names one. */
+export const DEFAULT_ROTATION_TEMPLATE_NAME = lifecycleSchema.parse({}).rotationTemplateName;
 /** The example template attaches this policy by name; every region has it. */
 export const DEVICE_POLICY_NAME = 'GlobalFleetDevicePolicy';
 export const CLAIM_POLICY_NAME = 'GlobalFleetClaimPolicy';
@@ -77,6 +80,11 @@ export interface TemplateSetup {
   /** Default true here (AWS's own default is false). */
   readonly enabled?: boolean;
   readonly description?: string;
+  /**
+   * Whether the claim certificate may use the template (default true). The rotation template is
+   * not: only a device's own certificate may (the device policy lists it).
+   */
+  readonly claimable?: boolean;
 }
 
 /**
@@ -88,6 +96,8 @@ export interface PolicySettings {
   readonly claimClientIdPrefix?: string;
   readonly legacyClaimClientIds?: boolean;
   readonly confirmationRuleName?: string;
+  /** The template devices rotate their certificate through (`lifecycle.rotationTemplateName`). */
+  readonly rotationTemplateName?: string;
 }
 
 /** An IoT rule of every region: its name, its SQL, and the function its action invokes. */
@@ -264,7 +274,10 @@ function installPolicies(state: RegionState, claimCertificateId: string, templat
     state.putPolicy(name, JSON.stringify(document));
     state.attachPolicy(claimCertificateId, name);
   });
-  const device = devicePolicyDocument(where, { confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME });
+  const device = devicePolicyDocument(where, {
+    confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME,
+    rotationTemplateName: settings.rotationTemplateName ?? DEFAULT_ROTATION_TEMPLATE_NAME,
+  });
   state.putPolicy(DEVICE_POLICY_NAME, JSON.stringify(device));
 }
 
@@ -462,7 +475,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const ruleSetups = [...(options.rules ?? []), ...(extra.rules ?? [])];
     const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
     for (const fn of functions) lambda.register(fn);
-    const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
+    const claimable = templates.filter((t) => t.claimable ?? true);
+    const claimTemplates = options.claimTemplateNames ?? (claimable.length > 0 ? [...new Set(claimable.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
     const policies = { ...options.policies, ...extra.policies };
 
     const invokeHook = hookInvoker(lambda, accountId);

@@ -11,6 +11,9 @@ import * as z from 'zod';
 
 export const SHADOW_KEY = 'iotProvisioning';
 
+/** The rotation template's name when the deployment names none (`lifecycle.rotationTemplateName`); the device's default too. */
+export const DEFAULT_ROTATION_TEMPLATE_NAME = 'GlobalFleetRotation';
+
 const regionCode = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/);
 const id = z.string().min(1).max(64);
 const isoTime = z.string().min(1).max(40);
