@@ -75,15 +75,21 @@ export interface MoveBatch {
 }
 
 /**
- * Asks the devices of a region to move, at most `ratePerSecond` a second. Devices already moving
- * are asked again (their shadow written again; `unchanged`), so a batch cut short is re-run.
+ * Asks the devices of a region to move, at most `ratePerSecond` a second. A device already moving
+ * (it is leaving the region either way) is asked again for its own move, which writes its shadow
+ * again (`unchanged`): a batch cut short, or one whose shadow writes failed, is simply re-run.
  */
 export async function moveFromRegion(deps: RequestDeps, batch: MoveBatch): Promise<BatchItem[]> {
   checkSourceRegion(batch.fromRegion);
   await checkBatchTarget(deps, batch.to, batch.fromRegion);
   const names = await selectDevices(deps, { region: batch.fromRegion, statuses: ['provisioned', 'moving'], ...(batch.limit !== undefined ? { limit: batch.limit } : {}) });
   let done = 0;
-  return askMany(names, batch.dryRun ? Number.POSITIVE_INFINITY : batch.ratePerSecond, (thingName) => askToMove(deps, { thingName, to: batch.to, reason: batch.reason, dryRun: batch.dryRun }), {
+  const ask = async (thingName: string): Promise<Asked> => {
+    const record = await deps.registry.get(thingName);
+    const to = record?.prov_status === 'moving' && record.move_to !== undefined ? record.move_to : batch.to;
+    return askToMove(deps, { thingName, to, reason: batch.reason, dryRun: batch.dryRun });
+  };
+  return askMany(names, batch.dryRun ? Number.POSITIVE_INFINITY : batch.ratePerSecond, ask, {
     onItem: (item) => batch.onItem?.(item, ++done, names.length),
   });
 }

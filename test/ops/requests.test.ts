@@ -14,8 +14,8 @@ import { type OpsCloud, startOpsCloud, writeTestFile } from './helpers.js';
 let c: OpsCloud;
 let data: IoTDataPlaneClient;
 beforeAll(async () => {
-  // German devices may only use eu-central-1 and us-east-1.
-  c = await startOpsCloud({ residency: { DE: ['eu-central-1', 'us-east-1'] } });
+  // German devices may only use eu-central-1 and us-east-1, French ones eu-central-1 alone.
+  c = await startOpsCloud({ residency: { DE: ['eu-central-1', 'us-east-1'], FR: ['eu-central-1'] } });
   data = new IoTDataPlaneClient({ region: 'us-east-1', endpoint: c.iotEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 }, 60_000);
 afterAll(async () => {
@@ -132,6 +132,21 @@ describe('ops move <thing>', () => {
   it('refuses a move that breaks the residency rule of the device country (exit 2), changing nothing', async () => {
     const name = await provisioned('eu-central-1', { country: 'DE' });
     await expectRefused(['move', name, '--to', 'ap-northeast-1'], name, 'eu-central-1', EXIT.usage, /is in DE, whose devices may only use eu-central-1, us-east-1/);
+  });
+
+  it('refuses nearest when no other region may take the device (exit 2), changing nothing', async () => {
+    const name = await provisioned('eu-central-1', { country: 'FR' });
+    await expectRefused(['move', name], name, 'eu-central-1', EXIT.usage, /no region other than eu-central-1 can take .* residency FR: eu-central-1/);
+  });
+
+  it('refuses a draining region (exit 2), changing nothing', async () => {
+    const name = await provisioned('us-east-1');
+    await c.registry.setRegionDraining('ap-northeast-1', true);
+    try {
+      await expectRefused(['move', name, '--to', 'ap-northeast-1'], name, 'us-east-1', EXIT.usage, /ap-northeast-1 is draining: it takes no devices/);
+    } finally {
+      await c.registry.setRegionDraining('ap-northeast-1', false);
+    }
   });
 
   it('refuses a blocked device (exit 1), changing nothing; so does a dry run', async () => {
@@ -325,6 +340,11 @@ describe('ops regions drain --migrate', () => {
     const second = json(again.out) as { drain: { changed: boolean }; items: { thingName: string; outcome: string }[] };
     expect(second.drain.changed).toBe(false);
     expect(second.items).toContainEqual(expect.objectContaining({ thingName: other, outcome: 'unchanged' }));
+    // A device that was already moving elsewhere is asked again for its own move, not refused;
+    // the French device, whose residency allows only this region, has nowhere to go (exit 3).
+    const refused = (second as { items: { outcome: string; reason?: string }[] }).items.filter((i) => i.outcome === 'refused');
+    expect(refused.map((i) => i.reason)).toEqual(['no-other-region']);
+    expect(again.code).toBe(EXIT.partial);
     await c.registry.setRegionDraining('eu-central-1', false);
   });
 });
