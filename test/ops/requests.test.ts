@@ -175,6 +175,22 @@ describe('ops move <thing>', () => {
     expect(run.err).toMatch(/thing nobody-here is not enrolled/);
   });
 
+  it('reports a shadow it could not write (exit 3), and a re-run asks again with the same request', async () => {
+    // Prepare: a device in a region whose data plane does not answer (the local cloud does not run sa-east-1).
+    const name = await provisioned('sa-east-1');
+
+    // Act
+    const run = await c.cli(['move', name, '--to', 'us-east-1', '--json']);
+    const again = await c.cli(['move', name, '--to', 'us-east-1', '--json']);
+
+    // Assess: the registry took the request; the device learns of it once its shadow says so.
+    expect(run.code).toBe(EXIT.partial);
+    expect((json(run.out) as { items: unknown[] }).items).toEqual([expect.objectContaining({ outcome: 'requested', shadow: 'failed', detail: expect.stringMatching(/run the same command again/) })]);
+    expect(await record(name)).toMatchObject({ prov_status: 'moving', move_to: 'us-east-1' });
+    expect(again.code).toBe(EXIT.partial);
+    expect((json(again.out) as { items: unknown[] }).items).toEqual([expect.objectContaining({ outcome: 'unchanged', shadow: 'failed' })]);
+  });
+
   it('refuses a thing and --from-region together, or neither (exit 2)', async () => {
     expect((await c.cli(['move'])).code).toBe(EXIT.usage);
     expect((await c.cli(['move', 'x', '--from-region', 'us-east-1'])).code).toBe(EXIT.usage);
