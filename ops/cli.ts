@@ -47,7 +47,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   const { io, env, cwd } = environment;
   let exitCode: ExitCode = EXIT.ok;
   const program = createProgram(PROGRAM_NAME, io).description(
-    'Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.',
+    'Operate the global IoT provisioning deployment: registry, moves and certificate rotation, templates, regions, claim certificate.',
   );
   globalFlags.addTo(program);
 
