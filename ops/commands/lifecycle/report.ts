@@ -2,7 +2,7 @@ import type { BatchItem } from '@global-iot/core/lifecycle/requests.js';
 import type { CommandContext } from '../../lib/context.js';
 import { EXIT, type ExitCode } from '../../lib/errors.js';
 import { createProgress, type Progress, renderTable, toJson } from '../../lib/output.js';
-import { type RequestRow, rowFailed, rowOf } from '../../lib/requests.js';
+import { type RequestRow, rowFailed } from '../../lib/requests.js';
 
 /** What `move`, `rotate` and `regions drain --migrate` print: one row per device, then the counts. */
 
@@ -53,4 +53,3 @@ export function batchProgress(ctx: CommandContext, label: string): { progress: P
   return { progress, onItem: (_item, done, total) => progress.update(done, total) };
 }
 
-export { rowOf };
