@@ -34,7 +34,7 @@ export async function benchHook(): Promise<Record<string, number>> {
       registry,
       ticketKeys: keys,
       now: Date.now,
-      settings: { maxProvisionAttempts: 3, claimClientIdPrefix: 'prov-', legacyClaimClientIds: false },
+      settings: { maxProvisionAttempts: 3, claimClientIdPrefix: 'prov-', legacyClaimClientIds: false, rotationTemplateName: 'GlobalFleetRotation' },
       // Serialised as the Lambda's log line is, so that its cost is in the figures.
       record: (entry) => void JSON.stringify(invocationLogFields(entry)),
     };

@@ -19,6 +19,7 @@ import {
   DeviceBlocked,
   LegacySignatureRefused,
   MethodNotAllowed,
+  MoveRefused,
   NoRegionAvailable,
   ReplayedRequest,
   RequestExpired,
@@ -27,7 +28,15 @@ import {
 } from './errors.js';
 import type { InboundRequest } from './event.js';
 import { geolocate, type GeolocateDeps, type Location } from './geolocate.js';
-import { fallbacksOf, type Placed, type PlacementInput, placeDevice } from '@global-iot/core/placement.js';
+import {
+  fallbacksOf,
+  MoveNotPlaceable,
+  type MovePlacementInput,
+  type Placed,
+  type PlacementInput,
+  placeDevice,
+  placeMove,
+} from '@global-iot/core/placement.js';
 import { type BootstrapRequest, parseBootstrapBody } from './request.js';
 
 export interface BootstrapDeps {
@@ -179,7 +188,9 @@ function refuseByState(record: DeviceRecord, timestamp: number | undefined): voi
 
 /**
  * The bootstrap decision: authenticate, check the registry state, locate the caller, choose the
- * region, issue the ticket and record the assignment in one conditional write. When the write
+ * region (for a device an operator asked to move, the move's region: `placeMove`), issue the
+ * ticket and record the assignment in one conditional write (a move's as `move_region`; the
+ * device keeps running in its region until it confirms in the new one). When the write
  * loses to another writer, the decision is made again on the fresh record (a device the hook
  * just let through stays in its region), so a legitimate retry is not answered with a conflict.
  */
@@ -201,15 +212,18 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
   // A region admitted by an earlier pass of this loop is not counted again.
   let admittedHere: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const placed = placeOr503({
-      record,
-      location,
-      chooser,
-      ...(request['preferred-region'] ? { preferredRegion: request['preferred-region'] } : {}),
-      ...(request.measurements ? { measurements: request.measurements } : {}),
-      draining: drainingNow,
-      margin: { ms: deps.config.measuredChoice.marginMs, ratio: deps.config.measuredChoice.marginRatio },
-    });
+    const placed =
+      record.prov_status === 'moving'
+        ? placeMoveOr409({ record, location, chooser, enabled: deps.config.regions, draining: drainingNow, residency: deps.config.residency })
+        : placeOr503({
+            record,
+            location,
+            chooser,
+            ...(request['preferred-region'] ? { preferredRegion: request['preferred-region'] } : {}),
+            ...(request.measurements ? { measurements: request.measurements } : {}),
+            draining: drainingNow,
+            margin: { ms: deps.config.measuredChoice.marginMs, ratio: deps.config.measuredChoice.marginRatio },
+          });
     const admitted: Admitted =
       placed.region === admittedHere
         ? { placed, outcome: 'held' }
@@ -271,10 +285,24 @@ function placeOr503(input: PlacementInput): Placed {
   }
 }
 
+/**
+ * A moving device's placement (core/placement.ts `placeMove`): the move's target, or the nearest
+ * region other than its own. A move that cannot be placed is a 409 that names why; the device
+ * keeps running in its region.
+ */
+function placeMoveOr409(input: MovePlacementInput): Placed {
+  try {
+    return placeMove(input);
+  } catch (error) {
+    if (error instanceof MoveNotPlaceable) throw new MoveRefused(`this device's move cannot be placed now (${error.reason}): ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 /** The statuses an assignment may start from; anything else was refused by `refuseByState`. */
-function assignableStatus(record: DeviceRecord): 'unprovisioned' | 'assigned' | 'provisioning' {
+function assignableStatus(record: DeviceRecord): 'unprovisioned' | 'assigned' | 'provisioning' | 'moving' {
   const status = record.prov_status;
-  if (status === 'unprovisioned' || status === 'assigned' || status === 'provisioning') return status;
+  if (status === 'unprovisioned' || status === 'assigned' || status === 'provisioning' || status === 'moving') return status;
   throw new Conflict(`the device is ${status}`);
 }
 

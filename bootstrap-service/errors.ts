@@ -73,6 +73,17 @@ export class AlreadyProvisioned extends BootstrapError {
   readonly code = 'ALREADY_PROVISIONED';
 }
 
+/**
+ * The device is asked to move (`iot-ops move`), but its move cannot be placed now: the target is
+ * no longer enabled, is draining, breaks the device's residency rule, or (`nearest`) no region but
+ * its own can take it. The device keeps running where it is; the operator changes the move.
+ */
+export class MoveRefused extends BootstrapError {
+  override name = 'MoveRefused';
+  readonly status = 409;
+  readonly code = 'MOVE_REFUSED';
+}
+
 /** Another request for the same device changed the record first. */
 export class Conflict extends BootstrapError {
   override name = 'Conflict';

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { claimClientIdPrefixSchema, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from './claim-client-id.js';
 import { confirmationRuleNameSchema, DEFAULT_CONFIRMATION_RULE_NAME } from './confirmation.js';
 import { ConfigError } from './errors.js';
+import { DEFAULT_ROTATION_TEMPLATE_NAME } from './lifecycle/shadow-protocol.js';
 import { regionRankingSchema } from './region-ranking.js';
 import { isIotRegion } from './regions.js';
 
@@ -74,6 +75,22 @@ export const admissionSchema = z.object({
 });
 export type AdmissionSettings = z.output<typeof admissionSchema>;
 
+/** What a move does with a device's data (core/registry/schema.ts `REPROVISION_POLICIES`). */
+export const reprovisionPolicySchema = z.enum(['never', 'reset', 'migrate']);
+
+/** Moves and certificate rotation after the first boot (README, "After the first boot"). */
+export const lifecycleSchema = z.object({
+  /** The policy of a device whose record names none: `migrate` carries its data, `reset` starts afresh, `never` refuses moves. */
+  reprovisionPolicy: reprovisionPolicySchema.default('migrate'),
+  /** The fleet-provisioning template devices rotate their certificate through (the hook's rotation rules apply to it). */
+  rotationTemplateName: templateName.default(DEFAULT_ROTATION_TEMPLATE_NAME),
+  /** Moves and rotations kept in a device's `history`, newest last. */
+  historyLimit: z.number().int().min(1).max(100).default(20),
+  /** `ops regions drain --migrate` and `ops move --from-region`: devices asked to move per second, unless `--rate` says. */
+  moveRatePerSecond: z.number().gt(0).max(1000).default(5),
+});
+export type LifecycleSettings = z.output<typeof lifecycleSchema>;
+
 export const deploymentConfigSchema = z.object({
   /** Region of the registry table, the bootstrap API and the ticket key. */
   homeRegion: regionCode,
@@ -92,6 +109,7 @@ export const deploymentConfigSchema = z.object({
   // prefault: an absent block is parsed as {}, so its fields get their defaults.
   measuredChoice: measuredChoiceSchema.prefault({}),
   admission: admissionSchema.prefault({}),
+  lifecycle: lifecycleSchema.prefault({}),
   templateName: templateName.default('GlobalFleetProvisioning'),
   tableName: dynamoTableName.default('iot-device-registry'),
   ticketTtlSeconds: z.number().int().min(60).max(3600).default(900),
@@ -146,6 +164,9 @@ function crossCheck(config: DeploymentConfig): string[] {
   }
   for (const region of Object.keys(config.admission.regionQuotaTps)) {
     if (!enabled.has(region)) problems.push(`admission.regionQuotaTps: ${region} is not an enabled region`);
+  }
+  if (config.lifecycle.rotationTemplateName === config.templateName) {
+    problems.push(`lifecycle.rotationTemplateName: ${config.templateName} is the provisioning template; rotation needs a template of its own`);
   }
   if (config.admission.tableName === config.tableName) {
     problems.push(`admission.tableName: ${config.tableName} is the registry table; the counters need a table of their own`);

@@ -72,16 +72,22 @@ export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
 export interface DevicePolicyOptions {
   /** The rule a device confirms its provisioning through (Basic Ingest, core/confirmation.ts). */
   readonly confirmationRuleName: string;
+  /** The template a device rotates its certificate through (`lifecycle.rotationTemplateName`). */
+  readonly rotationTemplateName: string;
 }
 
 /**
  * What a provisioned device may do: connect only as its own thing, with a certificate attached to
  * that thing, use only its own topics (its shadow and jobs under `$aws/things/<thing>/`, its
  * application topics under `things/<thing>/`), and publish its one provisioning confirmation to
- * the confirmation rule (Basic Ingest). One device can never publish as another.
+ * the confirmation rule (Basic Ingest), and use the fleet-provisioning topics of the rotation
+ * template (a new certificate over its current one; the claim policy does not list that template).
+ * One device can never publish as another; the rotation's pre-provisioning hook holds a rotation to
+ * the thing the certificate is the registry's certificate of.
  */
 export function devicePolicyDocument(where: RegionAccount, options: DevicePolicyOptions): PolicyDocument {
   const own = [`$aws/things/${THING_NAME_VARIABLE}/*`, `things/${THING_NAME_VARIABLE}/*`];
+  const rotation = fleetProvisioningTopics(options.rotationTemplateName);
   return {
     Version: '2012-10-17',
     Statement: [
@@ -95,6 +101,8 @@ export function devicePolicyDocument(where: RegionAccount, options: DevicePolicy
       { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'], Resource: own.map((t) => iotArn(where, `topic/${t}`)) },
       { Effect: 'Allow', Action: 'iot:Subscribe', Resource: own.map((t) => iotArn(where, `topicfilter/${t}`)) },
       { Effect: 'Allow', Action: 'iot:Publish', Resource: iotArn(where, `topic/${confirmationTopic(options.confirmationRuleName)}`) },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: rotation.map((t) => iotArn(where, `topic/${t}`)) },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: rotation.map((t) => iotArn(where, `topicfilter/${t}`)) },
     ],
   };
 }

@@ -2,7 +2,7 @@ import { decideRegion, type MeasurementMargin, offeredRegions } from './measured
 import { type Measurement, parseMeasurements } from './measurements.js';
 import type { RegionChoice, RegionChooser } from './region-choice.js';
 import { getRegion, greatCircleKm } from './regions.js';
-import type { DeviceRecord, Placement } from './registry/schema.js';
+import { type DeviceRecord, NEAREST, type Placement } from './registry/schema.js';
 
 /**
  * Where a bootstrap request places its device: the region policy's choice (region-choice.ts),
@@ -60,7 +60,7 @@ function distanceTo(location: DeviceLocation | undefined, region: string): numbe
 }
 
 /** The region policy's choice. */
-function choose(input: PlacementInput): RegionChoice {
+function choose(input: Pick<PlacementInput, 'location' | 'chooser' | 'preferredRegion'> & { record: Pick<DeviceRecord, 'pinned_region'> }): RegionChoice {
   const { record, location, preferredRegion } = input;
   return input.chooser.choose({
     ...(location ? { location: { lat: location.lat, lon: location.lon, ...(location.country ? { country: location.country } : {}) } } : {}),
@@ -130,4 +130,65 @@ export function movedTo(placed: Placed, region: string, placement: Placement, re
 /** The offered regions other than the chosen one, in the model's order: the answer's fallbacks. */
 export function fallbacksOf(placed: Pick<Placed, 'region' | 'offered'>): string[] {
   return placed.offered.filter((r) => r !== placed.region);
+}
+
+/** A move the bootstrap cannot place now; nothing was changed (README, "A move, in two phases"). */
+export class MoveNotPlaceable extends Error {
+  override name = 'MoveNotPlaceable';
+  constructor(
+    readonly reason: 'not-enabled' | 'draining' | 'residency' | 'no-other-region',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MovePlacementInput {
+  readonly record: Pick<DeviceRecord, 'thing_name' | 'aws_region' | 'pinned_region' | 'country' | 'move_to' | 'move_region' | 'move_certificate_id'>;
+  readonly location: DeviceLocation | undefined;
+  /** The region policy with the regions draining now (the bootstrap's chooser). */
+  readonly chooser: RegionChooser;
+  readonly enabled: readonly string[];
+  readonly draining: ReadonlySet<string>;
+  /** Country -> the regions its devices may use (the configuration's `residency`). */
+  readonly residency: Readonly<Record<string, readonly string[]>>;
+}
+
+function moved(region: string, location: DeviceLocation | undefined, reason: string): Placed {
+  return { region, distance: distanceTo(location, region), placement: 'moved', reason, offered: [region], candidates: [region], admissionOrder: [region] };
+}
+
+/**
+ * Where a `moving` device provisions next: the region its move names, or for `nearest` the best
+ * region by the region policy now that is not the one it runs in (a pinned device: its pinned
+ * region); never its own region, a region
+ * that is not enabled or is draining, or one its country's residency rule forbids. A move the hook
+ * already let through stays in its region, as a first provisioning does. Figures play no part: a
+ * move's target is the operator's, and `nearest` follows the policy (admission may still take the
+ * next region of `admissionOrder`).
+ */
+export function placeMove(input: MovePlacementInput): Placed {
+  const { record, location } = input;
+  if (record.move_certificate_id !== undefined && record.move_region !== undefined) return moved(record.move_region, location, 'move resumed');
+  const country = location?.country ?? record.country;
+  const allowed = country !== undefined ? input.residency[country] : undefined;
+  const refusal = (region: string): MoveNotPlaceable | undefined => {
+    if (!input.enabled.includes(region)) return new MoveNotPlaceable('not-enabled', `${region} is not an enabled region`);
+    if (input.draining.has(region)) return new MoveNotPlaceable('draining', `${region} is draining: it takes no devices`);
+    if (allowed !== undefined && !allowed.includes(region)) return new MoveNotPlaceable('residency', `devices in ${country ?? '?'} may only use ${allowed.join(', ')}`);
+    if (region === record.aws_region) return new MoveNotPlaceable('no-other-region', `${record.thing_name} already runs in ${region}`);
+    return undefined;
+  };
+  const target = record.move_to;
+  if (target !== undefined && target !== NEAREST) {
+    const refused = refusal(target);
+    if (refused) throw refused;
+    return moved(target, location, `move to ${target}`);
+  }
+  // An operator's pin stands for `nearest`: the pinned region or nothing.
+  const policy = record.pinned_region !== undefined ? [record.pinned_region] : offeredRegions(choose({ record, location, chooser: input.chooser }));
+  const order = policy.filter((region) => refusal(region) === undefined);
+  const [region] = order;
+  if (region === undefined) throw new MoveNotPlaceable('no-other-region', `no region other than ${record.aws_region ?? '?'} can take ${record.thing_name} now`);
+  return { ...moved(region, location, 'move to the nearest other region'), offered: order, admissionOrder: order };
 }

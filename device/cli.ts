@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { describeError } from '@global-iot/core/errors.js';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from './bootstrap-client.js';
 import { loadDevice, parseDeviceSettings, readConfigFile, SETTING_FLAGS } from './config.js';
@@ -8,6 +8,9 @@ import { generateKeyAndCsr } from './keys.js';
 import { DEFAULT_MEASURE_SETTINGS } from './measure.js';
 import { createCrtTransport } from './mqtt.js';
 import { DEFAULT_REGISTER_ATTEMPTS, type ProvisionEvent, provisionDevice, STEPS, type StepName, toEventError } from './provision.js';
+import { listenForRequests } from './lifecycle/listen.js';
+import { lifecycleFlagValues, lifecycleOptions, lifecycleOptionsOf } from './lifecycle/settings.js';
+import type { ProvisionResult } from './flow/types.js';
 import { FileStore } from './store.js';
 import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
 
@@ -77,7 +80,7 @@ function collectParam(value: string, previous: Record<string, string> | undefine
 const toNumber = (value: string): number => (/^\d+$/.test(value) ? Number(value) : Number.NaN);
 
 export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
-  return new Command()
+  const program = new Command()
     .name('iot-provision')
     .description(
       'Provision this device into the nearest AWS region: sign a bootstrap request, run AWS IoT fleet provisioning ' +
@@ -125,6 +128,7 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
     )
     .option('--measure-probes <n>', `handshakes to each offered region; the fastest counts (default ${DEFAULT_MEASURE_SETTINGS.probes})`, toNumber)
     .option('--measure-timeout <ms>', `time for measuring every offered region, all at once (default ${DEFAULT_MEASURE_SETTINGS.timeoutMs})`, toNumber)
+    .addArgument(new Argument('[command]', 'rotate: get a new certificate now, in the same region (a provisioned device)').choices(['rotate']))
     .option('--json', 'progress and result as JSON lines on stdout instead of text on stderr')
     .addHelpText(
       'after',
@@ -142,6 +146,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
     .exitOverride()
     // Errors are reported by main() in one format; help goes to stdout.
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: () => undefined });
+  for (const option of lifecycleOptions()) program.addOption(option);
+  return program;
 }
 
 function formatText(event: ProvisionEvent): string | undefined {
@@ -156,6 +162,20 @@ function formatText(event: ProvisionEvent): string | undefined {
     return `${event.step} ${verb}${took}: ${event.error?.message ?? ''}${facts ? ` [${facts}]` : ''}\n`;
   }
   return `${event.step} ${event.status}${took}${facts ? ` ${facts}` : ''}\n`;
+}
+
+const VERBS: Record<ProvisionResult['outcome'], string> = {
+  provisioned: 'provisioned',
+  verified: 'already provisioned; credentials verified',
+  rotated: 'certificate rotated',
+  moved: 'moved',
+};
+
+function describeResult(thingName: string, result: ProvisionResult, out: string): string {
+  const lines = [`${thingName}: ${VERBS[result.outcome]} in ${result.region} (${result.endpoint}:${result.port}), certificate ${result.certificateId.slice(0, 12)}…, credentials in ${out}`];
+  if (result.pending) lines.push(`  new credentials for a ${result.pending.kind} (${result.pending.region}) wait for the cloud to confirm the switch; the next run goes on`);
+  if (result.deferred) lines.push(`  ${result.deferred.action} not done now: ${result.deferred.reason}; the next run tries again`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Runs the CLI; resolves to the exit code. */
@@ -216,6 +236,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       measure: program.getOptionValueSource('measure') === 'cli' ? options.measure : undefined,
       measureProbes: options.measureProbes,
       measureTimeoutMs: options.measureTimeout,
+      ...lifecycleFlagValues(options as Record<string, unknown>),
     };
     const merged: Record<string, unknown> = { ...fromFile };
     for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value;
@@ -265,36 +286,39 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }),
   };
 
+  const rotateNow = program.args[0] === 'rotate';
+  const provisionOptions = {
+    certificateMode: loaded.certificateMode,
+    claimClientIdPrefix: settings.claimClientIdPrefix,
+    confirmationRuleName: settings.confirmationRule,
+    parameters: settings.parameters,
+    defaultPort: settings.port,
+    registerAttempts: settings.registerAttempts,
+    throttle: { attempts: settings.throttleAttempts, baseBackoffMs: settings.throttleBackoffMs, maxBackoffMs: settings.throttleMaxBackoffMs },
+    measure: { enabled: settings.measure, probes: settings.measureProbes, timeoutMs: settings.measureTimeoutMs },
+    lifecycle: lifecycleOptionsOf(settings, rotateNow),
+  };
+  const provisionDeps = {
+    store: new FileStore(settings.out),
+    bootstrap: (makeBody: Parameters<typeof requestBootstrap>[0]) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),
+    transport,
+    generateKeyAndCsr,
+    probeHandshake: tlsHandshakeProbe({ claim: identity.claim, ...(loaded.caPem !== undefined ? { caPem: loaded.caPem } : {}) }),
+    now: Date.now,
+    onEvent: emit,
+    afterStep: (step: StepName) => {
+      if (step === crashAfter) io.crash();
+    },
+  };
+
   try {
-    const result = await provisionDevice(
-      identity,
-      {
-        certificateMode: loaded.certificateMode,
-        claimClientIdPrefix: settings.claimClientIdPrefix,
-        confirmationRuleName: settings.confirmationRule,
-        parameters: settings.parameters,
-        defaultPort: settings.port,
-        registerAttempts: settings.registerAttempts,
-        throttle: { attempts: settings.throttleAttempts, baseBackoffMs: settings.throttleBackoffMs, maxBackoffMs: settings.throttleMaxBackoffMs },
-        measure: { enabled: settings.measure, probes: settings.measureProbes, timeoutMs: settings.measureTimeoutMs },
-      },
-      {
-        store: new FileStore(settings.out),
-        bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),
-        transport,
-        generateKeyAndCsr,
-        probeHandshake: tlsHandshakeProbe({ claim: identity.claim, ...(loaded.caPem !== undefined ? { caPem: loaded.caPem } : {}) }),
-        now: Date.now,
-        onEvent: emit,
-        afterStep: (step: StepName) => {
-          if (step === crashAfter) io.crash();
-        },
-      },
-    );
+    // `rotate` asks the first run only: the runs the listener starts act on the shadow.
+    let runs = 0;
+    const run = () => provisionDevice(identity, runs++ === 0 ? provisionOptions : { ...provisionOptions, lifecycle: lifecycleOptionsOf(settings, false) }, provisionDeps);
+    const result = settings.listenSeconds === undefined ? await run() : await listenForRequests(identity, provisionOptions, provisionDeps, settings.listenSeconds * 1000, run);
     if (json) io.stdout(`${JSON.stringify({ time: new Date().toISOString(), event: 'result', ...result })}\n`);
     else {
-      const verb = result.outcome === 'verified' ? 'already provisioned; credentials verified' : 'provisioned';
-      io.stderr(`${identity.thingName}: ${verb} in ${result.region} (${result.endpoint}:${result.port}), certificate ${result.certificateId.slice(0, 12)}…, credentials in ${settings.out}\n`);
+      io.stderr(describeResult(identity.thingName, result, settings.out));
     }
     return EXIT_OK;
   } catch (error) {

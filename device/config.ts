@@ -14,6 +14,7 @@ import type { MqttProtocol } from './mqtt.js';
 import { type CertificateMode, DEFAULT_REGISTER_ATTEMPTS, type DeviceIdentity } from './provision.js';
 import { DEFAULT_MEASURE_SETTINGS, MEASURE_LIMITS } from './measure.js';
 import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
+import { LIFECYCLE_FLAGS, lifecycleSettingsShape } from './lifecycle/settings.js';
 
 /**
  * The device's settings: from a JSON config file, from flags, or both (flags win). Every value
@@ -47,6 +48,7 @@ export const SETTING_FLAGS = {
   measure: '--no-measure',
   measureProbes: '--measure-probes',
   measureTimeoutMs: '--measure-timeout',
+  ...LIFECYCLE_FLAGS,
 } as const;
 
 export type SettingName = keyof typeof SETTING_FLAGS;
@@ -86,6 +88,7 @@ export const deviceSettingsSchema = z
     measure: z.boolean().default(DEFAULT_MEASURE_SETTINGS.enabled),
     measureProbes: z.number().int().min(MEASURE_LIMITS.probes.min).max(MEASURE_LIMITS.probes.max).default(DEFAULT_MEASURE_SETTINGS.probes),
     measureTimeoutMs: ms(MEASURE_LIMITS.timeoutMs.min, MEASURE_LIMITS.timeoutMs.max).default(DEFAULT_MEASURE_SETTINGS.timeoutMs),
+    ...lifecycleSettingsShape,
   })
   .strict()
   .refine((s) => s.throttleMaxBackoffMs >= s.throttleBackoffMs, {

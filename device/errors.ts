@@ -117,3 +117,8 @@ export class StepFailed extends DeviceError {
     super(`${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
+
+/** A move the device cannot make now (the bootstrap kept it where it is, or refused): it stays and asks again later. */
+export class MoveNotPossible extends DeviceError {
+  override name = 'MoveNotPossible';
+}

@@ -1,7 +1,25 @@
 import { AwsRejected, BootstrapRejected, BootstrapUnavailable, StepFailed } from './errors.js';
 
 /** The flow's steps, in the order a first run takes them; events and errors name them. */
-export const STEPS = ['load', 'bootstrap', 'measure', 'connect', 'create-certificate', 'register-thing', 'store', 'confirm', 'verify', 'disconnect'] as const;
+export const STEPS = [
+  'load',
+  'bootstrap',
+  'measure',
+  'connect',
+  'create-certificate',
+  'register-thing',
+  'store',
+  'confirm',
+  'verify',
+  'disconnect',
+  // After the first boot (lifecycle/): a move or rotation, its new credentials stored beside the
+  // current ones, the switch once the cloud confirmed it, and the acknowledgement in the shadow.
+  'move',
+  'rotate',
+  'store-pending',
+  'switch',
+  'acknowledge',
+] as const;
 export type StepName = (typeof STEPS)[number];
 
 /** What a failure looked like, with AWS's or the bootstrap's own words where there are some. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { io, iot, iotidentity, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
+import { io, iot, iotidentity, iotshadow, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import * as z from 'zod';
 import { BoundedCache } from '@global-iot/core/bounded-cache.js';
 import { describeError } from '@global-iot/core/errors.js';
@@ -48,9 +48,33 @@ export interface IdentitySession {
   close(): Promise<void>;
 }
 
+/** A classic shadow's state as the device reads it (`/get/accepted`). */
+export interface ShadowState {
+  readonly desired: Readonly<Record<string, unknown>>;
+  readonly reported: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A provisioned device's own connection (client id = thing name, its own certificate): its
+ * classic shadow, and the provisioning API, which a rotation uses over the current certificate.
+ */
+export interface DeviceSession extends IdentitySession {
+  /** The thing's classic shadow; empty when it has none yet. */
+  getShadow(thingName: string): Promise<ShadowState>;
+  /** Merges `reported` into the shadow's reported state. */
+  updateReported(thingName: string, reported: Record<string, unknown>): Promise<void>;
+  /**
+   * Calls `listener` with the state of every `/shadow/update/delta` from now on; resolves once
+   * the subscription is in place. Closing the session ends it.
+   */
+  onDelta(thingName: string, listener: (state: Readonly<Record<string, unknown>>) => void): Promise<void>;
+}
+
 export interface MqttTransport {
   /** Connects with the given (claim) credentials and opens the provisioning API on the connection. */
   openIdentitySession(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<IdentitySession>;
+  /** Connects with a provisioned device's own credentials: its shadow and the provisioning API. */
+  openDeviceSession(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<DeviceSession>;
   /** Connects and disconnects: proves the credentials work (a later run's check). */
   checkConnection(target: MqttTarget, clientId: string, credentials: MqttCredentials): Promise<void>;
   /**
@@ -81,6 +105,9 @@ const registeredSchema = z.object({
   thingName: z.string().optional(),
   deviceConfiguration: z.record(z.string(), z.string()).optional(),
 });
+const jsonObject = z.record(z.string(), z.unknown());
+const shadowGetSchema = z.object({ state: z.object({ desired: jsonObject.optional(), reported: jsonObject.optional() }).optional() });
+const shadowRejectionSchema = z.object({ code: z.number().optional(), message: z.string().optional() });
 const rejectionSchema = z.object({
   statusCode: z.number().optional(),
   errorCode: z.string().optional(),
@@ -101,7 +128,12 @@ function translateServiceError(operation: string, error: unknown): Error {
   const modeled = (error as { modeledError?: unknown } | undefined)?.modeledError;
   if (modeled !== undefined) {
     const parsed = rejectionSchema.safeParse(modeled);
-    if (parsed.success) return new AwsRejected(operation, parsed.data.statusCode, parsed.data.errorCode, parsed.data.errorMessage);
+    if (parsed.success && (parsed.data.statusCode !== undefined || parsed.data.errorCode !== undefined)) {
+      return new AwsRejected(operation, parsed.data.statusCode, parsed.data.errorCode, parsed.data.errorMessage);
+    }
+    // The Device Shadow service's rejections name their status `code`.
+    const shadow = shadowRejectionSchema.safeParse(modeled);
+    if (shadow.success) return new AwsRejected(operation, shadow.data.code, undefined, shadow.data.message);
   }
   const internal = (error as { internalError?: unknown } | undefined)?.internalError;
   const detail = internal === undefined ? describeError(error) : `${describeError(error)} (${describeError(internal)})`;
@@ -111,6 +143,7 @@ function translateServiceError(operation: string, error: unknown): Error {
 /** What differs between the MQTT 3.1.1 and 5 clients: how to connect, publish, close. */
 interface Connection {
   readonly identity: () => iotidentity.IotIdentityClientv2;
+  readonly shadow: () => iotshadow.IotShadowClientv2;
   /** A QoS 1 PUBLISH; resolves on a successful PUBACK, rejects (MqttRequestFailed) otherwise. */
   publishQos1(topic: string, payload: string): Promise<void>;
   close(): Promise<void>;
@@ -195,8 +228,10 @@ function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
       failureName = result.error.error_name;
     });
     let identity: iotidentity.IotIdentityClientv2 | undefined;
+    let shadow: iotshadow.IotShadowClientv2 | undefined;
     const close = async (): Promise<void> => {
       identity?.close();
+      shadow?.close();
       // disconnect() also frees the native connection, so the CRT keeps nothing alive afterwards.
       await withTimeout(connection.disconnect(), options.operationTimeoutMs, () => new MqttRequestFailed('disconnect timed out'));
     };
@@ -208,6 +243,7 @@ function connect311Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt311(connection, rrOptions)),
+      shadow: () => (shadow ??= iotshadow.IotShadowClientv2.newFromMqtt311(connection, rrOptions)),
       async publishQos1(topic, payload) {
         // MQTT 3.1.1 has no PUBACK codes: AWS IoT answers a publish it refuses by closing the connection.
         const acknowledged = connection.publish(topic, payload, mqtt.QoS.AtLeastOnce).then(() => undefined);
@@ -252,9 +288,11 @@ function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     };
     const client = new mqtt5.Mqtt5Client(config);
     let identity: iotidentity.IotIdentityClientv2 | undefined;
+    let shadow: iotshadow.IotShadowClientv2 | undefined;
     const stopped = new Promise<void>((resolve) => client.once('stopped', () => resolve()));
     const close = async (): Promise<void> => {
       identity?.close();
+      shadow?.close();
       client.stop();
       try {
         await withTimeout(stopped, options.operationTimeoutMs, () => new MqttRequestFailed('stop timed out'));
@@ -284,6 +322,7 @@ function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
     }
     return {
       identity: () => (identity ??= iotidentity.IotIdentityClientv2.newFromMqtt5(client, rrOptions)),
+      shadow: () => (shadow ??= iotshadow.IotShadowClientv2.newFromMqtt5(client, rrOptions)),
       async publishQos1(topic, payload) {
         let result: mqtt5.PublishCompletionResult;
         try {
@@ -296,6 +335,81 @@ function connect5Factory(options: CrtTransportOptions, rrOptions: RrOptions) {
       },
       close,
     };
+  };
+}
+
+/** One request of a service client, within the operation time-out, its answer validated. */
+async function serviceRequest<T>(options: CrtTransportOptions, operation: string, run: () => Promise<unknown>, schema: z.ZodType<T>): Promise<T> {
+  let answer: unknown;
+  try {
+    answer = await withTimeout(run(), options.operationTimeoutMs + 1000, () => new MqttRequestFailed(`${operation}: no answer within ${options.operationTimeoutMs} ms`));
+  } catch (error) {
+    if (error instanceof MqttRequestFailed) throw error;
+    throw translateServiceError(operation, error);
+  }
+  return validated(schema, answer, operation);
+}
+
+function identitySession(connection: Connection, options: CrtTransportOptions): IdentitySession {
+  return {
+    async createCertificateFromCsr(csrPem) {
+      return serviceRequest(options, 'CreateCertificateFromCsr', () => connection.identity().createCertificateFromCsr({ certificateSigningRequest: csrPem }), createdCertificateSchema);
+    },
+    async createKeysAndCertificate() {
+      const created = await serviceRequest(options, 'CreateKeysAndCertificate', () => connection.identity().createKeysAndCertificate({}), createdKeysSchema);
+      const { privateKey, ...rest } = created;
+      return { ...rest, privateKeyPem: privateKey };
+    },
+    async registerThing(templateName, certificateOwnershipToken, parameters) {
+      const registered = await serviceRequest(
+        options,
+        'RegisterThing',
+        () => connection.identity().registerThing({ templateName, certificateOwnershipToken, parameters }),
+        registeredSchema,
+      );
+      return {
+        ...(registered.thingName !== undefined ? { thingName: registered.thingName } : {}),
+        deviceConfiguration: registered.deviceConfiguration ?? {},
+      };
+    },
+    close: () => connection.close(),
+  };
+}
+
+/** The SDK's "subscription established" status (aws-crt's SubscriptionStatusEventType, which the SDK does not re-export). */
+const SUBSCRIPTION_ESTABLISHED = 0;
+
+function shadowSession(connection: Connection, options: CrtTransportOptions): Omit<DeviceSession, keyof IdentitySession> {
+  return {
+    async getShadow(thingName) {
+      let answer: z.infer<typeof shadowGetSchema>;
+      try {
+        answer = await serviceRequest(options, 'GetThingShadow', () => connection.shadow().getShadow({ thingName }), shadowGetSchema);
+      } catch (error) {
+        // No shadow yet is an empty one: nothing is asked of the device.
+        if (error instanceof AwsRejected && error.statusCode === 404) return { desired: {}, reported: {} };
+        throw error;
+      }
+      return { desired: answer.state?.desired ?? {}, reported: answer.state?.reported ?? {} };
+    },
+    async updateReported(thingName, reported) {
+      await serviceRequest(options, 'UpdateThingShadow', () => connection.shadow().updateShadow({ thingName, state: { reported } }), z.unknown());
+    },
+    async onDelta(thingName, listener) {
+      const stream = connection.shadow().createShadowDeltaUpdatedStream({ thingName });
+      const established = new Promise<void>((resolve, reject) => {
+        stream.on('subscriptionStatus', (event) => {
+          if (event.type === SUBSCRIPTION_ESTABLISHED) resolve();
+          else reject(new MqttRequestFailed(`the delta subscription failed: ${event.error?.toString() ?? 'lost'}`));
+        });
+      });
+      stream.on('incomingPublish', (event) => {
+        const state = jsonObject.safeParse(event.message.state);
+        if (state.success) listener(state.data);
+      });
+      stream.open();
+      await withTimeout(established, options.operationTimeoutMs, () => new MqttRequestFailed(`no delta subscription within ${options.operationTimeoutMs} ms`));
+    },
   };
 }
 
@@ -312,39 +426,11 @@ export function createCrtTransport(options: CrtTransportOptions): MqttTransport 
 
   return {
     async openIdentitySession(target, clientId, credentials) {
+      return identitySession(await open(target, clientId, credentials), options);
+    },
+    async openDeviceSession(target, clientId, credentials) {
       const connection = await open(target, clientId, credentials);
-      const request = async <T>(operation: string, run: () => Promise<unknown>, schema: z.ZodType<T>): Promise<T> => {
-        let answer: unknown;
-        try {
-          answer = await withTimeout(run(), options.operationTimeoutMs + 1000, () => new MqttRequestFailed(`${operation}: no answer within ${options.operationTimeoutMs} ms`));
-        } catch (error) {
-          if (error instanceof MqttRequestFailed) throw error;
-          throw translateServiceError(operation, error);
-        }
-        return validated(schema, answer, operation);
-      };
-      return {
-        async createCertificateFromCsr(csrPem) {
-          return request('CreateCertificateFromCsr', () => connection.identity().createCertificateFromCsr({ certificateSigningRequest: csrPem }), createdCertificateSchema);
-        },
-        async createKeysAndCertificate() {
-          const created = await request('CreateKeysAndCertificate', () => connection.identity().createKeysAndCertificate({}), createdKeysSchema);
-          const { privateKey, ...rest } = created;
-          return { ...rest, privateKeyPem: privateKey };
-        },
-        async registerThing(templateName, certificateOwnershipToken, parameters) {
-          const registered = await request(
-            'RegisterThing',
-            () => connection.identity().registerThing({ templateName, certificateOwnershipToken, parameters }),
-            registeredSchema,
-          );
-          return {
-            ...(registered.thingName !== undefined ? { thingName: registered.thingName } : {}),
-            deviceConfiguration: registered.deviceConfiguration ?? {},
-          };
-        },
-        close: () => connection.close(),
-      };
+      return { ...identitySession(connection, options), ...shadowSession(connection, options) };
     },
     async checkConnection(target, clientId, credentials) {
       const connection = await open(target, clientId, credentials);

@@ -3,7 +3,7 @@ import { registerWithRetries } from './flow/retry.js';
 import type { DeviceIdentity, ProvisionDeps, ProvisionOptions, ProvisionResult } from './flow/types.js';
 import { confirm } from './steps/confirm.js';
 import { load } from './steps/load.js';
-import { verify } from './steps/verify.js';
+import { maintain, type Maintained } from './lifecycle/maintain.js';
 import type { ConfirmedState, RegisteredState } from './store.js';
 
 /**
@@ -14,7 +14,10 @@ import type { ConfirmedState, RegisteredState } from './store.js';
  *                                   RegisterThing, store  ->  registered
  *     registered                ->  connect with the new certificate, publish the confirmation
  *                                   (Basic Ingest) and see its PUBACK  ->  confirmed
- *     confirmed                 ->  connect once to verify; nothing is written
+ *     confirmed                 ->  connect to verify and read the shadow; then, when asked or
+ *                                   due, a rotation or a move (lifecycle/): new credentials
+ *                                   stored beside the current ones until the cloud confirms
+ *                                   the switch
  *
  * A run killed anywhere resumes from the last committed marker (see flow/registration.ts for
  * why everything before `registered` simply starts over).
@@ -39,6 +42,7 @@ function result(
   state: RegisteredState | ConfirmedState,
   outcome: ProvisionResult['outcome'],
   regionsSkipped: readonly string[],
+  maintained?: Maintained,
 ): ProvisionResult {
   return {
     thingName: flow.thingName,
@@ -49,6 +53,8 @@ function result(
     certificateId: state.certificateId,
     regionsSkipped,
     durationMs: flow.now() - started,
+    ...(maintained?.pending ? { pending: maintained.pending } : {}),
+    ...(maintained?.deferred ? { deferred: maintained.deferred } : {}),
   };
 }
 
@@ -59,8 +65,8 @@ export async function provisionDevice(identity: DeviceIdentity, options: Provisi
 
   const stored = await load(flow);
   if (stored?.credentials !== undefined && stored.state.step === 'confirmed') {
-    await verify(flow, stored.state, stored.credentials);
-    return result(flow, started, stored.state, 'verified', []);
+    const maintained = await maintain(flow, { state: stored.state, credentials: stored.credentials, ...(stored.pending ? { pending: stored.pending } : {}) });
+    return result(flow, started, maintained.state, maintained.outcome, [], maintained);
   }
 
   const registered = stored?.credentials !== undefined ? { ...stored, regionsSkipped: [] } : await registerWithRetries(flow);

@@ -13,18 +13,27 @@ import { assertCertificateMatchesKey, KeyMismatch, parseCertificate } from './ke
  *
  *     device.key   the private key (PEM), mode 0600
  *     device.crt   its certificate (PEM)
- *     state.json   how far provisioning got, and where the device lives
+ *     next.key     a rotation's or a move's new key, while the cloud has not confirmed the switch
+ *     next.crt     its certificate
+ *     state.json   how far provisioning got, where the device lives, and the pending credentials
  *
  * Every file is written to a temporary name, flushed, then renamed over the old one, so a crash
  * leaves either the old file or the new one, never half of one. `state.json` is written last and
  * is the commit point: a state that says `registered` is only written once the key and
- * certificate it refers to are on disk. Tickets are never written: a resumed run asks for a
- * fresh one.
+ * certificate it refers to are on disk, and a state with `pending` only once `next.*` are. Tickets
+ * are never written: a resumed run asks for a fresh one.
+ *
+ * The switch to the pending credentials (`switchToPending`) is three commits, each of which
+ * leaves one consistent pair named by `state.json`: the state first names `next.*` as current
+ * (`files: "next"`), then `device.*` are rewritten with the new pair, then the state names them
+ * again and `next.*` are removed. A run that finds `files: "next"` finishes the switch.
  */
 
 export const KEY_FILE = 'device.key';
 export const CERT_FILE = 'device.crt';
 export const STATE_FILE = 'state.json';
+export const NEXT_KEY_FILE = 'next.key';
+export const NEXT_CERT_FILE = 'next.crt';
 const TEMP_SUFFIX = '.tmp';
 
 /** How far provisioning got; each step's data is kept by the later ones. */
@@ -53,9 +62,31 @@ const registeredSchema = bootstrappedSchema.extend({
   deviceConfiguration: z.record(z.string(), z.string()),
 });
 
+/**
+ * New credentials the device holds beside its current ones (in `next.*`) until the cloud confirms
+ * the switch: a rotation (same region) or a move (another region, another endpoint).
+ */
+const pendingSchema = z.object({
+  kind: z.enum(['rotation', 'move']),
+  /** The operator's request id (the shadow's `move.id` / `rotate.id`), or `device` for a rotation the device started. */
+  requestId: z.string().min(1).max(64),
+  certificateId: z.string().regex(/^[0-9a-f]{64}$/),
+  region: regionSchema,
+  endpoint: hostSchema,
+  port: portSchema,
+  templateName: z.string().regex(/^[0-9A-Za-z_-]{1,36}$/),
+  deviceConfiguration: z.record(z.string(), z.string()),
+  storedAt: isoSchema,
+  /** AWS IoT acknowledged the confirmation published with the new certificate. */
+  confirmedAt: isoSchema.optional(),
+});
+
 const confirmedSchema = registeredSchema.extend({
   step: z.literal('confirmed'),
   confirmedAt: isoSchema,
+  pending: pendingSchema.optional(),
+  /** Mid-switch: the current pair is in `next.*` (see above). */
+  files: z.literal('next').optional(),
 });
 
 export const deviceStateSchema = z.discriminatedUnion('step', [bootstrappedSchema, registeredSchema, confirmedSchema]);
@@ -63,6 +94,7 @@ export type DeviceState = z.infer<typeof deviceStateSchema>;
 export type BootstrappedState = z.infer<typeof bootstrappedSchema>;
 export type RegisteredState = z.infer<typeof registeredSchema>;
 export type ConfirmedState = z.infer<typeof confirmedSchema>;
+export type PendingCredentials = z.infer<typeof pendingSchema>;
 
 export interface DeviceCredentials {
   readonly certificatePem: string;
@@ -72,7 +104,7 @@ export interface DeviceCredentials {
 /** A registered or confirmed state together with the credentials it refers to, checked. */
 export type StoredDevice =
   | { state: BootstrappedState; credentials?: undefined }
-  | { state: RegisteredState | ConfirmedState; credentials: DeviceCredentials };
+  | { state: RegisteredState | ConfirmedState; credentials: DeviceCredentials; pending?: DeviceCredentials };
 
 export interface DeviceStore {
   /** The stored state for `thingName`, validated; undefined when nothing is stored yet. */
@@ -81,6 +113,10 @@ export interface DeviceStore {
   /** Writes key, certificate, then the state that commits them. */
   saveRegistered(state: RegisteredState, credentials: DeviceCredentials): Promise<void>;
   saveConfirmed(state: ConfirmedState): Promise<void>;
+  /** Writes the new key and certificate beside the current ones, then the state (with `pending`) that commits them. */
+  savePending(state: ConfirmedState & { pending: PendingCredentials }, credentials: DeviceCredentials): Promise<void>;
+  /** Makes the pending credentials the device's own (`state` is the state after the switch, without `pending`). */
+  switchToPending(state: ConfirmedState): Promise<void>;
 }
 
 export interface FileStoreOptions {
@@ -203,10 +239,24 @@ export class FileStore implements DeviceStore {
       );
     }
     if (state.step === 'bootstrapped') return { state };
-    const privateKeyPem = readOptional(join(this.dir, KEY_FILE));
-    const certificatePem = readOptional(join(this.dir, CERT_FILE));
+    if (state.step === 'confirmed' && state.files === 'next') return this.finishSwitch(state);
+    const credentials = this.readPair(KEY_FILE, CERT_FILE, state.certificateId, state.step);
+    if (state.step !== 'confirmed' || state.pending === undefined) return { state, credentials };
+    const pending = this.readPendingPair(state.pending);
+    if (pending === undefined) {
+      // Unusable new credentials never stop the device: it still has its own, and asks again.
+      const { pending: _dropped, ...rest } = state;
+      return { state: rest, credentials };
+    }
+    return { state, credentials, pending };
+  }
+
+  /** A key and certificate that belong together and are the certificate `certificateId` names. */
+  private readPair(keyFile: string, certFile: string, certificateId: string, step: string): DeviceCredentials {
+    const privateKeyPem = readOptional(join(this.dir, keyFile));
+    const certificatePem = readOptional(join(this.dir, certFile));
     if (privateKeyPem === undefined || certificatePem === undefined) {
-      throw new StoredStateInvalid(`${STATE_FILE} says ${state.step} but ${privateKeyPem === undefined ? KEY_FILE : CERT_FILE} is missing`);
+      throw new StoredStateInvalid(`${STATE_FILE} says ${step} but ${privateKeyPem === undefined ? keyFile : certFile} is missing`);
     }
     let certificate: X509Certificate;
     try {
@@ -216,10 +266,33 @@ export class FileStore implements DeviceStore {
       if (error instanceof KeyMismatch) throw new StoredStateInvalid(`stored credentials: ${error.message}`, { cause: error });
       throw error;
     }
-    if (certificateIdOf(certificate) !== state.certificateId) {
-      throw new StoredStateInvalid(`${CERT_FILE} is not the certificate ${STATE_FILE} names`);
+    if (certificateIdOf(certificate) !== certificateId) {
+      throw new StoredStateInvalid(`${certFile} is not the certificate ${STATE_FILE} names`);
     }
-    return { state, credentials: { certificatePem, privateKeyPem } };
+    return { certificatePem, privateKeyPem };
+  }
+
+  private readPendingPair(pending: PendingCredentials): DeviceCredentials | undefined {
+    try {
+      return this.readPair(NEXT_KEY_FILE, NEXT_CERT_FILE, pending.certificateId, 'pending');
+    } catch (error) {
+      if (error instanceof StoredStateInvalid) return undefined;
+      throw error;
+    }
+  }
+
+  /** A switch a killed run left halfway: `next.*` hold the current pair; copy them back and tidy up. */
+  private async finishSwitch(state: ConfirmedState): Promise<StoredDevice> {
+    const credentials = this.readPair(NEXT_KEY_FILE, NEXT_CERT_FILE, state.certificateId, 'confirmed');
+    const { files: _next, ...settled } = state;
+    await this.write(KEY_FILE, credentials.privateKeyPem, 0o600);
+    await this.write(CERT_FILE, credentials.certificatePem, 0o644);
+    await this.commit();
+    await this.write(STATE_FILE, `${JSON.stringify(confirmedSchema.parse(settled), null, 2)}\n`, 0o600);
+    await this.commit();
+    rmSync(join(this.dir, NEXT_KEY_FILE), { force: true });
+    rmSync(join(this.dir, NEXT_CERT_FILE), { force: true });
+    return { state: settled, credentials };
   }
 
   async saveBootstrapped(state: BootstrappedState): Promise<void> {
@@ -243,5 +316,24 @@ export class FileStore implements DeviceStore {
     await this.prepare();
     await this.write(STATE_FILE, `${JSON.stringify(confirmedSchema.parse(state), null, 2)}\n`, 0o600);
     await this.commit();
+  }
+
+  async savePending(state: ConfirmedState & { pending: PendingCredentials }, credentials: DeviceCredentials): Promise<void> {
+    await this.prepare();
+    const checked = confirmedSchema.parse(state);
+    await this.write(NEXT_KEY_FILE, credentials.privateKeyPem, 0o600);
+    await this.write(NEXT_CERT_FILE, credentials.certificatePem, 0o644);
+    await this.commit();
+    await this.write(STATE_FILE, `${JSON.stringify(checked, null, 2)}\n`, 0o600);
+    await this.commit();
+  }
+
+  async switchToPending(state: ConfirmedState): Promise<void> {
+    await this.prepare();
+    const { pending: _done, files: _files, ...next } = state;
+    // The commit point: from here the new pair is the device's, wherever a crash stops the rest.
+    await this.write(STATE_FILE, `${JSON.stringify(confirmedSchema.parse({ ...next, files: 'next' }), null, 2)}\n`, 0o600);
+    await this.commit();
+    await this.finishSwitch({ ...next, files: 'next' });
   }
 }

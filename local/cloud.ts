@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '@global-iot/core/claim-client-id.js';
+import { lifecycleSchema } from '@global-iot/core/config.js';
 import { DEFAULT_CONFIRMATION_RULE_NAME } from '@global-iot/core/confirmation.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
@@ -15,6 +16,7 @@ import { regionDelayProblems } from './iot/endpoint-delay.js';
 import { createFleetProvisioning, type HookInvoker } from './iot/fleet-provisioning.js';
 import { type AwsQuotas, fleetProvisioningThrottle, InvalidQuotas, resolveAwsQuotas } from './iot/quotas.js';
 import { createPersister, loadRegionState, type Persister, RegionState } from './iot/region-state.js';
+import { createShadowService, type ShadowService } from './iot/shadow.js';
 import { createTemplate } from './iot/templates.js';
 import { type CompiledRule, compileRule, InvalidRule } from './iot/topic-rules.js';
 import { type LambdaEndpoint, type LocalFunction, startLambdaEndpoint } from './lambda-endpoint.js';
@@ -33,6 +35,8 @@ export const DEFAULT_REGIONS = ['us-east-1', 'eu-central-1', 'ap-northeast-1', '
 export const DEFAULT_ACCOUNT_ID = '123456789012';
 /** The template name the deployment config uses by default. */
 export const DEFAULT_TEMPLATE_NAME = 'GlobalFleetProvisioning';
+/** The configuration's default rotation template, which the device policy lists when no setting names one. */
+export const DEFAULT_ROTATION_TEMPLATE_NAME = lifecycleSchema.parse({}).rotationTemplateName;
 /** The example template attaches this policy by name; every region has it. */
 export const DEVICE_POLICY_NAME = 'GlobalFleetDevicePolicy';
 export const CLAIM_POLICY_NAME = 'GlobalFleetClaimPolicy';
@@ -76,6 +80,11 @@ export interface TemplateSetup {
   /** Default true here (AWS's own default is false). */
   readonly enabled?: boolean;
   readonly description?: string;
+  /**
+   * Whether the claim certificate may use the template (default true). The rotation template is
+   * not: only a device's own certificate may (the device policy lists it).
+   */
+  readonly claimable?: boolean;
 }
 
 /**
@@ -87,6 +96,8 @@ export interface PolicySettings {
   readonly claimClientIdPrefix?: string;
   readonly legacyClaimClientIds?: boolean;
   readonly confirmationRuleName?: string;
+  /** The template devices rotate their certificate through (`lifecycle.rotationTemplateName`). */
+  readonly rotationTemplateName?: string;
 }
 
 /** An IoT rule of every region: its name, its SQL, and the function its action invokes. */
@@ -263,7 +274,10 @@ function installPolicies(state: RegionState, claimCertificateId: string, templat
     state.putPolicy(name, JSON.stringify(document));
     state.attachPolicy(claimCertificateId, name);
   });
-  const device = devicePolicyDocument(where, { confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME });
+  const device = devicePolicyDocument(where, {
+    confirmationRuleName: settings.confirmationRuleName ?? DEFAULT_CONFIRMATION_RULE_NAME,
+    rotationTemplateName: settings.rotationTemplateName ?? DEFAULT_ROTATION_TEMPLATE_NAME,
+  });
   state.putPolicy(DEVICE_POLICY_NAME, JSON.stringify(device));
 }
 
@@ -382,16 +396,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stops.push(() => lambda.close());
 
     // Region states, with their snapshots, claim certificate and policies.
-    const regionStates = new Map<string, { state: RegionState; persister?: Persister; dataPlane?: DataPlane }>();
+    type RegionEntry = { state: RegionState; shadows: ShadowService; persister?: Persister; dataPlane?: DataPlane };
+    const regionStates = new Map<string, RegionEntry>();
     for (const endpoint of endpoints) {
-      const entry: { state: RegionState; persister?: Persister; dataPlane?: DataPlane } = {
-        state: new RegionState({
-          region: endpoint.region,
-          accountId,
-          now,
-          onChange: () => entry.persister?.schedule(),
-          onCertificateStatus: (certificate) => entry.dataPlane?.certificateChanged(certificate.certificateId),
-        }),
+      const state = new RegionState({
+        region: endpoint.region,
+        accountId,
+        now,
+        onChange: () => entry.persister?.schedule(),
+        onCertificateStatus: (certificate) => entry.dataPlane?.certificateChanged(certificate.certificateId),
+      });
+      const entry: RegionEntry = {
+        state,
+        // Its answers go out through the region's broker once it runs (the HTTP API may call first).
+        shadows: createShadowService({ store: state, publish: (topic, payload) => entry.dataPlane?.broker.publish(topic, payload, { qos: 1 }), now }),
       };
       if (dataDir) {
         const path = join(dataDir, 'iot', `${endpoint.region}.json`);
@@ -411,7 +429,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const controlRegions = new Map<string, ControlPlaneRegion>();
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
-      if (entry) controlRegions.set(endpoint.region, { state: entry.state, endpointHost: endpoint.host });
+      if (entry) {
+        controlRegions.set(endpoint.region, {
+          state: entry.state,
+          endpointHost: endpoint.host,
+          shadows: entry.shadows,
+          publish: (topic, payload, qos, retain) => entry.dataPlane?.publish(topic, payload, qos, retain),
+        });
+      }
     }
     const controlPlane: ControlPlane = await startControlPlane({
       regions: controlRegions,
@@ -450,7 +475,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const ruleSetups = [...(options.rules ?? []), ...(extra.rules ?? [])];
     const bootstrapHandler = extra.bootstrapHandler ?? options.bootstrapHandler;
     for (const fn of functions) lambda.register(fn);
-    const claimTemplates = options.claimTemplateNames ?? (templates.length > 0 ? [...new Set(templates.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
+    const claimable = templates.filter((t) => t.claimable ?? true);
+    const claimTemplates = options.claimTemplateNames ?? (claimable.length > 0 ? [...new Set(claimable.map((t) => t.templateName))] : [DEFAULT_TEMPLATE_NAME]);
     const policies = { ...options.policies, ...extra.policies };
 
     const invokeHook = hookInvoker(lambda, accountId);
@@ -458,7 +484,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const endpoint of endpoints) {
       const entry = regionStates.get(endpoint.region);
       if (!entry) continue;
-      const { state } = entry;
+      const { state, shadows } = entry;
       const region = endpoint.region;
       if (!state.getCertificate(pki.claim.certificateId)) {
         state.addCertificate({
@@ -502,6 +528,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           now,
           log,
         }),
+        shadows,
         rules,
         brokerSettings,
         ...(delays[region] !== undefined ? { handshakeDelayMs: delays[region] } : {}),

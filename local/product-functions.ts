@@ -9,6 +9,7 @@ import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { loggingRecorder } from '@global-iot/core/lambda-telemetry.js';
 import { ed25519Signer, parseTicketPublicKeys } from '@global-iot/core/ticket.js';
 import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
+import { lifecycleClients } from '@global-iot/pre-provisioning-hook/lifecycle-clients.js';
 import type { HttpApiHandler } from './bootstrap-server.js';
 import type { Logger } from './log.js';
 
@@ -63,7 +64,13 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
   const { config } = settings;
   const { log } = context;
   const now = context.now ?? Date.now;
-  const registry = new DeviceRegistry({ client: context.client, tableName: config.tableName, now, claimClientIdPrefix: config.claimClientIdPrefix });
+  const registry = new DeviceRegistry({
+    client: context.client,
+    tableName: config.tableName,
+    now,
+    claimClientIdPrefix: config.claimClientIdPrefix,
+    lifecycle: { defaultPolicy: config.lifecycle.reprovisionPolicy, historyLimit: config.lifecycle.historyLimit },
+  });
   // The functions' records become lines of the cloud's log (on Lambda, Powertools writes them).
   const record = loggingRecorder(log);
   const bootstrap = createBootstrapHandler(
@@ -87,9 +94,12 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
       maxProvisionAttempts: config.maxProvisionAttempts,
       claimClientIdPrefix: config.claimClientIdPrefix,
       legacyClaimClientIds: config.legacyClaimClientIds,
+      rotationTemplateName: config.lifecycle.rotationTemplateName,
     },
     record,
   });
+  // The control plane serves the data plane's HTTP API too: one endpoint for both, every region.
+  const clients = lifecycleClients({ iotEndpoint: settings.iotControlEndpoint, iotDataEndpoint: settings.iotControlEndpoint });
   const confirmations = new Map<string, LambdaFunction>();
   return {
     bootstrap,
@@ -97,7 +107,7 @@ export function productFunctions(settings: ProductFunctionSettings, context: Fun
     confirm(region) {
       let handler = confirmations.get(region);
       if (!handler) {
-        handler = createConfirmHandler({ registry, region, record });
+        handler = createConfirmHandler({ registry, region, record, clients });
         confirmations.set(region, handler);
       }
       return handler;

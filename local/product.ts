@@ -8,7 +8,7 @@ import { ConfigError } from '@global-iot/core/errors.js';
 import { provisioningTemplateArn } from '@global-iot/core/provisioning-params.js';
 import { ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { ensureRegistryTable } from '@global-iot/core/registry/index.js';
-import { readProductTemplate } from '@global-iot/core/template/index.js';
+import { readProductTemplate, readRotationTemplate } from '@global-iot/core/template/index.js';
 import { type CloudContext, type CloudWiring, DEFAULT_TEMPLATE_NAME } from './cloud.js';
 import { startFunctionsThread } from './functions-thread.js';
 import type { LambdaPermission } from './lambda-policy.js';
@@ -163,13 +163,18 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     const iotMay = (sid: string, sourceArn: string): LambdaPermission[] => [
       { sid, principal: 'iot.amazonaws.com', action: 'lambda:InvokeFunction', sourceAccount: context.accountId, sourceArn },
     ];
+    const templateArn = (region: string, templateName: string): string => provisioningTemplateArn({ region, accountId: context.accountId, templateName });
     const functions = regions.flatMap((region) => [
       {
         region,
         name: HOOK_FUNCTION_NAME,
         timeoutSeconds: 5,
         handler: product.hook,
-        permissions: iotMay('InvokeByIotProvisioning', provisioningTemplateArn({ region, accountId: context.accountId, templateName: config.templateName })),
+        // The same hook decides first provisionings and rotations (its rotation rules, by template name).
+        permissions: [
+          ...iotMay('InvokeByIotProvisioning', templateArn(region, config.templateName)),
+          ...iotMay('InvokeByIotRotation', templateArn(region, config.lifecycle.rotationTemplateName)),
+        ],
       },
       {
         region,
@@ -184,9 +189,14 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
         claimClientIdPrefix: config.claimClientIdPrefix,
         legacyClaimClientIds: config.legacyClaimClientIds,
         confirmationRuleName: config.confirmationRuleName,
+        rotationTemplateName: config.lifecycle.rotationTemplateName,
       },
       functions,
-      templates: [{ templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME }],
+      templates: [
+        { templateName: config.templateName, templateBody: readProductTemplate(), hookFunctionName: HOOK_FUNCTION_NAME },
+        // Devices only, over their current certificate: the claim policy does not list it.
+        { templateName: config.lifecycle.rotationTemplateName, templateBody: readRotationTemplate(), hookFunctionName: HOOK_FUNCTION_NAME, claimable: false },
+      ],
       // The confirmation rule infra deploys: same name, same SQL (core/confirmation.ts).
       rules: [{ name: config.confirmationRuleName, sql: CONFIRMATION_RULE_SQL, functionName: CONFIRM_FUNCTION_NAME }],
       bootstrapHandler: product.bootstrap,

@@ -1,6 +1,6 @@
 /**
  * `iot-ops`: the operator's command line (entry `bin.ts`; in the repository `npm run ops --`).
- * Commands: enroll, status, list, reset, block, unblock, export, plan; templates
+ * Commands: enroll, status, list, reset, block, unblock, export, move, rotate, policy, cleanup, plan; templates
  * list|diff|deploy|rollback; regions status|drain|undrain; claim register; verify; one file each
  * under commands/. See ops/README.md.
  */
@@ -47,7 +47,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   const { io, env, cwd } = environment;
   let exitCode: ExitCode = EXIT.ok;
   const program = createProgram(PROGRAM_NAME, io).description(
-    'Operate the global IoT provisioning deployment: registry, templates, regions, claim certificate.',
+    'Operate the global IoT provisioning deployment: registry, moves and certificate rotation, templates, regions, claim certificate.',
   );
   globalFlags.addTo(program);
 

@@ -5,8 +5,8 @@ import {
   ASSIGNED_AT_PARAM,
   hookEventSchema,
   type HookResponse,
+  parseTemplateArn,
   REGION_PARAM,
-  regionFromTemplateArn,
   THING_NAME_PARAM,
   TICKET_PARAM,
 } from '@global-iot/core/provisioning-params.js';
@@ -15,6 +15,7 @@ import { claimClientId } from '@global-iot/core/claim-client-id.js';
 import { isValidThingName } from '@global-iot/core/thing-name.js';
 import { InvalidTicket, type TicketClaims, type TicketVerificationKeys, verifyTicket } from '@global-iot/core/ticket.js';
 import { withTimeout } from '@global-iot/core/timeout.js';
+import { decideRotation } from './rotation.js';
 
 /**
  * The pre-provisioning hook's decision. AWS IoT calls the hook on RegisterThing in the region a
@@ -35,6 +36,8 @@ export interface HookSettings {
   claimClientIdPrefix: string;
   /** Also accept the bare thing name as client id (firmware from before the prefix). */
   legacyClaimClientIds: boolean;
+  /** The template devices rotate their certificate through: its calls follow the rotation rules (rotation.ts). */
+  rotationTemplateName: string;
 }
 
 export interface HookDeps {
@@ -88,8 +91,13 @@ async function evaluate(event: unknown, deps: HookDeps, ctx: DecisionContext): P
   if (!parsed.success) return deny('malformed event');
   const { certificateId, templateArn, clientId, parameters } = parsed.data;
   ctx.certificateId = certificateId;
-  const region = regionFromTemplateArn(templateArn);
+  const { region, templateName } = parseTemplateArn(templateArn);
   ctx.region = region;
+  if (templateName === deps.settings.rotationTemplateName) {
+    const rotation = await decideRotation(parsed.data, region, { registry: deps.registry, maxAttempts: deps.settings.maxProvisionAttempts });
+    if (rotation.thing !== undefined) ctx.thing = rotation.thing;
+    return rotation.allow ? { allow: true, reason: rotation.reason, overrides: {} } : deny(rotation.reason);
+  }
 
   const thingName = parameters[THING_NAME_PARAM];
   if (thingName === undefined) return deny('missing thing name parameter');

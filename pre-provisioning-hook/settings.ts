@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { DynamoClientOptions } from '@global-iot/core/aws-clients.js';
 import { claimClientIdPrefixSchema } from '@global-iot/core/claim-client-id.js';
-import { deploymentConfigSchema } from '@global-iot/core/config.js';
+import { deploymentConfigSchema, lifecycleSchema, reprovisionPolicySchema } from '@global-iot/core/config.js';
 import { ConfigError } from '@global-iot/core/errors.js';
 import { readTelemetrySettings, type TelemetrySettings } from '@global-iot/core/lambda-telemetry.js';
 import {
@@ -12,7 +12,9 @@ import {
   getStringFromEnv,
 } from '@global-iot/core/env.js';
 import { parseTicketPublicKeys, type TicketVerificationKeys } from '@global-iot/core/ticket.js';
+import type { LifecycleDefaults } from '@global-iot/core/registry/index.js';
 import type { HookSettings } from './hook.js';
+import type { LifecycleEndpoints } from './lifecycle-clients.js';
 
 /**
  * Settings of the two Lambda functions, read from their environment. Functions of `env` so that
@@ -57,6 +59,10 @@ export interface HookEnvSettings extends RegistryLocation {
 export interface ConfirmEnvSettings extends RegistryLocation {
   /** The region the confirmation function runs in (AWS_REGION, set by Lambda). */
   region: string;
+  /** The deployment's lifecycle settings the registry applies when it completes a move or a rotation. */
+  lifecycle: LifecycleDefaults;
+  /** Local endpoints of the IoT APIs (IOT_ENDPOINT, IOT_DATA_ENDPOINT); absent on AWS. */
+  endpoints: LifecycleEndpoints;
 }
 
 const ticketKeysJson = z.record(z.string(), z.string());
@@ -86,11 +92,19 @@ function getClaimClientIdPrefix(env: Env, defaultValue: string): string {
   return parsed.data;
 }
 
+function getRotationTemplateName(env: Env, defaultValue: string): string {
+  const value = getStringFromEnv({ key: 'ROTATION_TEMPLATE_NAME', defaultValue, env });
+  const parsed = lifecycleSchema.shape.rotationTemplateName.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`ROTATION_TEMPLATE_NAME: ${parsed.error.issues[0]?.message ?? 'invalid'}, got '${value}'`);
+  return parsed.data;
+}
+
 export function readHookSettings(env: Env): HookEnvSettings {
   // Defaults and bounds come from the deployment configuration's schema, the one place they live.
   const attempts = deploymentConfigSchema.shape.maxProvisionAttempts;
   const prefix = deploymentConfigSchema.shape.claimClientIdPrefix;
   const legacy = deploymentConfigSchema.shape.legacyClaimClientIds;
+  const rotationTemplate = lifecycleSchema.shape.rotationTemplateName;
   return {
     ...readRegistryLocation(env, HOOK_SERVICE_NAME),
     ticketKeys: getJsonFromEnv({
@@ -108,10 +122,35 @@ export function readHookSettings(env: Env): HookEnvSettings {
       }),
       claimClientIdPrefix: getClaimClientIdPrefix(env, prefix.parse(undefined)),
       legacyClaimClientIds: getBoolFromEnv({ key: 'LEGACY_CLAIM_CLIENT_IDS', defaultValue: legacy.parse(undefined), env }),
+      rotationTemplateName: getRotationTemplateName(env, rotationTemplate.parse(undefined)),
     },
   };
 }
 
+function readLifecycle(env: Env): LifecycleDefaults {
+  const policy = getStringFromEnv({ key: 'REPROVISION_POLICY', defaultValue: lifecycleSchema.shape.reprovisionPolicy.parse(undefined), env });
+  const parsed = reprovisionPolicySchema.safeParse(policy);
+  if (!parsed.success) throw new ConfigError(`REPROVISION_POLICY must be one of ${reprovisionPolicySchema.options.join(', ')}, got '${policy}'`);
+  const history = lifecycleSchema.shape.historyLimit;
+  return {
+    defaultPolicy: parsed.data,
+    historyLimit: getIntFromEnv({
+      key: 'HISTORY_LIMIT',
+      defaultValue: history.parse(undefined),
+      min: history.unwrap().minValue ?? 1,
+      max: history.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER,
+      env,
+    }),
+  };
+}
+
 export function readConfirmSettings(env: Env): ConfirmEnvSettings {
-  return { ...readRegistryLocation(env, CONFIRM_SERVICE_NAME), region: getRegionFromEnv('AWS_REGION', env) };
+  const iotEndpoint = getOptionalStringFromEnv('IOT_ENDPOINT', env);
+  const iotDataEndpoint = getOptionalStringFromEnv('IOT_DATA_ENDPOINT', env);
+  return {
+    ...readRegistryLocation(env, CONFIRM_SERVICE_NAME),
+    region: getRegionFromEnv('AWS_REGION', env),
+    lifecycle: readLifecycle(env),
+    endpoints: { ...(iotEndpoint ? { iotEndpoint } : {}), ...(iotDataEndpoint ? { iotDataEndpoint } : {}) },
+  };
 }

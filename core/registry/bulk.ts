@@ -9,7 +9,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DEFAULT_CLAIM_CLIENT_ID_PREFIX, ReservedThingName, reservedThingNameProblem } from '../claim-client-id.js';
 import { ConditionFailed, DependencyThrottled, describeError, InvalidInput } from '../errors.js';
 import { DeviceRegistry } from './registry.js';
-import { type DeviceRecord, type Enrollment, enrollmentSchema, REGISTRY_KEY, sameDefinition, sortedEntries } from './schema.js';
+import { type DefinitionFields, type DeviceRecord, type Enrollment, enrollmentSchema, REGISTRY_KEY, sameDefinition, sortedEntries } from './schema.js';
 
 /**
  * Bulk enrolment: thousands of devices in seconds. A conditional PutItem per device costs a round
@@ -79,11 +79,12 @@ function backoffMs(attempt: number): number {
 }
 
 /** How a record differs from the enrolment, for the operator's report. */
-function conflictReason(record: Pick<DeviceRecord, 'public_key' | 'pinned_region' | 'attributes'>, enrollment: Enrollment): string {
+function conflictReason(record: DefinitionFields, enrollment: Enrollment): string {
   const fields: string[] = [];
   if ((record.public_key ?? '') !== (enrollment.publicKey ?? '')) fields.push('public key');
   if ((record.pinned_region ?? '') !== (enrollment.pinnedRegion ?? '')) fields.push('pinned region');
   if (sortedEntries(record.attributes) !== sortedEntries(enrollment.attributes)) fields.push('attributes');
+  if (enrollment.reprovisionPolicy !== undefined && record.reprovision_policy !== enrollment.reprovisionPolicy) fields.push('reprovisioning policy');
   return `already enrolled with a different ${fields.join(', ')}`;
 }
 
@@ -94,6 +95,7 @@ function newRecord(enrollment: Enrollment, iso: string): DeviceRecord {
     ...(enrollment.publicKey ? { public_key: enrollment.publicKey } : {}),
     ...(enrollment.pinnedRegion ? { pinned_region: enrollment.pinnedRegion } : {}),
     ...(enrollment.attributes ? { attributes: enrollment.attributes } : {}),
+    ...(enrollment.reprovisionPolicy ? { reprovision_policy: enrollment.reprovisionPolicy } : {}),
     enrolled_at: iso,
     updated_at: iso,
   };
@@ -120,7 +122,7 @@ function validate(enrollments: readonly Enrollment[], claimClientIdPrefix: strin
   });
 }
 
-type Existing = Map<string, Pick<DeviceRecord, 'public_key' | 'pinned_region' | 'attributes'>>;
+type Existing = Map<string, DefinitionFields>;
 
 export async function bulkEnroll(enrollments: readonly Enrollment[], options: BulkEnrollOptions): Promise<BulkEnrollReport> {
   const claimClientIdPrefix = options.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX;
@@ -148,15 +150,15 @@ export async function bulkEnroll(enrollments: readonly Enrollment[], options: Bu
             [tableName]: {
               Keys: keys,
               ConsistentRead: true,
-              ProjectionExpression: '#k, #pk, #pr, #a',
+              ProjectionExpression: '#k, #pk, #pr, #a, #rp',
               // `attributes` is a DynamoDB reserved word.
-              ExpressionAttributeNames: { '#k': REGISTRY_KEY, '#pk': 'public_key', '#pr': 'pinned_region', '#a': 'attributes' },
+              ExpressionAttributeNames: { '#k': REGISTRY_KEY, '#pk': 'public_key', '#pr': 'pinned_region', '#a': 'attributes', '#rp': 'reprovision_policy' },
             },
           },
         }),
       );
       for (const item of out.Responses?.[tableName] ?? []) {
-        const found = unmarshall(item) as Pick<DeviceRecord, 'thing_name' | 'public_key' | 'pinned_region' | 'attributes'>;
+        const found = unmarshall(item) as DefinitionFields & Pick<DeviceRecord, 'thing_name'>;
         existing.set(found.thing_name, found);
       }
       keys = out.UnprocessedKeys?.[tableName]?.Keys ?? [];

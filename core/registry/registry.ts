@@ -9,18 +9,33 @@ import {
   ScanCommand,
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { assertEnrollableThingName, DEFAULT_CLAIM_CLIENT_ID_PREFIX } from '../claim-client-id.js';
-import { throwAsDependencyError } from '../dynamo-errors.js';
-import { ConditionFailed, MalformedRecord } from '../errors.js';
+import { ConditionFailed } from '../errors.js';
+import {
+  beginMoveProvisioning,
+  beginRotation,
+  cleanupDone,
+  completeMove,
+  completeRotation,
+  type LifecycleDefaults,
+  type MoveRequest,
+  type MoveRequested,
+  requestMove,
+  requestRotation,
+  type RotationHookAttempt,
+  type RotationRequested,
+  setPolicy,
+} from './lifecycle.js';
+import { parseRecord, type RegistryTable, refusedRecord, translate, type WriteOutcome } from './records.js';
 import {
   type DeviceRecord,
-  deviceRecordSchema,
   type Enrollment,
   enrollmentSchema,
   type Placement,
   type ProvStatus,
   REGISTRY_KEY,
+  type ReprovisionPolicy,
   sameDefinition,
 } from './schema.js';
 
@@ -34,12 +49,20 @@ export interface RegistryDeps {
    * (core/claim-client-id.ts). Default: the configuration's default.
    */
   claimClientIdPrefix?: string;
+  /** The deployment's lifecycle settings the registry applies (default: the configuration's defaults). */
+  lifecycle?: Partial<LifecycleDefaults>;
 }
+
+/** The configuration's defaults (core/config.ts `lifecycle`), for a registry built without them. */
+const DEFAULT_LIFECYCLE: LifecycleDefaults = { defaultPolicy: 'migrate', historyLimit: 20 };
 
 export interface Assignment {
   thingName: string;
-  /** The status the caller read; the write only lands if it is still the status. */
-  expectedStatus: 'unprovisioned' | 'assigned' | 'provisioning';
+  /**
+   * The status the caller read; the write only lands if it is still the status. A `moving`
+   * device's assignment is the move's (`move_region`): its `aws_region` stays where it runs.
+   */
+  expectedStatus: 'unprovisioned' | 'assigned' | 'provisioning' | 'moving';
   region: string;
   /** Timestamp of the signed request; absent for legacy (unsigned-time) requests. */
   requestTs?: number;
@@ -70,15 +93,20 @@ export type HookOutcome =
   | { allowed: true; record: DeviceRecord; repeated: boolean }
   | { allowed: false; reason: string };
 
-const CONTROL_REGIONS_KEY = '#control:regions';
+/**
+ * What a confirmation (a device's first publish with a certificate) means for the record:
+ * `provisioned` (a first provisioning, now written), `repeated` (the certificate already is the
+ * device's, here: nothing to do), `move` or `rotation` (the certificate a move or a rotation is
+ * waiting for: the caller completes it, core/lifecycle/complete.ts), `refused` (anything else).
+ */
+export type Confirmation =
+  | { kind: 'provisioned' }
+  | { kind: 'repeated'; record: DeviceRecord }
+  | { kind: 'move'; record: DeviceRecord }
+  | { kind: 'rotation'; record: DeviceRecord }
+  | { kind: 'refused'; record?: DeviceRecord };
 
-/** Errors a caller can act on: the condition failed, or DynamoDB is not answering. */
-function translate(error: unknown): never {
-  if (error instanceof ConditionalCheckFailedException) {
-    throw new ConditionFailed('registry record is not in the required state', { cause: error });
-  }
-  return throwAsDependencyError(error);
-}
+const CONTROL_REGIONS_KEY = '#control:regions';
 
 function isSameHookAttempt(record: DeviceRecord, h: HookAttempt): boolean {
   return (
@@ -88,27 +116,6 @@ function isSameHookAttempt(record: DeviceRecord, h: HookAttempt): boolean {
     record.aws_region === h.region
   );
 }
-
-function parseRecord(item: Record<string, AttributeValue>): DeviceRecord {
-  const parsed = deviceRecordSchema.safeParse(unmarshall(item));
-  if (!parsed.success) {
-    const name = item[REGISTRY_KEY]?.S ?? '(no key)';
-    throw new MalformedRecord(`registry record ${name} is malformed: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
-  }
-  return parsed.data;
-}
-
-/**
- * The record a refused conditional write carries back (`ReturnValuesOnConditionCheckFailure:
- * ALL_OLD`): the item exactly as the condition saw it, without a second request or its race.
- * Undefined when there is no item (or a store that predates the feature): the caller then reads.
- */
-function refusedRecord(error: ConditionalCheckFailedException): DeviceRecord | undefined {
-  return error.Item ? parseRecord(error.Item) : undefined;
-}
-
-/** A conditional write's outcome: the record written, or the record that refused it (if known). */
-type WriteOutcome = { written: DeviceRecord } | { refused: DeviceRecord | undefined };
 
 /**
  * The device registry. Every write is conditional: a transition only lands from the state the
@@ -120,12 +127,18 @@ export class DeviceRegistry {
   private readonly tableName: string;
   private readonly now: () => number;
   private readonly claimClientIdPrefix: string;
+  readonly lifecycle: LifecycleDefaults;
 
   constructor(deps: RegistryDeps) {
     this.client = deps.client;
     this.tableName = deps.tableName;
     this.now = deps.now ?? Date.now;
     this.claimClientIdPrefix = deps.claimClientIdPrefix ?? DEFAULT_CLAIM_CLIENT_ID_PREFIX;
+    this.lifecycle = { ...DEFAULT_LIFECYCLE, ...deps.lifecycle };
+  }
+
+  private get table(): RegistryTable {
+    return { client: this.client, tableName: this.tableName, now: this.now };
   }
 
   private iso(): string {
@@ -161,6 +174,7 @@ export class DeviceRegistry {
       ...(enrollment.publicKey ? { public_key: enrollment.publicKey } : {}),
       ...(enrollment.pinnedRegion ? { pinned_region: enrollment.pinnedRegion } : {}),
       ...(enrollment.attributes ? { attributes: enrollment.attributes } : {}),
+      ...(enrollment.reprovisionPolicy ? { reprovision_policy: enrollment.reprovisionPolicy } : {}),
       enrolled_at: this.iso(),
       updated_at: this.iso(),
     };
@@ -193,9 +207,10 @@ export class DeviceRegistry {
    */
   async assign(a: Assignment): Promise<DeviceRecord> {
     const names: Record<string, string> = { '#s': 'prov_status', '#k': REGISTRY_KEY };
+    const moving = a.expectedStatus === 'moving';
     const values: Record<string, AttributeValue> = {
       ':expected': { S: a.expectedStatus },
-      ':next': { S: a.expectedStatus === 'provisioning' ? 'provisioning' : 'assigned' },
+      ':next': { S: a.expectedStatus === 'provisioning' || moving ? a.expectedStatus : 'assigned' },
       ':region': { S: a.region },
       ':at': { S: this.iso() },
       ':tid': { S: a.ticketId },
@@ -205,7 +220,7 @@ export class DeviceRegistry {
     };
     const sets = [
       '#s = :next',
-      'aws_region = :region',
+      moving ? 'move_region = :region' : 'aws_region = :region',
       'assigned_at = :at',
       'updated_at = :at',
       'ticket_id = :tid',
@@ -214,6 +229,8 @@ export class DeviceRegistry {
     ];
     const conditions = ['attribute_exists(#k)', '#s = :expected'];
     if (a.expectedStatus === 'provisioning') conditions.push('aws_region = :region');
+    // A move the hook already let through stays in its region, as a first provisioning does.
+    if (moving) conditions.push('attribute_exists(move_id)', '(attribute_not_exists(move_certificate_id) OR move_region = :region)');
     if (a.requestTs !== undefined) {
       values[':ts'] = { N: String(a.requestTs) };
       sets.push('last_request_ts = :ts');
@@ -274,6 +291,8 @@ export class DeviceRegistry {
     const record = outcome.refused ?? (await this.get(h.thingName));
     if (!record) return { allowed: false, reason: 'unknown thing' };
     if (isSameHookAttempt(record, h)) return { allowed: true, record, repeated: true };
+    // A moving device's certificate is the move's: a second write, for moves only (they are rare).
+    if (record.prov_status === 'moving') return beginMoveProvisioning(this.table, h);
     // A record that now passes every check changed after the write was refused (a reset and a
     // new assignment): the device retries with what the bootstrap then says.
     return { allowed: false, reason: this.hookRefusal(record, h) ?? 'registry changed concurrently' };
@@ -337,34 +356,85 @@ export class DeviceRegistry {
    * the record back, so a repeated confirmation costs no read.
    */
   async confirm(thingName: string, certificateId: string, region: string): Promise<boolean> {
+    const outcome = await this.confirmation(thingName, certificateId, region);
+    return outcome.kind === 'provisioned' || outcome.kind === 'repeated';
+  }
+
+  /**
+   * A device's first publish with `certificateId` in `region` (the confirmation rule): a first
+   * provisioning is confirmed here (`confirm`); a move's or a rotation's certificate is handed back
+   * for the caller to complete, since a move copies data before it switches (core/lifecycle/).
+   */
+  async confirmation(thingName: string, certificateId: string, region: string): Promise<Confirmation> {
     let record: DeviceRecord | undefined;
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: this.key(thingName),
-          UpdateExpression: 'SET #s = :provisioned, prov_datetime = :at, updated_at = :at',
-          ConditionExpression: '#s = :provisioning AND certificate_id = :cert AND aws_region = :region',
-          ExpressionAttributeNames: { '#s': 'prov_status' },
-          ExpressionAttributeValues: {
-            ':provisioned': { S: 'provisioned' },
-            ':provisioning': { S: 'provisioning' },
-            ':cert': { S: certificateId },
-            ':region': { S: region },
-            ':at': { S: this.iso() },
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return true;
+      await this.client.send(this.confirmCommand(thingName, certificateId, region));
+      return { kind: 'provisioned' };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) return translate(error);
       record = refusedRecord(error);
     }
     record ??= await this.get(thingName);
-    return (
-      record?.prov_status === 'provisioned' && record.certificate_id === certificateId && record.aws_region === region
-    );
+    if (!record) return { kind: 'refused' };
+    if (record.prov_status === 'provisioned' && record.aws_region === region) {
+      if (record.certificate_id === certificateId) return { kind: 'repeated', record };
+      if (record.rotation_certificate_id === certificateId) return { kind: 'rotation', record };
+    }
+    if (record.prov_status === 'moving' && record.move_region === region && record.move_certificate_id === certificateId) {
+      return { kind: 'move', record };
+    }
+    return { kind: 'refused', record };
+  }
+
+  private confirmCommand(thingName: string, certificateId: string, region: string): UpdateItemCommand {
+    return new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(thingName),
+      UpdateExpression: 'SET #s = :provisioned, prov_datetime = :at, updated_at = :at',
+      ConditionExpression: '#s = :provisioning AND certificate_id = :cert AND aws_region = :region',
+      ExpressionAttributeNames: { '#s': 'prov_status' },
+      ExpressionAttributeValues: {
+        ':provisioned': { S: 'provisioned' },
+        ':provisioning': { S: 'provisioning' },
+        ':cert': { S: certificateId },
+        ':region': { S: region },
+        ':at': { S: this.iso() },
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  }
+
+  /** The deployment's reprovisioning policy for one device (`ops policy`, registry/lifecycle.ts). */
+  setPolicy(thingName: string, policy: ReprovisionPolicy): Promise<DeviceRecord> {
+    return setPolicy(this.table, thingName, policy);
+  }
+
+  /** provisioned -> moving (`ops move`); see registry/lifecycle.ts. */
+  requestMove(request: MoveRequest): Promise<MoveRequested> {
+    return requestMove(this.table, this.lifecycle, request);
+  }
+
+  /** An operator's request to rotate (`ops rotate`). */
+  requestRotation(thingName: string, rotationId: string): Promise<RotationRequested> {
+    return requestRotation(this.table, thingName, rotationId);
+  }
+
+  /** The rotation hook's transition. */
+  beginRotation(attempt: RotationHookAttempt): ReturnType<typeof beginRotation> {
+    return beginRotation(this.table, attempt);
+  }
+
+  completeMove(record: DeviceRecord, confirmed: { certificateId: string; region: string }): Promise<DeviceRecord> {
+    return completeMove(this.table, this.lifecycle, record, confirmed);
+  }
+
+  completeRotation(record: DeviceRecord, confirmed: { certificateId: string; region: string }): Promise<DeviceRecord> {
+    return completeRotation(this.table, this.lifecycle, record, confirmed);
+  }
+
+  /** Removes `cleanup_pending` entries that are done. */
+  cleanupDone(thingName: string, refs: readonly string[]): Promise<DeviceRecord | undefined> {
+    return cleanupDone(this.table, thingName, refs);
   }
 
   /**
@@ -393,6 +463,17 @@ export class DeviceRegistry {
         'blocked_certificates',
         'placement',
         'rtt_ms',
+        'move_to',
+        'move_reason',
+        'move_requested_at',
+        'move_id',
+        'move_region',
+        'move_certificate_id',
+        'rotation_id',
+        'rotation_requested_at',
+        'rotation_certificate_id',
+        'rotation_started_at',
+        'rotation_attempts',
       ],
       options.fromBlocked ? {} : { notFrom: 'blocked' },
     );
@@ -433,7 +514,7 @@ export class DeviceRegistry {
    * active again, else `unprovisioned`, where it must bootstrap again), the block's bookkeeping
    * removed. Only a blocked device can be unblocked.
    */
-  async unblock(thingName: string, reason: string, to: 'unprovisioned' | 'provisioning' | 'provisioned' = 'unprovisioned'): Promise<DeviceRecord> {
+  async unblock(thingName: string, reason: string, to: 'unprovisioned' | 'provisioning' | 'provisioned' | 'moving' = 'unprovisioned'): Promise<DeviceRecord> {
     return this.setStatus(thingName, to, reason, ['blocked_from', 'blocked_certificates'], { from: 'blocked' });
   }
 

@@ -6,7 +6,7 @@
 export { parseTemplate, type ParseOptions, type ProvisioningTemplate } from './parse.js';
 export { isValidTemplateName } from './aws-names.js';
 export { TemplateError, TemplateValidationError, type TemplateIssue } from './errors.js';
-export { PRODUCT_TEMPLATE_FILE, readProductTemplate } from './product-template.js';
+export { PRODUCT_TEMPLATE_FILE, readProductTemplate, readRotationTemplate, ROTATION_TEMPLATE_FILE } from './product-template.js';
 export {
   MAX_TEMPLATE_BODY_CHARS,
   MAX_TEMPLATE_DEPTH,

@@ -9,6 +9,7 @@ import type { DeviceKeyAndCsr } from '../keys.js';
 import type { MqttTarget, MqttTransport } from '../mqtt.js';
 import { type HandshakeProbe, tlsHandshakeProbe } from '../handshake-probe.js';
 import { DEFAULT_MEASURE_SETTINGS, type MeasureSettings } from '../measure.js';
+import { type LifecycleSettings, lifecycleSettings } from '../lifecycle/options.js';
 import { type BootstrapAsk, signedBootstrapRequester } from '../steps/bootstrap.js';
 import type { DeviceStore } from '../store.js';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy, whileThrottled } from '../throttle.js';
@@ -49,6 +50,8 @@ export interface Flow {
   readonly requestBootstrap: (ask?: BootstrapAsk) => Promise<BootstrapAnswer>;
   /** Whether and how the candidates of the first answer are measured. */
   readonly measure: MeasureSettings;
+  /** Rotation and moves after the first boot, with their defaults. */
+  readonly lifecycle: LifecycleSettings;
   readonly probeHandshake: HandshakeProbe;
   readonly step: RunStep;
   /** Runs one request of `step`, again after a back-off while AWS IoT throttles it; each wait is reported. */
@@ -95,6 +98,7 @@ export function createFlow(identity: DeviceIdentity, options: ProvisionOptions, 
     sleep,
     random,
     measure: { ...DEFAULT_MEASURE_SETTINGS, ...options.measure },
+    lifecycle: lifecycleSettings(options.lifecycle),
     probeHandshake: deps.probeHandshake ?? tlsHandshakeProbe({ claim: identity.claim }),
     locate: deps.resolveEndpoint ?? ((region, endpointAddress) => parseEndpoint(endpointAddress, region, defaultPort)),
     requestBootstrap: signedBootstrapRequester(identity, deps.bootstrap, deps.now),

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { LifecycleOptions } from '../lifecycle/options.js';
 import type { BootstrapAnswer, BootstrapRequestBody } from '../bootstrap-client.js';
 import type { ProvisionEvent, StepName } from '../events.js';
 import type { HandshakeProbe } from '../handshake-probe.js';
@@ -58,6 +59,8 @@ export interface ProvisionOptions {
    * region, 2 s in all); what is left out keeps its default.
    */
   readonly measure?: Partial<MeasureSettings>;
+  /** Rotation and moves of a provisioned device (lifecycle/options.ts). */
+  readonly lifecycle?: LifecycleOptions;
 }
 
 export interface ProvisionDeps {
@@ -89,8 +92,11 @@ export interface ProvisionDeps {
 
 export interface ProvisionResult {
   readonly thingName: string;
-  /** `provisioned` by this run, or `verified`: found provisioned and checked. */
-  readonly outcome: 'provisioned' | 'verified';
+  /**
+   * `provisioned` by this run; `verified`: found provisioned and checked; `rotated` or `moved`:
+   * this run switched to a new certificate (in a new region for a move) the cloud confirmed.
+   */
+  readonly outcome: 'provisioned' | 'verified' | 'rotated' | 'moved';
   readonly region: string;
   readonly endpoint: string;
   readonly port: number;
@@ -98,4 +104,8 @@ export interface ProvisionResult {
   /** Regions whose endpoint did not answer before one did. */
   readonly regionsSkipped: readonly string[];
   readonly durationMs: number;
+  /** New credentials stored beside the current ones, waiting for the cloud to confirm the switch. */
+  readonly pending?: { readonly kind: 'rotation' | 'move'; readonly certificateId: string; readonly region: string };
+  /** A move or rotation that was asked for (or due) and did not go through on this run: the device carries on and tries again. */
+  readonly deferred?: { readonly action: 'rotation' | 'move'; readonly reason: string };
 }

@@ -69,7 +69,9 @@ export class RegionalStack extends Stack {
     const telemetry = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace });
 
     const device = this.group(
-      new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName, confirmationRuleName: deployment.confirmationRuleName }),
+      new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName, confirmationRuleName: deployment.confirmationRuleName,
+        rotationTemplateName: deployment.lifecycle.rotationTemplateName,
+      }),
     );
     const provisioning = this.group(
       new ProvisioningTemplate(this, 'Template', {

@@ -16,6 +16,9 @@ import { startDemoCloud } from './demo-cloud.js';
  * any device failed, 2 for bad options.
  */
 
+/** Devices the drain scenario asks to move per second (a deployment's own default, `lifecycle.moveRatePerSecond`, is 5: a demo is shorter). */
+const DEFAULT_MOVE_RATE = 20;
+
 const optionsSchema = z.object({
   devices: z.coerce.number().int().min(1).max(100_000),
   concurrency: z.coerce.number().int().min(1).max(1_000),
@@ -30,6 +33,9 @@ const optionsSchema = z.object({
   report: z.string().min(1),
   inProcess: z.boolean(),
   regionDelay: z.array(z.string()),
+  scenario: z.enum(['fleet', 'drain']),
+  drainRegion: z.string().refine(isIotRegion, 'not an AWS region with AWS IoT Core').optional(),
+  moveRate: z.coerce.number().gt(0).max(1_000),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
 });
 
@@ -62,6 +68,11 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
       (value: string, previous: string[]) => [...previous, value],
       [],
     )
+    .addOption(
+      new Option('--scenario <name>', 'fleet: provision the fleet; drain: then drain a region with migration and let its devices move').choices(['fleet', 'drain']).default('fleet'),
+    )
+    .option('--drain-region <region>', 'with --scenario drain: the region to drain (default: the one that took the most devices)')
+    .option('--move-rate <n>', 'with --scenario drain: devices asked to move per second', String(DEFAULT_MOVE_RATE))
     .addOption(new Option('--log-level <level>', "the local cloud's log level on stderr").choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: () => undefined });
@@ -70,6 +81,9 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
   } catch (error) {
     if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') return 'help';
     throw error;
+  }
+  if (program.opts()['scenario'] !== 'drain' && (program.getOptionValueSource('drainRegion') === 'cli' || program.getOptionValueSource('moveRate') === 'cli')) {
+    throw new Error('--drain-region and --move-rate are for --scenario drain');
   }
   if (program.opts()['config'] !== undefined && program.getOptionValueSource('regions') === 'cli') {
     throw new Error('--regions: the regions come from --config; give one or the other');
@@ -91,6 +105,7 @@ export function parseDemoArgs(argv: readonly string[], write: (text: string) => 
     inProcess: o.inProcess,
     regionDelay: o.regionDelay,
     logLevel: o.logLevel,
+    ...(o.scenario === 'drain' ? { drain: { ratePerSecond: o.moveRate, ...(o.drainRegion !== undefined ? { region: o.drainRegion } : {}) } } : {}),
     ...(o.config !== undefined ? { configFile: o.config } : {}),
   };
 }
@@ -104,6 +119,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (options === 'help') return 0;
     deployment = loadMainDeployment({ config: options.configFile });
     regionDelaysMs = regionDelaysOf({ regionDelay: options.regionDelay, regions: options.regions }, deployment);
+    const regions = deployment ? deployment.config.regions : options.regions;
+    if (options.drain?.region !== undefined && !regions.includes(options.drain.region)) {
+      throw new Error(`--drain-region: ${options.drain.region} is not a region the local cloud runs (${regions.join(', ')})`);
+    }
   } catch (error) {
     process.stderr.write(`fleet-demo: ${describeError(error).replace(/^\w+: (error: )?/, '')}\n`);
     return 2;

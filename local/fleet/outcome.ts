@@ -1,4 +1,4 @@
-import type { StepName } from '@global-iot/device/provision.js';
+import type { ProvisionResult, StepName } from '@global-iot/device/provision.js';
 
 /** What happened to one simulated device: the facts the summary and the report are made of. */
 export interface DeviceOutcome {
@@ -8,6 +8,8 @@ export interface DeviceOutcome {
   readonly location?: { readonly lat: number; readonly lon: number; readonly country: string };
   readonly ok: boolean;
   readonly region?: string;
+  /** What the device's run did: `provisioned`, `verified` (a later boot), or a lifecycle outcome (`moved`, `rotated`). */
+  readonly result?: ProvisionResult['outcome'];
   /** How the bootstrap chose the region the device was provisioned in (`model`, `measured`, ...). */
   readonly placement?: string;
   /**

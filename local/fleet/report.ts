@@ -4,6 +4,7 @@ import { geoGraticule10, geoNaturalEarth1, geoPath } from 'd3-geo';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import { getRegion, isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
+import type { DrainResult } from './drain.js';
 import type { FleetRun } from './outcome.js';
 import type { FleetSummary } from './summary.js';
 
@@ -63,7 +64,8 @@ function jitter(name: string): [number, number] {
 
 const fmt = (n: number): string => (Math.round(n * 10) / 10).toString();
 
-export function renderMapSvg(run: FleetRun, enabledRegions: readonly string[]): string {
+/** `drained`: a region drawn as drained (hollow, its label struck through), for the drain scenario's map. */
+export function renderMapSvg(run: FleetRun, enabledRegions: readonly string[], options: { drained?: string; label?: string } = {}): string {
   const regionColour = regionColours(enabledRegions);
   const topology = world();
   const countries = feature(topology, topology.objects.countries);
@@ -116,16 +118,61 @@ export function renderMapSvg(run: FleetRun, enabledRegions: readonly string[]): 
     const at = projection([region.lon, region.lat]);
     if (!at) continue;
     const [x, y] = at;
+    const drained = code === options.drained;
     parts.push(
-      `<g class="region"><circle cx="${fmt(x)}" cy="${fmt(y)}" r="7" fill="${regionColour(code)}" stroke="#111" stroke-width="2"/>` +
-        `<text x="${fmt(x + 10)}" y="${fmt(y + 4)}" font-size="12" font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">${escapeHtml(code)}</text>` +
+      `<g class="region${drained ? ' drained' : ''}"><circle cx="${fmt(x)}" cy="${fmt(y)}" r="7" fill="${drained ? '#fff' : regionColour(code)}" stroke="${drained ? regionColour(code) : '#111'}" stroke-width="2"${drained ? ' stroke-dasharray="3 2"' : ''}/>` +
+        `<text x="${fmt(x + 10)}" y="${fmt(y + 4)}" font-size="12" font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke"${drained ? ' text-decoration="line-through"' : ''}>${escapeHtml(drained ? `${code} (drained)` : code)}</text>` +
         `<title>${escapeHtml(`${code}: ${region.name}`)}</title></g>`,
     );
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="Devices by assigned region">${parts.join('')}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(options.label ?? 'Devices by assigned region')}">${parts.join('')}</svg>`;
 }
 
-export function renderReport(input: { run: FleetRun; summary: FleetSummary; enabledRegions: readonly string[]; generatedAt: Date; title?: string }): string {
+/**
+ * The drain scenario's section: the drained region's devices on a second map, coloured by the
+ * region they are in now (a line from each place to it), the figures, and one row per device:
+ * where it was, where it is, how long its move took.
+ */
+export function renderDrainSection(drain: DrainResult, enabledRegions: readonly string[]): string {
+  const regionColour = regionColours(enabledRegions);
+  const after: FleetRun = {
+    elapsedMs: 0,
+    concurrency: 0,
+    outcomes: drain.devices.map((d) => ({
+      thingName: d.thingName,
+      sourceIp: d.sourceIp,
+      ...(d.location ? { location: d.location } : {}),
+      ok: d.now !== undefined,
+      ...(d.now !== undefined ? { region: d.now } : {}),
+      steps: {},
+      totalMs: 0,
+    })),
+  };
+  const cell = (value: string | number | undefined): string => `<td>${value === undefined ? '-' : escapeHtml(String(value))}</td>`;
+  const swatch = (region: string | undefined): string =>
+    region === undefined ? '<td>-</td>' : `<td><span class="swatch" style="background:${regionColour(region)}"></span>${escapeHtml(region)}</td>`;
+  const rows = drain.devices
+    .map((d) => `<tr class="drained-device">${cell(d.thingName)}${swatch(d.from)}${swatch(d.now)}${cell(d.status)}${cell(d.asked)}${cell(d.boot)}${cell(d.moveMs)}${cell(d.bootMs)}</tr>`)
+    .join('');
+  const movedTo = Object.entries(drain.movedTo)
+    .map(([region, n]) => `<li><span class="swatch" style="background:${regionColour(region)}"></span>${escapeHtml(region)} <b>${n}</b></li>`)
+    .join('');
+  return `<h2 id="drain">Drain of ${escapeHtml(drain.region)} with migration</h2>
+<p><code>${escapeHtml(drain.command)}</code>: the region takes no new devices, and each of its devices is asked (through its shadow) to move to the nearest other region; the devices then boot again and move, keeping their old certificate until the new one is confirmed.</p>
+<div class="figures">
+<div><b>${drain.devices.length}</b>devices in ${escapeHtml(drain.region)}</div>
+<div><b>${drain.moved}</b>moved</div>
+<div><b>${drain.stayed}</b>still in ${escapeHtml(drain.region)}</div>
+<div><b>${drain.moveMs ? `${drain.moveMs.p50} / ${drain.moveMs.p99}` : '-'} ms</b>move p50 / p99, request to switch</div>
+<div><b>${drain.bootMs ? `${drain.bootMs.p50} / ${drain.bootMs.p99}` : '-'} ms</b>the device's boot with its move, p50 / p99</div>
+</div>
+${renderMapSvg(after, enabledRegions, { drained: drain.region, label: `Devices of ${drain.region} by the region they are in after the drain` })}
+<ul class="legend">${movedTo}</ul>
+<p class="muted">Dots: the devices that were in ${escapeHtml(drain.region)}, coloured by the region the registry has them in now; lines: place to that region. The hollow dashed marker is the drained region. Move time: from the operator's request to the confirmation in the new region (the registry's history), which includes the wait for the device's next boot; the device's time: its boot that moved it.</p>
+<table><tr><th>device</th><th>was in</th><th>is in</th><th>status</th><th>request</th><th>second boot</th><th>move ms</th><th>device ms</th></tr>${rows}</table>`;
+}
+
+export function renderReport(input: { run: FleetRun; summary: FleetSummary; enabledRegions: readonly string[]; generatedAt: Date; title?: string; drain?: DrainResult }): string {
   const { run, summary, enabledRegions } = input;
   const regionColour = regionColours(enabledRegions);
   const title = input.title ?? 'Global IoT provisioning: fleet report';
@@ -192,6 +239,7 @@ ${renderMapSvg(run, enabledRegions)}
 <h2>Latency per step (ms)</h2>
 <table><tr><th>step</th><th>count</th><th>p50</th><th>p99</th></tr>${stepRows}</table>
 ${failureRows ? `<h2>Failures</h2><table><tr><th>step: cause</th><th>devices</th></tr>${failureRows}</table>` : ''}
+${input.drain ? renderDrainSection(input.drain, enabledRegions) : ''}
 <p class="muted">Map data: Natural Earth (public domain), via the world-atlas package. IP geolocation by DB-IP (db-ip.com), CC BY 4.0.</p>
 </body>
 </html>

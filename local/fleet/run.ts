@@ -125,6 +125,8 @@ export interface FleetRunOptions {
   measure?: Partial<MeasureSettings>;
   /** The bootstrap call's time-outs and attempts (the device's defaults unless given). */
   bootstrapTiming?: { readonly requestTimeoutMs?: number; readonly maxAttempts?: number };
+  /** Further device options for every device (a scenario's lifecycle settings). */
+  provisionOptions?: Partial<ProvisionOptions>;
   onDeviceDone?: (outcome: DeviceOutcome, done: number, failed: number) => void;
   now?: () => number;
 }
@@ -177,7 +179,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
         };
         const result = await provisionDevice(
           { thingName: device.thingName, signingKey: device.signingKey, claim: options.claim },
-          { certificateMode: device.certificateMode, ...options.deployment, ...(options.measure ? { measure: options.measure } : {}) },
+          { certificateMode: device.certificateMode, ...options.deployment, ...(options.measure ? { measure: options.measure } : {}), ...options.provisionOptions },
           {
             store: new FileStore(join(options.outDir, device.thingName), { durable: options.durable }),
             bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, bootstrapDeps),
@@ -200,6 +202,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
           ...(device.location ? { location: device.location } : {}),
           ok: true,
           region: result.region,
+          result: result.outcome,
           ...(placement !== undefined ? { placement } : {}),
           steps,
           totalMs: now() - deviceStarted,

@@ -25,19 +25,27 @@ import {
   updateTemplateSchema,
 } from './templates.js';
 import { closeServer, listen } from '../listen.js';
+import { DATA_API_ROUTES } from './data-api.js';
+import type { ShadowService } from './shadow.js';
 
 /**
  * AWS IoT's control plane (the subset the product and its tests use), served over HTTP with the
  * REST paths, methods and JSON shapes of @aws-sdk/client-iot, so that the real client works
- * unchanged. One endpoint serves every emulated region; the region is read from the SigV4
- * credential scope of the request (or from an `iot.<region>.` host name). Signatures are not
- * verified: whatever credentials the client has are accepted.
+ * unchanged. The same endpoint serves the IoT data plane's HTTP API as
+ * @aws-sdk/client-iot-data-plane calls it (data-api.ts: shadows and Publish). One endpoint serves
+ * every emulated region; the region is read from the SigV4 credential scope of the request (or
+ * from an `iot.<region>.` host name). Signatures are not verified: whatever credentials the
+ * client has are accepted.
  */
 
 export interface ControlPlaneRegion {
   readonly state: RegionState;
   /** What DescribeEndpoint answers for iot:Data-ATS. */
   readonly endpointHost: string;
+  /** The region's Device Shadow service, for the data plane's HTTP API. */
+  readonly shadows?: ShadowService;
+  /** Publish through the region's data plane (the HTTP Publish API). */
+  readonly publish?: (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean) => void;
 }
 
 export interface ControlPlane {
@@ -45,31 +53,35 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-interface Request {
+export interface Request {
   readonly region: ControlPlaneRegion;
   readonly params: readonly string[];
   readonly query: URLSearchParams;
   readonly headers: IncomingMessage['headers'];
+  /** The body as JSON (undefined when empty; a `raw` route's is not parsed). */
   readonly body: unknown;
+  readonly raw: Buffer;
   readonly now: number;
 }
 
 type Handler = (request: Request) => unknown;
 
-interface Route {
+export interface Route {
   readonly method: string;
   readonly path: RegExp;
   readonly handler: Handler;
+  /** The body is bytes the handler reads itself (a shadow document, a message). */
+  readonly raw?: boolean;
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
-const CREDENTIAL_REGION = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/(?:iot|execute-api)\/aws4_request/;
+const CREDENTIAL_REGION = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/(?:iot|iotdata|execute-api)\/aws4_request/;
 const HOST_REGION = /(?:^|\.)iot\.([a-z]{2}(?:-[a-z]+)+-\d)\./;
 
 /** Smithy's default timestamp format for restJson1: epoch seconds. */
 const seconds = (ms: number): number => ms / 1000;
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -154,7 +166,7 @@ const versionIdOf = (raw: string | undefined): number => {
   return value;
 };
 
-const param = (request: Request, index: number): string => decodeURIComponent(request.params[index] ?? '');
+export const param = (request: Request, index: number): string => decodeURIComponent(request.params[index] ?? '');
 
 /** The id of a certificate ARN of this region, as the policy and principal APIs take it. */
 function certificateIdOfArn(region: ControlPlaneRegion, arn: string, what: string): string {
@@ -347,6 +359,32 @@ const ROUTES: readonly Route[] = [
     },
   },
   {
+    // UpdateThing: the attributes, merged (an empty value removes one) or replaced.
+    method: 'PATCH',
+    path: /^\/things\/([^/]+)$/,
+    handler: (r) => {
+      const thing = requireThing(r.region, param(r, 0));
+      const input = parseBody(
+        z.object({
+          attributePayload: z.object({ attributes: z.record(z.string(), z.string()).optional(), merge: z.boolean().optional() }).optional(),
+          expectedVersion: z.number().int().optional(),
+        }),
+        r.body,
+      );
+      if (input.expectedVersion !== undefined && input.expectedVersion !== thing.version) {
+        throw new AwsServiceError(409, 'VersionConflictException', `The version for thing ${thing.thingName} does not match the expected version.`);
+      }
+      const given = input.attributePayload?.attributes ?? {};
+      const base = input.attributePayload?.merge ? { ...thing.attributes } : {};
+      for (const [key, value] of Object.entries(given)) {
+        if (value === '') delete base[key];
+        else base[key] = value;
+      }
+      r.region.state.updateThingAttributes(thing.thingName, base);
+      return {};
+    },
+  },
+  {
     method: 'GET',
     path: /^\/things$/,
     handler: ({ region, query }) => {
@@ -454,7 +492,7 @@ const ROUTES: readonly Route[] = [
   },
 ];
 
-const ALL_ROUTES: readonly Route[] = [...ROUTES, ...DETACH_AND_DELETE_ROUTES];
+const ALL_ROUTES: readonly Route[] = [...ROUTES, ...DETACH_AND_DELETE_ROUTES, ...DATA_API_ROUTES];
 
 export async function startControlPlane(options: {
   regions: ReadonlyMap<string, ControlPlaneRegion>;
@@ -473,7 +511,7 @@ export async function startControlPlane(options: {
     return region;
   }
 
-  async function readJson(req: IncomingMessage): Promise<unknown> {
+  async function readBody(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -481,7 +519,11 @@ export async function startControlPlane(options: {
       if (size > MAX_BODY_BYTES) throw new AwsServiceError(413, 'InvalidRequestException', 'request body too large');
       chunks.push(chunk as Buffer);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
+  }
+
+  function parseJson(raw: Buffer): unknown {
+    const text = raw.toString('utf8');
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text);
@@ -496,8 +538,9 @@ export async function startControlPlane(options: {
       const match = route.path.exec(url.pathname);
       if (!match || route.method !== req.method) continue;
       const region = regionOf(req);
-      const body = await readJson(req);
-      const result = route.handler({ region, params: match.slice(1), query: url.searchParams, headers: req.headers, body, now: now() });
+      const raw = await readBody(req);
+      const body = route.raw ? undefined : parseJson(raw);
+      const result = route.handler({ region, params: match.slice(1), query: url.searchParams, headers: req.headers, body, raw, now: now() });
       const text = result === undefined ? '' : JSON.stringify(result);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);

@@ -7,6 +7,7 @@ import { certificateIdOf } from '../pki.js';
 import type { FleetProvisioning, IotPrincipal } from './fleet-provisioning.js';
 import { type ConnectAttribute, type IotAction, isAllowed, type PolicyContext, resourceArn } from './policy.js';
 import type { RegionState } from './region-state.js';
+import type { ShadowService } from './shadow.js';
 import { type CompiledRule, isBasicIngestFilter, type RuleContext, rulesFor } from './topic-rules.js';
 
 /**
@@ -20,6 +21,8 @@ export interface DataPlaneOptions {
   state: RegionState;
   tls: { key: string; cert: string; ca: readonly string[] };
   fleetProvisioning: FleetProvisioning;
+  /** The region's Device Shadow service (local/iot/shadow.ts). */
+  shadows?: ShadowService;
   /** The region's rules (local/iot/topic-rules.ts), compiled. */
   rules?: readonly CompiledRule[];
   brokerSettings?: Partial<BrokerSettings>;
@@ -34,6 +37,11 @@ export interface DataPlane {
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Drops every connection of a certificate that may no longer connect. */
   certificateChanged(certificateId: string): void;
+  /**
+   * A message published through the IoT data plane's HTTP API (Publish): the shadow service
+   * takes its own topics, the rules see it, and subscribers get it, as a client's publish.
+   */
+  publish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): void;
   close(): Promise<void>;
 }
 
@@ -147,6 +155,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       canReceive: (p, clientId, topic) => allowed(p, clientId, 'iot:Receive', 'topic', topic),
       handlePublish(connection, topic, payload) {
         if (options.fleetProvisioning.handle(connection, topic, payload)) return true;
+        if (options.shadows?.handleMqtt(topic, payload)) return true;
         return runRules(topic, payload, { clientId: connection.clientId, principal: connection.principal.certificateId });
       },
       onConnected: (connection) => presence(connection, 'connected'),
@@ -160,6 +169,11 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     broker,
     listen: (port, host) => (front ? front.listen(port, host) : broker.listen(port, host)),
+    publish(topic, payload, qos, retain) {
+      if (options.shadows?.handleMqtt(topic, payload)) return;
+      if (runRules(topic, payload, {})) return;
+      broker.publish(topic, payload, { qos, retain });
+    },
     certificateChanged(certificateId) {
       const record = state.getCertificate(certificateId);
       if (record?.status === 'ACTIVE') return;

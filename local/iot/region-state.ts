@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { describeError } from '@global-iot/core/errors.js';
 import type { Logger } from '../log.js';
 import { type CompiledPolicy, compilePolicy } from './policy.js';
+import type { JsonObject, StoredShadow } from './shadow-document.js';
 
 /**
  * What one emulated region's IoT registry holds: certificates, ownership tokens, things,
@@ -97,6 +98,15 @@ const policySchema = z.object({
 });
 export type PolicyRecord = z.infer<typeof policySchema> & { readonly compiled: CompiledPolicy };
 
+const jsonObject = z.record(z.string(), z.json()) as z.ZodType<JsonObject>;
+const shadowSchema = z.object({
+  thingName: z.string(),
+  shadowName: z.string().optional(),
+  version: z.number().int().nonnegative(),
+  state: z.object({ desired: jsonObject.optional(), reported: jsonObject.optional() }).optional(),
+  metadata: z.object({ desired: jsonObject.optional(), reported: jsonObject.optional() }).optional(),
+});
+
 const snapshotSchema = z.object({
   version: z.literal(1),
   region: z.string(),
@@ -106,6 +116,8 @@ const snapshotSchema = z.object({
   templates: z.array(templateSchema),
   policies: z.array(policySchema),
   certificatePolicies: z.record(z.string(), z.array(z.string())),
+  // Absent in snapshots from before the shadow service.
+  shadows: z.array(shadowSchema).default([]),
 });
 export type RegionSnapshot = z.infer<typeof snapshotSchema>;
 
@@ -135,6 +147,8 @@ export class RegionState {
   private readonly templates = new Map<string, TemplateRecord>();
   private readonly policies = new Map<string, PolicyRecord>();
   private readonly certificatePolicies = new Map<string, Set<string>>();
+  /** Shadows by `<thing>\0<shadow name>` (the classic shadow's name is empty). */
+  private readonly shadows = new Map<string, StoredShadow>();
   /** Thing names each certificate is attached to (the reverse of ThingRecord.principals). */
   private readonly certificateThings = new Map<string, Set<string>>();
   private readonly changed: () => void;
@@ -376,6 +390,27 @@ export class RegionState {
     return 'deleted';
   }
 
+  /** Replaces a thing's attributes (UpdateThing); the version goes up. */
+  updateThingAttributes(thingName: string, attributes: Readonly<Record<string, string>>): ThingRecord | undefined {
+    const thing = this.things.get(thingName);
+    if (!thing) return undefined;
+    const next = { ...thing, attributes: { ...attributes }, version: thing.version + 1 };
+    this.things.set(thingName, next);
+    this.changed();
+    return next;
+  }
+
+  // Shadows
+
+  getShadow(thingName: string, shadowName: string | undefined): StoredShadow | undefined {
+    return this.shadows.get(`${thingName}\0${shadowName ?? ''}`);
+  }
+
+  putShadow(thingName: string, shadowName: string | undefined, shadow: StoredShadow): void {
+    this.shadows.set(`${thingName}\0${shadowName ?? ''}`, shadow);
+    this.changed();
+  }
+
   // Policies
 
   getPolicy(policyName: string): PolicyRecord | undefined {
@@ -457,6 +492,10 @@ export class RegionState {
       templates: [...this.templates.values()],
       policies: [...this.policies.values()].map(({ compiled: _compiled, ...policy }) => policy),
       certificatePolicies: Object.fromEntries([...this.certificatePolicies].map(([id, names]) => [id, [...names]])),
+      shadows: [...this.shadows].map(([key, shadow]) => {
+        const [thingName = '', shadowName = ''] = key.split('\0');
+        return { thingName, ...(shadowName ? { shadowName } : {}), ...shadow };
+      }),
     };
   }
 
@@ -471,6 +510,8 @@ export class RegionState {
     this.policies.clear();
     this.certificatePolicies.clear();
     this.certificateThings.clear();
+    this.shadows.clear();
+    for (const { thingName, shadowName, ...shadow } of snapshot.shadows) this.shadows.set(`${thingName}\0${shadowName ?? ''}`, shadow);
     for (const c of snapshot.certificates) this.certificates.set(c.certificateId, c);
     for (const t of snapshot.tokens) this.tokens.set(t.token, t);
     for (const t of snapshot.templates) this.templates.set(t.templateName, t);

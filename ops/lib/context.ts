@@ -1,9 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { IoTClient } from '@aws-sdk/client-iot';
+import type { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
 import { getIotClient } from '@global-iot/core/endpoints.js';
+import { getIotDataClient } from '@global-iot/core/lifecycle/clients.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { loadOpsConfig, type OpsConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -28,6 +30,8 @@ export interface CommandContext {
   registryTarget(): RegistryTarget;
   registry(): DeviceRegistry;
   iot(region: string): IoTClient;
+  /** The IoT data plane (classic shadows) of a region: the local cloud's control endpoint serves it too. */
+  shadows(region: string): IoTDataPlaneClient;
   lambda(region: string): LambdaClient;
   /** IAM, on AWS; undefined against the local cloud (`--endpoint-iot`), which does not emulate it. */
   iam(): IAMClient | undefined;
@@ -124,8 +128,13 @@ export function createContext(options: {
     ...(endpointDynamodb ? { endpointDynamodb } : {}),
     config: loadConfig,
     registryTarget,
-    registry: () => new DeviceRegistry({ ...registryTarget() }),
+    registry: () => {
+      // The deployment's policy default decides whether a device without one may move.
+      const { lifecycle } = loadConfig().config;
+      return new DeviceRegistry({ ...registryTarget(), lifecycle: { defaultPolicy: lifecycle.reprovisionPolicy, historyLimit: lifecycle.historyLimit } });
+    },
     iot: (region) => getIotClient(region, endpointIot ? { endpoint: endpointIot } : {}),
+    shadows: (region) => getIotDataClient(region, endpointIot ? { endpoint: endpointIot } : {}),
     lambda: (region) => lambdaClient(region, endpointLambda),
     iam: () => (endpointIot ? undefined : (iamClient ??= new IAMClient({ region: 'us-east-1', maxAttempts: 2 }))),
   };

@@ -35,12 +35,16 @@ const rowSchema = z.union([
     publicKey: z.unknown().optional(),
     pinnedRegion: z.unknown().optional(),
     attributes: z.unknown().optional(),
+    policy: z.unknown().optional(),
+    reprovisionPolicy: z.unknown().optional(),
   }),
   z.looseObject({
     thing_name: z.unknown(),
     public_key: z.unknown().optional(),
     pinned_region: z.unknown().optional(),
     attributes: z.unknown().optional(),
+    policy: z.unknown().optional(),
+    reprovision_policy: z.unknown().optional(),
   }),
 ]);
 
@@ -50,6 +54,8 @@ interface RawRow {
   readonly publicKey: unknown;
   readonly pinnedRegion: unknown;
   readonly attributes: unknown;
+  /** The reprovisioning policy (`policy`, or `reprovision_policy` as `export` writes it). */
+  readonly policy: unknown;
   /** Problems found while reading the row, before the schema. */
   readonly problems: string[];
 }
@@ -57,13 +63,17 @@ interface RawRow {
 /** Record fields an export carries that enrolment ignores, so that an export can be re-imported. */
 const RECORD_ONLY_FIELDS = new Set(
   Object.keys(deviceRecordSchema.shape)
-    .filter((k) => !['thing_name', 'public_key', 'pinned_region', 'attributes'].includes(k))
+    .filter((k) => !['thing_name', 'public_key', 'pinned_region', 'attributes', 'reprovision_policy'].includes(k))
     .map((k) => normaliseHeader(k)),
 );
 
 function normaliseHeader(header: string): string {
-  return header.trim().toLowerCase().replace(/[-_\s]/g, '');
+  const key = header.trim().toLowerCase().replace(/[-_\s]/g, '');
+  // `export` names the column by the record's field; people write `policy`.
+  return key === 'reprovisionpolicy' ? 'policy' : key;
 }
+
+const DEFINITION_COLUMNS = ['thingname', 'publickey', 'pinnedregion', 'attributes', 'policy'];
 
 const ATTRIBUTE_COLUMN = /^attr[.:](.+)$/i;
 
@@ -87,13 +97,11 @@ function csvRows(text: string): RawRow[] {
   const [header, ...rows] = records;
   if (!header) return [];
   const columns = header.fields.map((name) => ({ name, key: normaliseHeader(name), attribute: ATTRIBUTE_COLUMN.exec(name.trim())?.[1] }));
-  const unknown = columns.filter(
-    (c) => c.attribute === undefined && !['thingname', 'publickey', 'pinnedregion', 'attributes'].includes(c.key) && !RECORD_ONLY_FIELDS.has(c.key),
-  );
+  const unknown = columns.filter((c) => c.attribute === undefined && !DEFINITION_COLUMNS.includes(c.key) && !RECORD_ONLY_FIELDS.has(c.key));
   if (unknown.length > 0) {
     throw new UsageError(
       `CSV header: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c.name}"`).join(', ')}; ` +
-        'expected thing_name, public_key, pinned_region, attributes (a JSON object) and attr.<name> columns',
+        'expected thing_name, public_key, pinned_region, attributes (a JSON object), policy and attr.<name> columns',
     );
   }
   if (!columns.some((c) => c.key === 'thingname')) throw new UsageError('CSV header: no thing_name column');
@@ -104,7 +112,7 @@ function csvRows(text: string): RawRow[] {
     seen.add(id);
   }
   const index = (key: string): number => columns.findIndex((c) => c.key === key && c.attribute === undefined);
-  const [iName, iKey, iRegion, iAttrs] = ['thingname', 'publickey', 'pinnedregion', 'attributes'].map(index);
+  const [iName, iKey, iRegion, iAttrs, iPolicy] = DEFINITION_COLUMNS.map(index);
   return rows.map((record) => {
     const problems: string[] = [];
     if (record.fields.length !== columns.length) {
@@ -124,6 +132,7 @@ function csvRows(text: string): RawRow[] {
       publicKey: blankToUndefined(cell(iKey)),
       pinnedRegion: blankToUndefined(cell(iRegion))?.trim(),
       attributes,
+      policy: blankToUndefined(cell(iPolicy))?.trim(),
       problems,
     };
   });
@@ -157,12 +166,12 @@ function jsonRows(text: string): RawRow[] {
     const where = `item ${i + 1}`;
     const row = rowSchema.safeParse(item);
     if (!row.success) {
-      return { where, thingName: undefined, publicKey: undefined, pinnedRegion: undefined, attributes: undefined, problems: ['not an object with a thingName'] };
+      return { where, thingName: undefined, publicKey: undefined, pinnedRegion: undefined, attributes: undefined, policy: undefined, problems: ['not an object with a thingName'] };
     }
     const data = row.data;
     return 'thingName' in data
-      ? { where, thingName: data.thingName, publicKey: data.publicKey, pinnedRegion: data.pinnedRegion, attributes: data.attributes, problems: [] }
-      : { where, thingName: data.thing_name, publicKey: data.public_key, pinnedRegion: data.pinned_region, attributes: data.attributes, problems: [] };
+      ? { where, thingName: data.thingName, publicKey: data.publicKey, pinnedRegion: data.pinnedRegion, attributes: data.attributes, policy: data.policy ?? data.reprovisionPolicy, problems: [] }
+      : { where, thingName: data.thing_name, publicKey: data.public_key, pinnedRegion: data.pinned_region, attributes: data.attributes, policy: data.policy ?? data.reprovision_policy, problems: [] };
   });
 }
 
@@ -221,6 +230,7 @@ export function readEnrollInput(text: string, format: InputFormat, config: Deplo
       ...(row.publicKey !== undefined ? { publicKey: row.publicKey } : {}),
       ...(row.pinnedRegion !== undefined ? { pinnedRegion: row.pinnedRegion } : {}),
       ...(row.attributes !== undefined ? { attributes: row.attributes } : {}),
+      ...(row.policy !== undefined ? { reprovisionPolicy: row.policy } : {}),
     });
     const thingName = typeof row.thingName === 'string' && row.thingName !== '' ? row.thingName : undefined;
     if (!parsed.success) {

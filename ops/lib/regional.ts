@@ -41,7 +41,4 @@ export function chooseRegions(enabled: readonly string[], chosen: readonly strin
   return [...new Set(chosen)];
 }
 
-/** The error name of an SDK exception, so callers can tell "absent" from "unreachable". */
-export function errorName(error: unknown): string | undefined {
-  return error instanceof Error ? error.name : undefined;
-}
+export { errorName } from '@global-iot/core/lifecycle/certificates.js';

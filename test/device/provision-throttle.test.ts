@@ -87,6 +87,9 @@ async function provision(
       next(script.claimConnect);
       return session;
     },
+    async openDeviceSession() {
+      throw new Error('a first boot never opens a device session');
+    },
     async checkConnection() {
       calls.check += 1;
       next(script.check);
@@ -96,7 +99,7 @@ async function provision(
       next(script.confirm);
     },
   };
-  const store: DeviceStore = { load: async () => undefined, saveBootstrapped: async () => {}, saveRegistered: async () => {}, saveConfirmed: async () => {} };
+  const store: DeviceStore = { load: async () => undefined, saveBootstrapped: async () => {}, saveRegistered: async () => {}, saveConfirmed: async () => {}, savePending: async () => {}, switchToPending: async () => {} };
   const events: ProvisionEvent[] = [];
   const waits: number[] = [];
   const outcome = await provisionDevice(

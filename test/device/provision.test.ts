@@ -149,9 +149,12 @@ describe('the certificate AWS IoT answers with', () => {
       saveBootstrapped: async () => undefined,
       saveRegistered: async (state, credentials) => void saved.push({ state, credentials }),
       saveConfirmed: async () => undefined,
+      savePending: async () => undefined,
+      switchToPending: async () => undefined,
     };
     const transport: MqttTransport = {
       openIdentitySession: async () => session(answer),
+      openDeviceSession: async () => Promise.reject(new Error('a first boot never opens a device session')),
       checkConnection: async () => undefined,
       publishAcknowledged: async () => undefined,
     };

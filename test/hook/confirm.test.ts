@@ -3,11 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyUnavailable } from '@global-iot/core/errors.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import { createConfirmHandler, createHookHandler } from '@global-iot/pre-provisioning-hook/app.js';
+import { lifecycleClients } from '@global-iot/pre-provisioning-hook/lifecycle-clients.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { RecordedInvocations } from '../helpers/telemetry.js';
 import { certificateId, closedPort, hookEvent, HookWorld, readFixture } from './helpers.js';
 
 const REGION = 'ap-southeast-2';
+/** First provisionings never reach AWS IoT: clients of a port where nothing listens. */
+const NO_LIFECYCLE = lifecycleClients({ iotEndpoint: 'http://127.0.0.1:9', iotDataEndpoint: 'http://127.0.0.1:9' });
 
 let t: TestRegistry;
 let w: HookWorld;
@@ -48,7 +51,7 @@ describe('confirmation', () => {
     // Prepare
     const cert = certificateId();
     const device = await provisioningDevice(cert);
-    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record });
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record, clients: NO_LIFECYCLE });
     // Act
     const result = await confirm(confirmation(device.thingName, cert));
     // Assess
@@ -76,7 +79,7 @@ describe('confirmation', () => {
     await createHookHandler(w.deps())(
       hookEvent({ thingName: fixture.clientId, ticket, region: REGION, certificateId: fixture.principal }),
     );
-    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: () => undefined });
+    const confirm = createConfirmHandler({ registry: t.registry, region: REGION, record: () => undefined, clients: NO_LIFECYCLE });
     // Act
     const first = await confirm(fixture);
     const duplicate = await confirm(fixture);
@@ -91,8 +94,8 @@ describe('confirmation', () => {
     const cert = certificateId();
     const device = await provisioningDevice(cert);
     const assignedOnly = await w.assignedDevice(REGION);
-    const here = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record });
-    const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', record: () => undefined });
+    const here = createConfirmHandler({ registry: t.registry, region: REGION, record: w.recorded.record, clients: NO_LIFECYCLE });
+    const elsewhere = createConfirmHandler({ registry: t.registry, region: 'eu-west-1', record: () => undefined, clients: NO_LIFECYCLE });
     // Act
     const results = [
       await here(confirmation(device.thingName, certificateId())),
@@ -119,7 +122,7 @@ describe('confirmation', () => {
   it.each(malformed)('refuses %s without touching the registry', async (_name, event, reason) => {
     // Prepare
     const recorded = new RecordedInvocations();
-    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record });
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record, clients: NO_LIFECYCLE });
     // Act
     const result = await confirm(event);
     // Assess
@@ -131,7 +134,7 @@ describe('confirmation', () => {
   it('throws when the registry is unavailable, so that the asynchronous invocation is retried', async () => {
     // Prepare
     const recorded = new RecordedInvocations();
-    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record });
+    const confirm = createConfirmHandler({ registry: unreachable, region: REGION, record: recorded.record, clients: NO_LIFECYCLE });
     // Act / Assess
     await expect(confirm(confirmation('dev-1', 'a'.repeat(64)))).rejects.toThrow(DependencyUnavailable);
     expect(recorded.lines()).toEqual([expect.objectContaining({ outcome: 'error', reason: 'registry error' })]);

@@ -82,7 +82,7 @@ export class HookWorld {
       registry: this.t.registry,
       ticketKeys: this.ticketKeys,
       now: () => this.t.clock.now,
-      settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false },
+      settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false, rotationTemplateName: 'GlobalFleetRotation' },
       record: this.recorded.record,
       ...overrides,
     };

@@ -105,7 +105,7 @@ describe('allow', () => {
 
   it('allows a retry with a fresh ticket up to the configured number of attempts, then denies', async () => {
     // Prepare
-    const deps = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false } });
+    const deps = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: false, rotationTemplateName: 'GlobalFleetRotation' } });
     const device = await w.assignedDevice(REGION_A);
     const allowed: boolean[] = [];
     let ticket = device.ticket;
@@ -126,7 +126,7 @@ describe('allow', () => {
     // Prepare
     const device = await w.assignedDevice(REGION_A);
     const event = hookEvent({ ...device, region: REGION_A, certificateId: certificateId(), clientId: device.thingName });
-    const legacy = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: true } });
+    const legacy = w.deps({ settings: { maxProvisionAttempts: 3, claimClientIdPrefix: CLAIM_PREFIX, legacyClaimClientIds: true, rotationTemplateName: 'GlobalFleetRotation' } });
     // Act
     const response = await decideProvisioning(event, legacy);
     // Assess

@@ -58,7 +58,7 @@ async function hookAgainst(endpoint: string, deadlineMs?: number) {
     registry: new DeviceRegistry({ client, tableName: 'iot-device-registry' }),
     ticketKeys: keys.keys,
     now: Date.now,
-    settings: { maxProvisionAttempts: 3, claimClientIdPrefix: 'prov-', legacyClaimClientIds: false },
+    settings: { maxProvisionAttempts: 3, claimClientIdPrefix: 'prov-', legacyClaimClientIds: false, rotationTemplateName: 'GlobalFleetRotation' },
     record: recorded.record,
     ...(deadlineMs === undefined ? {} : { deadlineMs }),
   };

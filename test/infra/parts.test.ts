@@ -107,7 +107,7 @@ describe('claimPolicyDocument and devicePolicyDocument', () => {
 
   it('lets a device connect only with a certificate attached to its thing', () => {
     // Act
-    const document = devicePolicyDocument(where, { confirmationRuleName: 'Confirm' });
+    const document = devicePolicyDocument(where, { confirmationRuleName: 'Confirm', rotationTemplateName: 'Rotate' });
 
     // Assess
     expect(document.Statement[0]).toEqual({
@@ -223,12 +223,12 @@ describe('DevicePolicy', () => {
     const where = { region: 'eu-central-1', account: '111111111111' };
 
     // Act
-    new DevicePolicy(stack, 'Device', { where, policyName: 'Fleet', confirmationRuleName: 'Confirm' });
+    new DevicePolicy(stack, 'Device', { where, policyName: 'Fleet', confirmationRuleName: 'Confirm', rotationTemplateName: 'Rotate' });
 
     // Assess
     Template.fromStack(stack).hasResourceProperties('AWS::IoT::Policy', {
       PolicyName: 'Fleet',
-      PolicyDocument: devicePolicyDocument(where, { confirmationRuleName: 'Confirm' }),
+      PolicyDocument: devicePolicyDocument(where, { confirmationRuleName: 'Confirm', rotationTemplateName: 'Rotate' }),
     });
   });
 });

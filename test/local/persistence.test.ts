@@ -9,7 +9,7 @@ import { startLocalCloud } from '@global-iot/local/cloud.js';
 import { asTestCloud, connectMqtt, TEMPLATE, type TestCloud, testFunctions, testLogger, testTemplates } from './support/cloud.js';
 import { type ProvisionedDevice, provision } from './support/provisioning.js';
 
-/** With a data directory, things, certificates, templates, DynamoDB items and the PKI survive a restart. */
+/** With a data directory, things, certificates, templates, shadows, DynamoDB items and the PKI survive a restart. */
 
 const REGION = 'sa-east-1';
 const dataDir = mkdtempSync(join(tmpdir(), 'local-cloud-data-'));
@@ -39,7 +39,7 @@ afterAll(() => {
 });
 
 describe('a restart with --data-dir', () => {
-  it('keeps things, certificates, templates, registry items and the CAs', async () => {
+  it('keeps things, certificates, templates, shadows, registry items and the CAs', async () => {
     // Prepare
     const first = await start();
     const before = clients(first);
@@ -47,6 +47,7 @@ describe('a restart with --data-dir', () => {
     const device: ProvisionedDevice = await provision(claim, TEMPLATE, 'persisted-device');
     claim.end(true);
     await before.iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, description: 'changed before the restart' }));
+    first.cloud.region(REGION).state.putShadow('persisted-device', undefined, { version: 4, state: { desired: { mode: 'eco' } }, metadata: {} });
     await ensureRegistryTable(before.dynamo, 'registry');
     await before.registry.enroll({ thingName: 'persisted-device' });
     before.iot.destroy();
@@ -59,12 +60,14 @@ describe('a restart with --data-dir', () => {
     const thing = await after.iot.send(new DescribeThingCommand({ thingName: 'persisted-device' }));
     const template = await after.iot.send(new DescribeProvisioningTemplateCommand({ templateName: TEMPLATE }));
     const record = await after.registry.get('persisted-device');
+    const shadow = second.cloud.region(REGION).state.getShadow('persisted-device', undefined);
     const connection = await connectMqtt(second, device, device.thingName);
 
     // Assess
     expect(thing.attributes).toEqual({ region: REGION });
     expect(template.description).toBe('changed before the restart');
     expect(record?.prov_status).toBe('unprovisioned');
+    expect(shadow).toEqual({ version: 4, state: { desired: { mode: 'eco' } }, metadata: {} });
     expect(connection.connected).toBe(true);
     connection.end(true);
     after.iot.destroy();

@@ -44,7 +44,7 @@ describe('isAllowed', () => {
 
   it('leaves a statement unmatched when its variable has no value', () => {
     // Prepare
-    const p = compilePolicy(JSON.stringify(devicePolicyDocument(WHERE, { confirmationRuleName: 'Confirm' })));
+    const p = compilePolicy(JSON.stringify(devicePolicyDocument(WHERE, { confirmationRuleName: 'Confirm', rotationTemplateName: 'Rotate' })));
     const unattached = ctx('dev-1');
     const attached = ctx('dev-1', { thingName: 'dev-1', attributes: {} });
 

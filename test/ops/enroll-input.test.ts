@@ -169,3 +169,38 @@ describe('validateEnrollment', () => {
     expect(validateEnrollment({ thingName: 'prov-sensor' }, custom)).toEqual({ thingName: 'prov-sensor' });
   });
 });
+
+describe('the reprovisioning policy in enrolment files', () => {
+  it('reads a policy column (or reprovision_policy, as export writes it) and the JSON names', () => {
+    // Act
+    const csv = readEnrollInput('thing_name,policy\na-1,never\na-2,\n', 'csv', config);
+    const exported = readEnrollInput('thing_name,prov_status,reprovision_policy\nb-1,provisioned,reset\n', 'csv', config);
+    const json = readEnrollInput(
+      JSON.stringify([
+        { thingName: 'c-1', policy: 'migrate' },
+        { thingName: 'c-2', reprovisionPolicy: 'reset' },
+        { thing_name: 'c-3', prov_status: 'provisioned', reprovision_policy: 'never' },
+      ]),
+      'json',
+      config,
+    );
+
+    // Assess
+    expect(csv.valid).toEqual([{ thingName: 'a-1', reprovisionPolicy: 'never' }, { thingName: 'a-2' }]);
+    expect(exported.valid).toEqual([{ thingName: 'b-1', reprovisionPolicy: 'reset' }]);
+    expect(json.valid.map((e) => [e.thingName, e.reprovisionPolicy])).toEqual([
+      ['c-1', 'migrate'],
+      ['c-2', 'reset'],
+      ['c-3', 'never'],
+    ]);
+  });
+
+  it('names a row whose policy does not exist, and refuses both columns at once', () => {
+    // Act
+    const input = readEnrollInput('thing_name,policy\nd-1,sometimes\n', 'csv', config);
+
+    // Assess
+    expect(input.invalid).toEqual([{ where: 'line 2', thingName: 'd-1', problems: [expect.stringMatching(/^reprovisionPolicy: /)] }]);
+    expect(() => readEnrollInput('thing_name,policy,reprovision_policy\ne-1,reset,reset\n', 'csv', config)).toThrow(/appears twice/);
+  });
+});

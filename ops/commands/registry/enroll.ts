@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { DeploymentConfig } from '@global-iot/core/config.js';
+import { REPROVISION_POLICIES } from '@global-iot/core/registry/index.js';
 import { defineCommand, type CliCommand } from '../../lib/command.js';
 import { dryRunFlag } from '../../lib/common-flags.js';
 import type { CommandContext } from '../../lib/context.js';
@@ -16,6 +17,7 @@ const flags = defineFlags({
   format: flag.string('--format <format>', 'csv or json (default: from the file name or its first character)', z.enum(['csv', 'json']).optional()),
   publicKeyFile: flag.string('--public-key-file <path>', "PEM file of the device's own public key (one device)", z.string().min(1).optional()),
   pinnedRegion: flag.string('--pinned-region <region>', 'pin the device to this region (one device)', z.string().optional()),
+  policy: flag.string('--policy <policy>', `reprovisioning policy: ${REPROVISION_POLICIES.join(' | ')} (one device; default lifecycle.reprovisionPolicy)`, z.enum(REPROVISION_POLICIES).optional()),
   attr: flag.repeatable('--attr <key=value>', 'an attribute (one device; repeatable)', z.string().regex(/^[^=]+=/, 'attributes are key=value')),
   allowPartial: flag.boolean('--allow-partial', 'enrol the valid rows even when some rows are invalid'),
   conditional: flag.boolean('--conditional', 'write each new device with a conditional put (slower; for concurrent enrolments)'),
@@ -25,8 +27,8 @@ type EnrollFlags = FlagValues<typeof flags.flags>;
 
 /** Many devices from a file: every row validated first, then written in batches. */
 async function enrollFile(ctx: CommandContext, config: DeploymentConfig, file: string, f: EnrollFlags): Promise<ExitCode> {
-  if (f.publicKeyFile !== undefined || f.pinnedRegion !== undefined || f.attr.length > 0) {
-    throw new UsageError('--public-key-file, --pinned-region and --attr are for one device; put them in the file');
+  if (f.publicKeyFile !== undefined || f.pinnedRegion !== undefined || f.policy !== undefined || f.attr.length > 0) {
+    throw new UsageError('--public-key-file, --pinned-region, --policy and --attr are for one device; put them in the file');
   }
   const text = readInput(ctx, file);
   const input = readEnrollInput(text, detectFormat(file, text, f.format), config);
@@ -51,6 +53,7 @@ async function enrollThing(ctx: CommandContext, config: DeploymentConfig, thing:
       ...(publicKey !== undefined ? { publicKey } : {}),
       ...(f.pinnedRegion !== undefined ? { pinnedRegion: f.pinnedRegion } : {}),
       ...(attributes !== undefined ? { attributes } : {}),
+      ...(f.policy !== undefined ? { reprovisionPolicy: f.policy } : {}),
     },
     config,
   );

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from '@global-iot/device/bootstrap-client.js';
 import { tlsHandshakeProbe } from '@global-iot/device/handshake-probe.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
+import type { LifecycleOptions } from '@global-iot/device/lifecycle/options.js';
 import type { MeasureSettings } from '@global-iot/device/measure.js';
-import { createCrtTransport, type MqttProtocol } from '@global-iot/device/mqtt.js';
+import { createCrtTransport, type MqttProtocol, type MqttTarget } from '@global-iot/device/mqtt.js';
 import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
 import { DEMO_SOURCE_IP_HEADER } from '@global-iot/local/bootstrap-server.js';
@@ -40,6 +41,11 @@ export async function runDevice(
     registerAttempts?: number;
     events?: ProvisionEvent[];
     measure?: Partial<MeasureSettings>;
+    lifecycle?: LifecycleOptions;
+    /** Where the device finds each region (default: the cloud's own ports); a test may cut a region off here. */
+    resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
+    /** The device's clock (default Date.now): a test moves it on to age a certificate. */
+    now?: () => number;
   } = {},
 ): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
   const events: ProvisionEvent[] = options.events ?? [];
@@ -62,6 +68,7 @@ export async function runDevice(
     {
       certificateMode: options.certificateMode ?? 'csr',
       ...(options.measure ? { measure: options.measure } : {}),
+      ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
       // Short waits between registration tries: the tests check the order of events, not time.
       registerBackoffMs: 20,
       ...(options.registerAttempts !== undefined ? { registerAttempts: options.registerAttempts } : {}),
@@ -72,9 +79,9 @@ export async function runDevice(
       transport,
       generateKeyAndCsr,
       probeHandshake: tlsHandshakeProbe({ claim, caPem: cloud.rootCa }),
-      now: Date.now,
+      now: options.now ?? Date.now,
       onEvent: (event) => events.push(event),
-      resolveEndpoint: cloud.resolveEndpoint,
+      resolveEndpoint: options.resolveEndpoint ?? cloud.resolveEndpoint,
       ...(options.afterStep ? { afterStep: options.afterStep } : {}),
     },
   );

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ProductCloud, startProductCloud } from './support/cloud.js';
+import { enrollDevice, eventually, runDevice } from './support/device.js';
+import { connects, hasNextFiles, operator, stored } from './support/lifecycle.js';
+
+/**
+ * The device client after its first boot, against the local cloud running the product: rotation
+ * and moves as the device runs them (README, "After the first boot"), through real MQTT, HTTPS
+ * and the registry.
+ */
+
+const REGIONS = ['us-east-1', 'eu-central-1'] as const;
+const NO_MEASURE = { enabled: false } as const;
+
+let cloud: ProductCloud;
+
+beforeAll(async () => {
+  cloud = await startProductCloud(REGIONS);
+});
+
+afterAll(async () => {
+  await cloud?.close();
+});
+
+async function provisioned(name: string) {
+  const device = await enrollDevice(cloud, name, '127.0.0.1');
+  const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+  const before = await stored(device);
+  if (before?.credentials === undefined) throw new Error('not provisioned');
+  await eventually(async () => ((await cloud.registry.get(name))?.prov_status === 'provisioned' ? true : undefined), `${name} confirmed`);
+  return { device, region: result.region, credentials: before.credentials, certificateId: result.certificateId };
+}
+
+const otherRegion = (region: string): string => (region === REGIONS[0] ? REGIONS[1] : REGIONS[0]);
+
+describe('rotation', () => {
+  it('iot-provision rotate: a new certificate in the same region, switched once the cloud confirms, the old one revoked', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region, credentials, certificateId } = await provisioned('rotate-now');
+
+    // Act
+    const { result, events } = await runDevice(cloud, device, { measure: NO_MEASURE, lifecycle: { rotateNow: true } });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'rotated', region });
+    expect(result.certificateId).not.toBe(certificateId);
+    expect(events.filter((e) => e.status === 'ok').map((e) => e.step)).toEqual([
+      'load',
+      'verify',
+      'create-certificate',
+      'register-thing',
+      'store-pending',
+      'confirm',
+      'switch',
+      'acknowledge',
+    ]);
+    const after = await stored(device);
+    expect(after?.state).toMatchObject({ step: 'confirmed', certificateId: result.certificateId, region });
+    expect(after?.state.step === 'confirmed' ? after.state.pending : 'not confirmed').toBeUndefined();
+    expect(hasNextFiles(device)).toBe(false);
+    const record = await cloud.registry.get(device.thingName);
+    expect(record).toMatchObject({ prov_status: 'provisioned', certificate_id: result.certificateId, aws_region: region });
+    // The stolen old certificate: revoked once the switch was final.
+    await eventually(async () => ((await connects(cloud, device.thingName, region, credentials)) ? undefined : true), 'the old certificate to be refused');
+    const again = await runDevice(cloud, device, { measure: NO_MEASURE });
+    expect(again.result).toMatchObject({ outcome: 'verified', certificateId: result.certificateId });
+  });
+
+  it('rotates when the operator asks in the shadow, and when the certificate is older than --rotate-after-days', { timeout: 60_000 }, async () => {
+    // Prepare
+    const asked = await provisioned('rotate-asked');
+    const aged = await provisioned('rotate-aged');
+    await operator(cloud).rotate(asked.device.thingName);
+
+    // Act
+    const byShadow = await runDevice(cloud, asked.device, { measure: NO_MEASURE });
+    const notYet = await runDevice(cloud, aged.device, { measure: NO_MEASURE, lifecycle: { rotateAfterDays: 30 } });
+    const byAge = await runDevice(cloud, aged.device, { measure: NO_MEASURE, lifecycle: { rotateAfterDays: 30 }, now: () => Date.now() + 31 * 86_400_000 });
+
+    // Assess
+    expect(byShadow.result.outcome).toBe('rotated');
+    expect((await cloud.registry.get(asked.device.thingName))?.history?.at(-1)).toMatchObject({ kind: 'rotation', why: 'rotation asked by an operator' });
+    expect(notYet.result).toMatchObject({ outcome: 'verified', certificateId: aged.certificateId });
+    expect(byAge.result.outcome).toBe('rotated');
+    expect((await cloud.registry.get(aged.device.thingName))?.history?.at(-1)).toMatchObject({ kind: 'rotation', why: 'rotation started by the device' });
+  });
+
+  it('a rotation the hook refuses leaves the device as it was; iot-provision rotate fails naming the step', { timeout: 60_000 }, async () => {
+    // Prepare: the registry has the device moving (no shadow request), so the rotation hook refuses.
+    const { device, region, certificateId } = await provisioned('rotate-refused');
+    await cloud.registry.requestMove({ thingName: device.thingName, to: otherRegion(region), reason: 'test', moveId: 'm-test' });
+
+    // Act
+    const failed = await runDevice(cloud, device, { measure: NO_MEASURE, lifecycle: { rotateNow: true } }).catch((error: unknown) => error);
+
+    // Assess
+    expect(failed).toMatchObject({ name: 'StepFailed', step: 'register-thing' });
+    expect(String((failed as Error).message)).toMatch(/403|AccessDenied/i);
+    const after = await stored(device);
+    expect(after?.state).toMatchObject({ certificateId, region });
+    expect(after?.state.step === 'confirmed' ? after.state.pending : 'not confirmed').toBeUndefined();
+    expect(hasNextFiles(device)).toBe(false);
+    const again = await runDevice(cloud, device, { measure: NO_MEASURE, lifecycle: { switchWaitMs: 0 } });
+    expect(again.result).toMatchObject({ certificateId, region });
+  });
+});
+
+describe('move', () => {
+  it('moves to the region the operator names: two phases, then the old certificate is revoked', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region, credentials } = await provisioned('move-named');
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+
+    // Act
+    const { result, events } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'moved', region: to });
+    expect(events.filter((e) => e.status === 'ok').map((e) => e.step)).toEqual([
+      'load',
+      'verify',
+      'bootstrap',
+      'connect',
+      'create-certificate',
+      'register-thing',
+      'store-pending',
+      'confirm',
+      'switch',
+      'acknowledge',
+    ]);
+    expect((await stored(device))?.state).toMatchObject({ step: 'confirmed', region: to, certificateId: result.certificateId });
+    const record = await cloud.registry.get(device.thingName);
+    expect(record).toMatchObject({ prov_status: 'provisioned', aws_region: to, certificate_id: result.certificateId });
+    expect(record?.history?.at(-1)).toMatchObject({ kind: 'move', from: region, to });
+    await eventually(async () => ((await connects(cloud, device.thingName, region, credentials)) ? undefined : true), 'the old certificate to be refused');
+    const again = await runDevice(cloud, device, { measure: NO_MEASURE });
+    expect(again.result).toMatchObject({ outcome: 'verified', region: to });
+  });
+
+  it('the new region unreachable mid-move: the device keeps working in the old one and moves on a later run', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region, certificateId } = await provisioned('move-unreachable');
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+    // The device's network cannot reach the new region: nothing listens where it looks for it.
+    const cutOff = (r: string, address: string) => (r === to ? { region: r, host: '127.0.0.1', port: 1 } : cloud.resolveEndpoint(r, address));
+
+    // Act
+    const blocked = await runDevice(cloud, device, { measure: NO_MEASURE, resolveEndpoint: cutOff });
+    const statusBetween = (await cloud.registry.get(device.thingName))?.prov_status;
+    const later = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(blocked.result).toMatchObject({ outcome: 'verified', region, certificateId, deferred: { action: 'move' } });
+    expect(blocked.result.deferred?.reason).toMatch(/does not answer/);
+    expect(blocked.events.find((e) => e.step === 'move')).toMatchObject({ status: 'retry', detail: { staying: region } });
+    expect(statusBetween).toBe('moving');
+    expect(later.result).toMatchObject({ outcome: 'moved', region: to });
+  });
+});
+
+describe('acknowledging the switch', () => {
+  it('acknowledges current in reported on the next run when a run stopped before it', { timeout: 60_000 }, async () => {
+    // Prepare: the cloud's switch marker for the certificate the device runs on, as after a completion.
+    const { device, region, certificateId } = await provisioned('ack-later');
+    const { currentUpdate } = await import('@global-iot/core/lifecycle/shadow-protocol.js');
+    cloud.cloud.region(region).dataPlane.publish(`$aws/things/${device.thingName}/shadow/update`, Buffer.from(currentUpdate({ certificateId, region })), 1, false);
+
+    // Act
+    const { events } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(events.find((e) => e.step === 'acknowledge' && e.status === 'ok')).toBeDefined();
+    const { GetThingShadowCommand } = await import('@aws-sdk/client-iot-data-plane');
+    const { getIotDataClient } = await import('@global-iot/core/lifecycle/clients.js');
+    const shadow = await getIotDataClient(region, { endpoint: cloud.cloud.iotControlEndpoint }).send(new GetThingShadowCommand({ thingName: device.thingName }));
+    const doc = JSON.parse(Buffer.from(shadow.payload ?? new Uint8Array()).toString('utf8')) as { state: { reported?: unknown; delta?: unknown } };
+    expect(doc.state.reported).toEqual({ iotProvisioning: { current: { certificateId, region } } });
+    expect(doc.state.delta).toBeUndefined();
+  });
+});
