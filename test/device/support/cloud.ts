@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseDeploymentConfig } from '@global-iot/core/config.js';
 import { DeviceRegistry } from '@global-iot/core/registry/index.js';
-import { type LocalCloud, startLocalCloud } from '@global-iot/local/cloud.js';
+import { type HostMode, type LocalCloud, type RegionEndpointOptions, startLocalCloud } from '@global-iot/local/cloud.js';
 import { createLogger } from '@global-iot/local/log.js';
 import { productWiring } from '@global-iot/local/product.js';
 import type { MqttTarget } from '@global-iot/device/mqtt.js';
@@ -30,12 +30,21 @@ export interface ProductCloud {
   close(): Promise<void>;
 }
 
-export async function startProductCloud(regions: readonly string[], options: { regionDelaysMs?: Record<string, number> } = {}): Promise<ProductCloud> {
+export async function startProductCloud(
+  regions: readonly string[],
+  options: {
+    regionDelaysMs?: Record<string, number>;
+    /** Where each region listens (default: localhost, a free port each); with `hostMode` what the answers name. */
+    endpoints?: readonly RegionEndpointOptions[];
+    hostMode?: HostMode;
+  } = {},
+): Promise<ProductCloud> {
   const pkiDir = mkdtempSync(join(tmpdir(), 'device-cloud-'));
   const log = createLogger(process.env['LOCAL_CLOUD_TEST_LOG'] === 'debug' ? 'debug' : 'silent');
   const cloud = await startLocalCloud({
     pkiDir,
-    regions: [...regions],
+    regions: options.endpoints ? [...options.endpoints] : [...regions],
+    ...(options.hostMode ? { hostMode: options.hostMode } : {}),
     demo: true,
     deviceKeyAlgorithm: 'ec-p256',
     ...(options.regionDelaysMs ? { regionDelaysMs: options.regionDelaysMs } : {}),

@@ -33,11 +33,21 @@ export function hasNextFiles(device: TestDevice): boolean {
 }
 
 /** Whether these credentials open a connection as the thing in that region (a revoked certificate does not). */
-export async function connects(cloud: ProductCloud, thingName: string, region: string, credentials: MqttCredentials): Promise<boolean> {
+export async function connects(cloud: ProductCloud, thingName: string, region: string, credentials: MqttCredentials, endpoint = 'localhost'): Promise<boolean> {
   const transport = createCrtTransport({ protocol: 'mqtt311', caPem: cloud.rootCa, connectTimeoutMs: 3_000, operationTimeoutMs: 5_000 });
-  const target = cloud.resolveEndpoint(region, 'localhost');
+  const target = cloud.resolveEndpoint(region, endpoint);
   return transport.checkConnection(target, thingName, credentials).then(
     () => true,
     () => false,
   );
+}
+
+/** Which of the device's stored credential sets open a connection now: its current ones, and the pending ones. */
+export async function workingCredentials(cloud: ProductCloud, device: TestDevice): Promise<{ current: boolean; pending?: boolean }> {
+  const loaded = await stored(device);
+  if (loaded?.credentials === undefined) return { current: false };
+  const { state } = loaded;
+  const current = await connects(cloud, device.thingName, state.region, loaded.credentials, state.endpoint);
+  if (state.step !== 'confirmed' || state.pending === undefined || loaded.pending === undefined) return { current };
+  return { current, pending: await connects(cloud, device.thingName, state.pending.region, loaded.pending, state.pending.endpoint) };
 }
