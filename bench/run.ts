@@ -24,6 +24,7 @@ const suites: Suite[] = [
   { name: 'device', command: 'npx tsx bench/device.ts', run: async () => (await import('./device.js')).benchDevice() },
   { name: 'device-package', command: 'npx tsx bench/device-package.ts', run: async () => (await import('./device-package.js')).benchDevicePackage() },
   { name: 'fleet', command: 'npx tsx bench/fleet.ts', run: async () => (await import('./fleet.js')).benchFleet() },
+  { name: 'drain', command: 'npx tsx bench/drain.ts', run: async () => (await import('./drain.js')).benchDrain() },
   { name: 'burst', command: 'npx tsx bench/burst.ts', run: async () => (await import('./burst.js')).benchBurst() },
   { name: 'reliability', command: 'npx tsx bench/reliability.ts', run: async () => (await import('./reliability.js')).benchReliability() },
 ];

@@ -59,6 +59,8 @@ export interface DrainResult {
   readonly bootMs?: { readonly p50: number; readonly p99: number };
   /** How long asking every device took at the rate. */
   readonly askElapsedMs: number;
+  /** Moved devices per second, from the first request to the last switch (the registry's history). */
+  readonly movesPerSecond?: number;
 }
 
 /** The region that took the most devices of the first fleet (ties: the first in name order). */
@@ -121,6 +123,7 @@ export function drainResult(input: {
   const asked = new Map(input.asked.map((item) => [item.thingName, item]));
   const booted = new Map(input.secondBoot.outcomes.map((o) => [o.thingName, o]));
   const devices: DrainedDevice[] = [];
+  const span: number[] = [];
   for (const first of input.firstRun.outcomes) {
     if (!first.ok || first.region !== input.region) continue;
     const item = asked.get(first.thingName);
@@ -128,6 +131,7 @@ export function drainResult(input: {
     const record = input.records.get(first.thingName);
     const lastMove = record?.history?.filter((h) => h.kind === 'move' && h.from === input.region).at(-1);
     const moveMs = ms(lastMove?.at, lastMove?.completedAt);
+    if (lastMove) span.push(Date.parse(lastMove.at), Date.parse(lastMove.completedAt));
     devices.push({
       thingName: first.thingName,
       sourceIp: first.sourceIp,
@@ -146,6 +150,7 @@ export function drainResult(input: {
   for (const d of moved) if (d.now) movedTo[d.now] = (movedTo[d.now] ?? 0) + 1;
   const moveMs = figures(moved.flatMap((d) => (d.moveMs === undefined ? [] : [d.moveMs])));
   const bootFigures = figures(moved.flatMap((d) => (d.bootMs === undefined ? [] : [d.bootMs])));
+  const spanMs = span.length > 0 ? Math.max(...span) - Math.min(...span) : 0;
   return {
     region: input.region,
     ratePerSecond: input.ratePerSecond,
@@ -157,6 +162,7 @@ export function drainResult(input: {
     ...(moveMs ? { moveMs } : {}),
     ...(bootFigures ? { bootMs: { p50: bootFigures.p50, p99: bootFigures.p99 } } : {}),
     askElapsedMs: Math.round(input.askElapsedMs),
+    ...(moved.length > 0 && spanMs > 0 ? { movesPerSecond: Math.round((moved.length / spanMs) * 10_000) / 10 } : {}),
   };
 }
 
@@ -165,6 +171,7 @@ export function formatDrain(result: DrainResult): string {
   const lines = [`$ ${result.command}`, `asked ${result.devices.length} devices of ${result.region} in ${(result.askElapsedMs / 1000).toFixed(1)} s`];
   lines.push(`${result.moved} moved (${Object.entries(result.movedTo).map(([r, n]) => `${n} to ${r}`).join(', ') || 'none'}), ${result.stayed} still in ${result.region}`);
   if (result.moveMs) lines.push(`move, request to switch: p50 ${result.moveMs.p50} ms, p99 ${result.moveMs.p99} ms, max ${result.moveMs.max} ms`);
+  if (result.movesPerSecond !== undefined) lines.push(`${result.movesPerSecond} moves per second, from the first request to the last switch`);
   if (result.bootMs) lines.push(`the device's boot with its move: p50 ${result.bootMs.p50} ms, p99 ${result.bootMs.p99} ms`);
   const stayed = result.devices.filter((d) => d.now === result.region || d.status !== 'provisioned');
   for (const d of stayed.slice(0, 5)) lines.push(`  stayed: ${d.thingName} (${d.status ?? '?'}; asked: ${d.asked}${d.askedDetail ? ` - ${d.askedDetail}` : ''}; boot: ${d.boot ?? '-'})`);

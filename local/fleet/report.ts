@@ -163,6 +163,7 @@ export function renderDrainSection(drain: DrainResult, enabledRegions: readonly 
 <div><b>${drain.devices.length}</b>devices in ${escapeHtml(drain.region)}</div>
 <div><b>${drain.moved}</b>moved</div>
 <div><b>${drain.stayed}</b>still in ${escapeHtml(drain.region)}</div>
+<div><b>${drain.movesPerSecond ?? '-'}</b>moves per second</div>
 <div><b>${drain.moveMs ? `${drain.moveMs.p50} / ${drain.moveMs.p99}` : '-'} ms</b>move p50 / p99, request to switch</div>
 <div><b>${drain.bootMs ? `${drain.bootMs.p50} / ${drain.bootMs.p99}` : '-'} ms</b>the device's boot with its move, p50 / p99</div>
 </div>

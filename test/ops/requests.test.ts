@@ -221,6 +221,23 @@ describe('ops move --from-region', () => {
     expect(await shadowRequest(a, 'ap-northeast-1')).toMatchObject({ move: { to: 'us-east-1' } });
   });
 
+  it('--dry-run answers for each device as the real run would, and changes nothing', async () => {
+    // Prepare
+    const name = await provisioned('ap-northeast-1', { prefix: 'apdry' });
+    const before = await record(name);
+
+    // Act
+    const run = await c.cli(['move', '--from-region', 'ap-northeast-1', '--to', 'us-east-1', '--dry-run', '--json']);
+
+    // Assess
+    expect(run.code).toBe(EXIT.ok);
+    const out = json(run.out) as { dryRun: boolean; items: { thingName: string; outcome: string; shadow?: string }[] };
+    expect(out.dryRun).toBe(true);
+    expect(out.items).toContainEqual(expect.objectContaining({ thingName: name, outcome: 'would', shadow: 'skipped' }));
+    expect(await record(name)).toEqual(before);
+    expect(await shadowRequest(name, 'ap-northeast-1')).toBeUndefined();
+  });
+
   it('refuses an unknown target before asking any device (exit 2)', async () => {
     const name = await provisioned('ap-northeast-1', { prefix: 'apx' });
     await expectRefused(['move', '--from-region', 'ap-northeast-1', '--to', 'xx-moon-1'], name, 'ap-northeast-1', EXIT.usage, /xx-moon-1 is not an AWS region/);
@@ -247,6 +264,13 @@ describe('ops rotate', () => {
   it('refuses a device that is not provisioned (exit 1), changing nothing', async () => {
     await c.registry.enroll({ thingName: 'rot-unprov' });
     await expectRefused(['rotate', 'rot-unprov'], 'rot-unprov', 'us-east-1', EXIT.failed, /rot-unprov is unprovisioned, not provisioned/);
+  });
+
+  it('refuses a blocked device (exit 1), changing nothing; so does a dry run', async () => {
+    const name = await provisioned('us-east-1');
+    await c.registry.block(name, 'stolen');
+    await expectRefused(['rotate', name], name, 'us-east-1', EXIT.failed, new RegExp(`thing ${name} is blocked`));
+    await expectRefused(['rotate', name, '--dry-run'], name, 'us-east-1', EXIT.failed, new RegExp(`thing ${name} is blocked`));
   });
 
   it('--all --region asks every provisioned device of the region', async () => {

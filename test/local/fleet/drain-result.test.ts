@@ -59,7 +59,7 @@ describe('drainResult', () => {
       ['never', 'eu-central-1', 'skipped', undefined],
       ['stuck', 'eu-central-1', 'requested', 'verified'],
     ]);
-    expect(result).toMatchObject({ moved: 1, stayed: 2, movedTo: { 'us-east-1': 1 }, moveMs: { p50: 1500, p99: 1500, max: 1500 }, bootMs: { p50: 900, p99: 900 } });
+    expect(result).toMatchObject({ moved: 1, stayed: 2, movedTo: { 'us-east-1': 1 }, moveMs: { p50: 1500, p99: 1500, max: 1500 }, bootMs: { p50: 900, p99: 900 }, movesPerSecond: 0.7 });
     expect(formatDrain(result)).toContain('1 moved (1 to us-east-1), 2 still in eu-central-1');
     expect(formatDrain(result)).toContain('stayed: never (provisioned; asked: skipped - thing never has reprovisioning policy never');
   });
