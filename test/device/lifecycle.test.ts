@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';
-import { enrollDevice, eventually, runDevice } from './support/device.js';
+import { listenForRequests } from '@global-iot/device/lifecycle/listen.js';
+import { provisionDevice } from '@global-iot/device/provision.js';
+import { deviceSetup, enrollDevice, eventually, runDevice } from './support/device.js';
 import { connects, hasNextFiles, operator, stored } from './support/lifecycle.js';
 
 /**
@@ -154,9 +156,53 @@ describe('move', () => {
     // Assess
     expect(blocked.result).toMatchObject({ outcome: 'verified', region, certificateId, deferred: { action: 'move' } });
     expect(blocked.result.deferred?.reason).toMatch(/does not answer/);
-    expect(blocked.events.find((e) => e.step === 'move')).toMatchObject({ status: 'retry', detail: { staying: region } });
+    expect(blocked.events.find((e) => e.step === 'move' && e.status === 'retry')).toMatchObject({ status: 'retry', detail: { staying: region } });
     expect(statusBetween).toBe('moving');
     expect(later.result).toMatchObject({ outcome: 'moved', region: to });
+  });
+});
+
+describe('move, more', () => {
+  it('moves to the nearest other region when the operator says nearest', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region } = await provisioned('move-nearest');
+    await operator(cloud).move(device.thingName, 'nearest');
+
+    // Act
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'moved', region: otherRegion(region) });
+    expect((await cloud.registry.get(device.thingName))?.aws_region).toBe(otherRegion(region));
+  });
+
+  it('listening, a move whose new region does not answer is tried again after the back-off, and goes through once it answers', { timeout: 60_000 }, async () => {
+    // Prepare: the new region cut off for the first tries only.
+    const { device, region } = await provisioned('move-listen-retry');
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+    let reachable = false;
+    const cutOff = (r: string, address: string) => (r === to && !reachable ? { region: r, host: '127.0.0.1', port: 1 } : cloud.resolveEndpoint(r, address));
+    const setup = deviceSetup(cloud, device, { measure: NO_MEASURE, resolveEndpoint: cutOff, lifecycle: { retryBackoffMs: 400, retryMaxBackoffMs: 400 } });
+    let runs = 0;
+    const run = async () => {
+      runs += 1;
+      if (runs === 3) reachable = true;
+      return provisionDevice(setup.identity, setup.options, setup.deps);
+    };
+
+    // Act
+    const result = await listenForRequests(setup.identity, setup.options, setup.deps, 4_000, run);
+
+    // Assess
+    const moves = setup.events.filter((e) => e.step === 'move' && e.status === 'retry');
+    expect(moves.length).toBe(2);
+    expect(moves.every((e) => e.detail?.['staying'] === region)).toBe(true);
+    expect(setup.events.filter((e) => e.step === 'listen' && e.status === 'ok').map((e) => e.detail?.['woke']).slice(0, 2)).toEqual(['retry', 'retry']);
+    // The last run's result: the move, on the third try.
+    expect(runs).toBe(3);
+    expect(result).toMatchObject({ outcome: 'moved', region: to });
+    expect((await cloud.registry.get(device.thingName))?.aws_region).toBe(to);
   });
 });
 
