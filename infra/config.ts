@@ -23,6 +23,7 @@ import { isIotRegion, REGION_CATALOGUE } from '@global-iot/core/regions.js';
 import { parseTicketPublicKeys, TICKET_KID_PATTERN } from '@global-iot/core/ticket.js';
 import { bootstrapDomainSchema, edgeSchema, iotDomainsSchema, stableNameProblems, withStableNames } from './edge/settings.js';
 import { alarmSettingsSchema } from './monitoring/alarm-settings.js';
+import { readRotationTemplate, ROTATION_TEMPLATE_FILE } from '@global-iot/core/template/product-template.js';
 import { loadProvisioningTemplate, type ProvisioningTemplateFile } from './templates.js';
 
 /** A setting CDK reads at synth is missing or invalid. */
@@ -103,6 +104,8 @@ export interface InfraConfig {
   readonly fleetPublicKeys: readonly string[];
   readonly settings: InfraSettings;
   readonly template: ProvisioningTemplateFile;
+  /** The rotation template (core/template/rotation.json), deployed under `lifecycle.rotationTemplateName`. */
+  readonly rotationTemplate: ProvisioningTemplateFile;
   readonly claimCertificatePem?: string;
   /** Synth without the geolocation table (tests only: the bundle is then not deployable). */
   readonly skipGeoDb: boolean;
@@ -282,6 +285,14 @@ export function loadInfraConfig(source: ConfigSource): InfraConfig {
     devicePolicyName: settings.devicePolicyName,
     readFile,
   });
+  // The product's own file, checked like the operator's: it must attach the stack's device policy.
+  const rotationBody = readRotationTemplate();
+  const rotationTemplate = loadProvisioningTemplate({
+    path: ROTATION_TEMPLATE_FILE,
+    templateName: deployment.lifecycle.rotationTemplateName,
+    devicePolicyName: settings.devicePolicyName,
+    readFile: () => rotationBody,
+  });
   const claimCertificatePem =
     settings.claimCertificateFile === undefined ? undefined : readClaimCertificate(at(settings.claimCertificateFile), readFile);
 
@@ -296,6 +307,7 @@ export function loadInfraConfig(source: ConfigSource): InfraConfig {
     fleetPublicKeys,
     settings,
     template,
+    rotationTemplate,
     ...(claimCertificatePem === undefined ? {} : { claimCertificatePem }),
     skipGeoDb: skip === true || skip === 'true',
   };

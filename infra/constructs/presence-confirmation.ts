@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -21,6 +21,12 @@ export interface PresenceConfirmationProps {
   readonly environment: Readonly<Record<string, string>>;
   /** What the confirmation may do in the registry table. */
   readonly registryAccess: iam.PolicyStatement;
+  /**
+   * What completing a move or a rotation needs in AWS IoT, in every region of the deployment
+   * (the region a device left is another one): see `lifecycleAccess`.
+   * @default - none
+   */
+  readonly lifecycleAccess?: readonly iam.PolicyStatement[];
   /**
    * The function's limit; it runs asynchronously, with no caller waiting.
    * @default Duration.seconds(10)
@@ -57,6 +63,8 @@ export class PresenceConfirmation extends Construct {
       environment: props.environment,
     });
     this.confirmFunction.addToRolePolicy(props.registryAccess);
+    for (const statement of props.lifecycleAccess ?? []) this.confirmFunction.addToRolePolicy(statement);
+    this.acknowledgeLifecycleAccess(props.lifecycleAccess ?? []);
     this.rule = new iot.CfnTopicRule(this, 'ConfirmationRule', {
       ruleName: props.ruleName,
       topicRulePayload: {
@@ -74,6 +82,20 @@ export class PresenceConfirmation extends Construct {
       sourceAccount: props.where.account,
       sourceArn: this.rule.attrArn,
     });
+  }
+
+  /** The `cert/*` and `thing/*` resources of lifecycleAccess, each acknowledged with why it cannot be narrower. */
+  private acknowledgeLifecycleAccess(statements: readonly iam.PolicyStatement[]): void {
+    const role = this.confirmFunction.role;
+    if (role === undefined) return;
+    const wildcards = new Set(statements.flatMap((statement) => statement.resources).filter((resource) => resource.endsWith('/*')));
+    for (const resource of wildcards) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason:
+          "Completing a move or a rotation revokes the device's old certificates and deletes its old thing and shadow; devices name their things and certificates at run time, so the resource is every thing or certificate of this account in that region, and only the IoT actions the completion calls are granted (infra/README.md, IAM)",
+      });
+    }
   }
 
   /** Where the rule puts what its action could not deliver: a log group, through a role of its own. */
@@ -96,4 +118,32 @@ export class PresenceConfirmation extends Construct {
     );
     return { cloudwatchLogs: { logGroupName: ruleErrors.logGroupName, roleArn: ruleErrorRole.roleArn } };
   }
+}
+
+/**
+ * What the confirmation does in AWS IoT when it completes a move or a rotation
+ * (core/lifecycle/complete.ts), in each of `regions`: read and revoke certificates and detach the
+ * device policy from them (`cert/*`, the device policy), read, update, detach and delete things and
+ * their classic shadows (`thing/*`). Things and certificates are named by devices at run time, so
+ * the resources are every thing and certificate of the account in those regions; nothing else.
+ */
+export function lifecycleAccess(account: string, regions: readonly string[], devicePolicyName: string): iam.PolicyStatement[] {
+  const arns = (resource: string): string[] => regions.map((region) => iotArn({ region, account }, resource));
+  return [
+    new iam.PolicyStatement({ actions: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListAttachedPolicies'], resources: arns('cert/*') }),
+    new iam.PolicyStatement({ actions: ['iot:DetachPolicy'], resources: [...arns('cert/*'), ...arns(`policy/${devicePolicyName}`)] }),
+    new iam.PolicyStatement({
+      actions: [
+        'iot:ListThingPrincipals',
+        'iot:DetachThingPrincipal',
+        'iot:DescribeThing',
+        'iot:UpdateThing',
+        'iot:DeleteThing',
+        'iot:GetThingShadow',
+        'iot:UpdateThingShadow',
+        'iot:DeleteThingShadow',
+      ],
+      resources: arns('thing/*'),
+    }),
+  ];
 }

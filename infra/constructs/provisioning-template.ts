@@ -39,6 +39,12 @@ export interface ProvisioningTemplateProps {
    * @default - none
    */
   readonly requires?: readonly IDependable[];
+  /**
+   * The rotation template (README, "A rotation"): created beside the product template, with the
+   * same role and the same hook, whose rotation rules apply to it by name.
+   * @default - none
+   */
+  readonly rotation?: { readonly templateName: string; readonly templateBody: string };
 }
 
 /**
@@ -58,6 +64,7 @@ export class ProvisioningTemplate extends Construct {
   readonly hookFunction: ProvisioningFunction;
   readonly provisioningRole: iam.Role;
   readonly templateArn: string;
+  readonly rotationTemplate: iot.CfnProvisioningTemplate | undefined;
 
   constructor(scope: Construct, id: string, props: ProvisioningTemplateProps) {
     super(scope, id);
@@ -76,6 +83,22 @@ export class ProvisioningTemplate extends Construct {
     // IoT checks that it may invoke the hook when the template is created, and RegisterThing
     // attaches the device policy by name.
     this.template.node.addDependency(this.hookFunction.permissionsNode.findChild('InvokeByIotProvisioning'), ...(props.requires ?? []));
+    this.rotationTemplate = props.rotation === undefined ? undefined : this.rotationTemplateOf(props, props.rotation);
+  }
+
+  /** The rotation template: devices only (the claim policy does not list it), same role and hook. */
+  private rotationTemplateOf(props: ProvisioningTemplateProps, rotation: NonNullable<ProvisioningTemplateProps['rotation']>): iot.CfnProvisioningTemplate {
+    const template = new iot.CfnProvisioningTemplate(this, 'RotationTemplate', {
+      templateName: rotation.templateName,
+      description: `Certificate rotation in ${props.where.region}: a device's new certificate, over its current one, for the same thing`,
+      templateBody: rotation.templateBody,
+      templateType: 'FLEET_PROVISIONING',
+      enabled: true,
+      provisioningRoleArn: this.provisioningRole.roleArn,
+      preProvisioningHook: { payloadVersion: HOOK_PAYLOAD_VERSION, targetArn: this.hookFunction.functionArn },
+    });
+    template.node.addDependency(this.hookFunction.permissionsNode.findChild('InvokeByIotProvisioning'), ...(props.requires ?? []));
+    return template;
   }
 
   private hook(props: ProvisioningTemplateProps): ProvisioningFunction {

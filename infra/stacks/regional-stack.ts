@@ -1,4 +1,4 @@
-import { type CfnElement, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,7 +10,7 @@ import { ClaimCertificate } from '../constructs/claim-certificate.js';
 import { ConfirmationFailures, failureQueueName } from '../constructs/confirmation-failures.js';
 import { DevicePolicy } from '../constructs/device-policy.js';
 import { IotDataDomain } from '../constructs/iot-data-domain.js';
-import { PresenceConfirmation } from '../constructs/presence-confirmation.js';
+import { lifecycleAccess, PresenceConfirmation } from '../constructs/presence-confirmation.js';
 import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
 import { RegionalAlarms } from '../constructs/regional-alarms.js';
@@ -45,6 +45,8 @@ export class RegionalStack extends Stack {
   readonly hookFunction: ProvisioningFunction;
   readonly confirmFunction: ProvisioningFunction;
   readonly template: iot.CfnProvisioningTemplate;
+  /** The rotation template (`lifecycle.rotationTemplateName`), beside the product template. */
+  readonly rotationTemplate: iot.CfnProvisioningTemplate | undefined;
   readonly provisioningRole: iam.Role;
   readonly claimPolicy: iot.CfnPolicy;
   readonly devicePolicy: iot.CfnPolicy;
@@ -69,7 +71,10 @@ export class RegionalStack extends Stack {
     const telemetry = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace });
 
     const device = this.group(
-      new DevicePolicy(this, 'Device', { where, policyName: settings.devicePolicyName, confirmationRuleName: deployment.confirmationRuleName,
+      new DevicePolicy(this, 'Device', {
+        where,
+        policyName: settings.devicePolicyName,
+        confirmationRuleName: deployment.confirmationRuleName,
         rotationTemplateName: deployment.lifecycle.rotationTemplateName,
       }),
     );
@@ -85,11 +90,13 @@ export class RegionalStack extends Stack {
           MAX_PROVISION_ATTEMPTS: String(deployment.maxProvisionAttempts),
           CLAIM_CLIENT_ID_PREFIX: deployment.claimClientIdPrefix,
           LEGACY_CLAIM_CLIENT_IDS: String(deployment.legacyClaimClientIds),
+          ROTATION_TEMPLATE_NAME: deployment.lifecycle.rotationTemplateName,
           ...telemetry(HOOK_SERVICE_NAME),
         },
         registryAccess,
         logRetention,
         requires: [device.policy],
+        rotation: { templateName: config.rotationTemplate.name, templateBody: config.rotationTemplate.body },
       }),
     );
     const claim = this.group(
@@ -107,8 +114,16 @@ export class RegionalStack extends Stack {
         where,
         ruleName: deployment.confirmationRuleName,
         confirmEntry: props.entries.confirm,
-        environment: { ...registry, ...telemetry(CONFIRM_SERVICE_NAME) },
+        environment: {
+          ...registry,
+          REPROVISION_POLICY: deployment.lifecycle.reprovisionPolicy,
+          HISTORY_LIMIT: String(deployment.lifecycle.historyLimit),
+          ...telemetry(CONFIRM_SERVICE_NAME),
+        },
         registryAccess,
+        lifecycleAccess: lifecycleAccess(config.account, deployment.regions, settings.devicePolicyName),
+        // A move's completion copies from and retires in another region, with DeleteThing's retries.
+        timeout: Duration.seconds(60),
         logRetention,
       }),
     );
@@ -117,6 +132,7 @@ export class RegionalStack extends Stack {
     this.hookFunction = provisioning.hookFunction;
     this.provisioningRole = provisioning.provisioningRole;
     this.template = provisioning.template;
+    this.rotationTemplate = provisioning.rotationTemplate;
     this.templateArn = provisioning.templateArn;
     this.claimPolicy = claim.policy;
     this.confirmFunction = confirmation.confirmFunction;

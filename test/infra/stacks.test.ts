@@ -209,18 +209,25 @@ describe('regional stacks', () => {
         const hookId = logicalId(stack, stack.hookFunction);
 
         // Assess
-        template.resourceCountIs('AWS::IoT::ProvisioningTemplate', 1);
-        template.hasResourceProperties('AWS::IoT::ProvisioningTemplate', {
-          TemplateName: 'GlobalFleetProvisioning',
-          TemplateType: 'FLEET_PROVISIONING',
-          Enabled: true,
-          TemplateBody: s.config.template.body,
-          ProvisioningRoleArn: { 'Fn::GetAtt': [logicalId(stack, stack.provisioningRole), 'Arn'] },
-          PreProvisioningHook: { PayloadVersion: '2020-04-01', TargetArn: { 'Fn::GetAtt': [hookId, 'Arn'] } },
-        });
-        const [templateResource] = Object.values(template.findResources('AWS::IoT::ProvisioningTemplate'));
+        // The product template and the rotation template, with the same role and hook.
+        template.resourceCountIs('AWS::IoT::ProvisioningTemplate', 2);
+        for (const [name, body] of [
+          ['GlobalFleetProvisioning', s.config.template.body],
+          ['GlobalFleetRotation', s.config.rotationTemplate.body],
+        ] as const) {
+          template.hasResourceProperties('AWS::IoT::ProvisioningTemplate', {
+            TemplateName: name,
+            TemplateType: 'FLEET_PROVISIONING',
+            Enabled: true,
+            TemplateBody: body,
+            ProvisioningRoleArn: { 'Fn::GetAtt': [logicalId(stack, stack.provisioningRole), 'Arn'] },
+            PreProvisioningHook: { PayloadVersion: '2020-04-01', TargetArn: { 'Fn::GetAtt': [hookId, 'Arn'] } },
+          });
+        }
         const permissions = template.findResources('AWS::Lambda::Permission', { Properties: { FunctionName: { 'Fn::GetAtt': [hookId, 'Arn'] } } });
-        expect(templateResource?.DependsOn).toEqual(expect.arrayContaining(Object.keys(permissions)));
+        for (const templateResource of Object.values(template.findResources('AWS::IoT::ProvisioningTemplate'))) {
+          expect(templateResource.DependsOn).toEqual(expect.arrayContaining(Object.keys(permissions)));
+        }
       }
     }
   });
@@ -280,18 +287,36 @@ describe('regional stacks', () => {
     }
   });
 
-  it('scope the device policy to the connecting thing, and to its one confirmation topic', () => {
+  it('scope the device policy to the connecting thing, its one confirmation topic, and the rotation template', () => {
     for (const stack of defaults.regional.values()) {
       // Act
       const policies = Object.values(Template.fromStack(stack).findResources('AWS::IoT::Policy', { Properties: { PolicyName: 'GlobalFleetDevicePolicy' } }));
       const statements = (policies[0]?.Properties.PolicyDocument.Statement ?? []) as Statement[];
       const confirmation = `arn:aws:iot:${stack.region}:111111111111:topic/$aws/rules/GlobalIotConfirmation/provisioning/confirm`;
-      const own = statements.filter((s) => s.Resource !== confirmation);
+      const isRotation = (s: Statement) => asList(s.Resource as string | string[]).some((r) => r.includes('$aws/certificates/') || r.includes('$aws/provisioning-templates/'));
+      const rotation = statements.filter(isRotation);
+      const own = statements.filter((s) => s.Resource !== confirmation && !isRotation(s));
 
       // Assess
       expect(policies).toHaveLength(1);
-      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual(['iot:Connect', 'iot:Publish', 'iot:Publish', 'iot:Receive', 'iot:RetainPublish', 'iot:Subscribe']);
+      expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual([
+        'iot:Connect',
+        'iot:Publish',
+        'iot:Publish',
+        'iot:Publish',
+        'iot:Receive',
+        'iot:Receive',
+        'iot:RetainPublish',
+        'iot:Subscribe',
+        'iot:Subscribe',
+      ]);
       expect(statements.filter((s) => s.Resource === confirmation)).toEqual([{ Effect: 'Allow', Action: 'iot:Publish', Resource: confirmation }]);
+      // The rotation template's fleet-provisioning topics, and no other template's.
+      const arn = (kind: string, topic: string) => `arn:aws:iot:${stack.region}:111111111111:${kind}/${topic}`;
+      expect(rotation).toEqual([
+        { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: fleetProvisioningTopics('GlobalFleetRotation').map((t) => arn('topic', t)) },
+        { Effect: 'Allow', Action: 'iot:Subscribe', Resource: fleetProvisioningTopics('GlobalFleetRotation').map((t) => arn('topicfilter', t)) },
+      ]);
       for (const statement of own) {
         expect(statement.Effect).toBe('Allow');
         for (const resource of asList(statement.Resource as string | string[])) {
@@ -398,6 +423,7 @@ describe('regional stacks', () => {
           MAX_PROVISION_ATTEMPTS: '3',
           CLAIM_CLIENT_ID_PREFIX: 'prov-',
           LEGACY_CLAIM_CLIENT_IDS: 'false',
+          ROTATION_TEMPLATE_NAME: 'GlobalFleetRotation',
           POWERTOOLS_SERVICE_NAME: 'pre-provisioning-hook',
           POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
           NODE_OPTIONS: '--enable-source-maps',
@@ -414,10 +440,52 @@ describe('regional stacks', () => {
     expect(template.findResources('AWS::Lambda::Function')[confirmId]?.Properties.Environment.Variables).toEqual({
       REGISTRY_TABLE: 'iot-device-registry',
       REGISTRY_REGION: 'us-east-1',
+      REPROVISION_POLICY: 'migrate',
+      HISTORY_LIMIT: '20',
       POWERTOOLS_SERVICE_NAME: 'provisioning-confirmation',
       POWERTOOLS_METRICS_NAMESPACE: 'GlobalIotProvisioning',
       NODE_OPTIONS: '--enable-source-maps',
     });
+  });
+
+  it("let the confirmation complete moves and rotations: the IoT calls it makes, on things and certificates of every region, and a minute to run", () => {
+    for (const stack of six.regional.values()) {
+      // Prepare
+      const template = Template.fromStack(stack);
+      const confirmId = logicalId(stack, stack.confirmFunction);
+      const regions = six.config.deployment.regions;
+      const arns = (resource: string) => regions.map((region) => `arn:aws:iot:${region}:${six.config.account}:${resource}`);
+      const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+        (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === logicalId(stack, stack.confirmFunction.role as IConstruct)),
+      );
+      // CDK sorts actions and resources: compared as sets.
+      const iotStatements = ((policy?.Properties.PolicyDocument.Statement ?? []) as Statement[])
+        .filter((st) => asList(st.Action).some((a) => a.startsWith('iot:')))
+        .map((st) => ({ Effect: st.Effect, Action: asList(st.Action).sort(), Resource: asList(st.Resource as string | string[]).sort() }));
+      const sorted = (values: string[]) => [...values].sort();
+
+      // Assess
+      expect(regions.length).toBeGreaterThan(1);
+      expect(iotStatements).toEqual([
+        { Effect: 'Allow', Action: sorted(['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListAttachedPolicies']), Resource: sorted(arns('cert/*')) },
+        { Effect: 'Allow', Action: ['iot:DetachPolicy'], Resource: sorted([...arns('cert/*'), ...arns('policy/GlobalFleetDevicePolicy')]) },
+        {
+          Effect: 'Allow',
+          Action: sorted([
+            'iot:ListThingPrincipals',
+            'iot:DetachThingPrincipal',
+            'iot:DescribeThing',
+            'iot:UpdateThing',
+            'iot:DeleteThing',
+            'iot:GetThingShadow',
+            'iot:UpdateThingShadow',
+            'iot:DeleteThingShadow',
+          ]),
+          Resource: sorted(arns('thing/*')),
+        },
+      ]);
+      expect(template.findResources('AWS::Lambda::Function')[confirmId]?.Properties.Timeout).toBe(60);
+    }
   });
 
   it('name the metrics namespace from the configuration in every function', () => {
@@ -456,6 +524,8 @@ const REGIONAL_LOGICAL_IDS = [
   'ProvisioningConfirmationRoleDefaultPolicy73CD2D1D',
   'ProvisioningRole2348A7C9',
   'ProvisioningTemplate',
+  // New with the lifecycle: the rotation template beside the product template.
+  'RotationTemplate',
 ];
 
 /** What the regional stack gained for operations (alarms and the confirmation's failure queue). */
