@@ -206,6 +206,62 @@ describe('move, more', () => {
   });
 });
 
+/** The thing's classic shadow in a region, as the data plane's GetThingShadow returns it (undefined: none). */
+async function shadowOf(thingName: string, region: string): Promise<{ state: Record<string, unknown> } | undefined> {
+  const { GetThingShadowCommand } = await import('@aws-sdk/client-iot-data-plane');
+  const { getIotDataClient } = await import('@global-iot/core/lifecycle/clients.js');
+  try {
+    const out = await getIotDataClient(region, { endpoint: cloud.cloud.iotControlEndpoint }).send(new GetThingShadowCommand({ thingName }));
+    return JSON.parse(Buffer.from(out.payload ?? new Uint8Array()).toString('utf8')) as { state: Record<string, unknown> };
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+describe('reprovisioning policies, as the device lives them', () => {
+  it.each([
+    ['migrate', { desired: { interval: 60 }, reported: { interval: 30, firmware: '1.2' } }],
+    ['reset', undefined],
+  ] as const)('policy %s: after the move, the new shadow carries the old state (migrate) or none (reset), besides the switch', { timeout: 60_000 }, async (policy, carried) => {
+    // Prepare: the device's own state in its shadow, written as the device and its app would.
+    const { device, region } = await provisioned(`policy-${policy}`);
+    await cloud.registry.setPolicy(device.thingName, policy);
+    const publish = (doc: unknown) => cloud.cloud.region(region).dataPlane.publish(`$aws/things/${device.thingName}/shadow/update`, Buffer.from(JSON.stringify(doc)), 1, false);
+    publish({ state: { desired: { interval: 60 }, reported: { interval: 30, firmware: '1.2' } } });
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+
+    // Act
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'moved', region: to });
+    const shadow = await shadowOf(device.thingName, to);
+    const { iotProvisioning: desiredSwitch, ...desired } = (shadow?.state['desired'] ?? {}) as Record<string, unknown>;
+    const { iotProvisioning: acknowledged, ...reported } = (shadow?.state['reported'] ?? {}) as Record<string, unknown>;
+    expect(desiredSwitch).toMatchObject({ current: { certificateId: result.certificateId, region: to } });
+    expect(acknowledged).toEqual({ current: { certificateId: result.certificateId, region: to } });
+    expect({ desired, reported }).toEqual(carried ?? { desired: {}, reported: {} });
+    await eventually(async () => ((await shadowOf(device.thingName, region)) === undefined ? true : undefined), 'the old shadow to be deleted');
+  });
+
+  it('policy never: the operator cannot ask for a move, and the device carries on where it is', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region, certificateId } = await provisioned('policy-never');
+    await cloud.registry.setPolicy(device.thingName, 'never');
+
+    // Act
+    const asking = operator(cloud).move(device.thingName, otherRegion(region));
+    await expect(asking).rejects.toThrow(/never/);
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'verified', region, certificateId });
+    expect(result.deferred).toBeUndefined();
+  });
+});
+
 describe('acknowledging the switch', () => {
   it('acknowledges current in reported on the next run when a run stopped before it', { timeout: 60_000 }, async () => {
     // Prepare: the cloud's switch marker for the certificate the device runs on, as after a completion.
