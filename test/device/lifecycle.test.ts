@@ -87,6 +87,20 @@ describe('rotation', () => {
     expect((await cloud.registry.get(aged.device.thingName))?.history?.at(-1)).toMatchObject({ kind: 'rotation', why: 'rotation started by the device' });
   });
 
+  it('rotates when the certificate expires within --rotate-before-expiry-days', { timeout: 60_000 }, async () => {
+    // Prepare: the local cloud's certificates end 2049-12-31; the device's clock says mid-November 2049.
+    const { device, certificateId } = await provisioned('rotate-expiry');
+    const november2049 = () => Date.parse('2049-11-15T00:00:00Z');
+
+    // Act
+    const { result, events } = await runDevice(cloud, device, { measure: NO_MEASURE, lifecycle: { rotateBeforeExpiryDays: 60 }, now: november2049 });
+
+    // Assess
+    expect(result.outcome).toBe('rotated');
+    expect(result.certificateId).not.toBe(certificateId);
+    expect(events.find((e) => e.step === 'rotate' && e.status === 'start')?.detail?.['why']).toMatch(/expires in 4\d days/);
+  });
+
   it('a rotation the hook refuses leaves the device as it was; iot-provision rotate fails naming the step', { timeout: 60_000 }, async () => {
     // Prepare: the registry has the device moving (no shadow request), so the rotation hook refuses.
     const { device, region, certificateId } = await provisioned('rotate-refused');
