@@ -4,4 +4,7 @@ import { exitQuietlyOnBrokenPipe } from '@global-iot/core/cli-output.js';
 import { main } from './cli.js';
 
 exitQuietlyOnBrokenPipe();
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Everything is closed by now, but aws-crt's native callbacks of a delta subscription (--listen)
+// can keep the event loop alive after its client closed; stdout and stderr are synchronous here.
+process.exit(code);

@@ -19,6 +19,8 @@ export const STEPS = [
   'store-pending',
   'switch',
   'acknowledge',
+  // `--listen`: waiting on the shadow's delta (start), and what ended the wait (ok).
+  'listen',
 ] as const;
 export type StepName = (typeof STEPS)[number];
 

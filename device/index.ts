@@ -26,5 +26,8 @@ export { createCrtTransport, type MqttCredentials, type MqttProtocol, type MqttT
 export { DEFAULT_THROTTLE_POLICY, isThrottled, type ThrottlePolicy } from './throttle.js';
 export { generateKeyAndCsr } from './keys.js';
 export { certificateIdOf } from '@global-iot/core/certificate-id.js';
-export { FileStore, type DeviceStore, type StoredDevice } from './store.js';
+export { FileStore, type DeviceStore, type PendingCredentials, type StoredDevice } from './store.js';
+export { listenForRequests } from './lifecycle/listen.js';
+export type { LifecycleOptions } from './lifecycle/options.js';
+export type { DeviceSession, ShadowState } from './mqtt.js';
 export * from './errors.js';

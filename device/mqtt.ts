@@ -379,7 +379,7 @@ function identitySession(connection: Connection, options: CrtTransportOptions): 
 /** The SDK's "subscription established" status (aws-crt's SubscriptionStatusEventType, which the SDK does not re-export). */
 const SUBSCRIPTION_ESTABLISHED = 0;
 
-function shadowSession(connection: Connection, options: CrtTransportOptions): Omit<DeviceSession, keyof IdentitySession> {
+function shadowSession(connection: Connection, options: CrtTransportOptions, streams: { close(): void }[]): Omit<DeviceSession, keyof IdentitySession> {
   return {
     async getShadow(thingName) {
       let answer: z.infer<typeof shadowGetSchema>;
@@ -397,6 +397,7 @@ function shadowSession(connection: Connection, options: CrtTransportOptions): Om
     },
     async onDelta(thingName, listener) {
       const stream = connection.shadow().createShadowDeltaUpdatedStream({ thingName });
+      streams.push(stream);
       const established = new Promise<void>((resolve, reject) => {
         stream.on('subscriptionStatus', (event) => {
           if (event.type === SUBSCRIPTION_ESTABLISHED) resolve();
@@ -430,7 +431,16 @@ export function createCrtTransport(options: CrtTransportOptions): MqttTransport 
     },
     async openDeviceSession(target, clientId, credentials) {
       const connection = await open(target, clientId, credentials);
-      return { ...identitySession(connection, options), ...shadowSession(connection, options) };
+      const streams: { close(): void }[] = [];
+      return {
+        ...identitySession(connection, options),
+        ...shadowSession(connection, options, streams),
+        close: async () => {
+          // A delta stream left open keeps the native client, and so the process, alive.
+          for (const stream of streams.splice(0)) stream.close();
+          await connection.close();
+        },
+      };
     },
     async checkConnection(target, clientId, credentials) {
       const connection = await open(target, clientId, credentials);

@@ -54,13 +54,17 @@ async function waitForRequest(deps: ProvisionDeps, thingName: string, waitMs: nu
     await session.onDelta(thingName, (state) => {
       if (asksSomething(state)) wake('asked');
     });
+    // A request that came before the subscription is in the shadow already.
     if (!retrying) {
       const view = lifecycleViewOf(await session.getShadow(thingName));
       if (view.move !== undefined || view.rotate !== undefined) return 'asked';
     }
+    deps.onEvent({ thingName, step: 'listen', status: 'start', detail: { waitMs, retrying } });
     const wait = cancellable(waitMs);
     try {
-      return await Promise.race([woken, wait.done.then((): Wake => (retrying ? 'retry' : 'done'))]);
+      const woke = await Promise.race([woken, wait.done.then((): Wake => (retrying ? 'retry' : 'done'))]);
+      deps.onEvent({ thingName, step: 'listen', status: 'ok', detail: { woke } });
+      return woke;
     } finally {
       wait.cancel();
     }

@@ -46,7 +46,7 @@ function decide(flow: Pick<Flow, 'lifecycle' | 'now'>, stored: StoredConfirmed, 
 function deferralReason(error: unknown): string {
   const cause = error instanceof StepFailed ? error.cause : error;
   if (cause instanceof MqttConnectFailed || cause instanceof NoRegionAnswered) return `the new region does not answer: ${cause.message}`;
-  if (cause instanceof BootstrapRejected) return `the bootstrap refused: ${cause.status} ${cause.code}`;
+  if (cause instanceof BootstrapRejected) return cause.message;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -60,6 +60,12 @@ type Maintaining = Parameters<typeof finishPending>[0] & Parameters<typeof start
 
 /** Starts what `action` asks; a failure is a deferral (or, for `iot-provision rotate`, thrown). */
 async function start(flow: Maintaining, state: ConfirmedState, session: DeviceSession, action: Action): Promise<Started | Maintained> {
+  flow.report({
+    step: action.kind === 'move' ? 'move' : 'rotate',
+    status: 'start',
+    region: state.region,
+    detail: action.kind === 'move' ? { id: action.request.id, to: action.request.to } : { id: action.requestId, why: action.why },
+  });
   try {
     if (action.kind === 'rotation') {
       try {

@@ -158,3 +158,34 @@ describe('iot-provision killed after each step of a rotation or a move', () => {
     for (const outcome of outcomes) await assessOutcome(outcome, (from) => (from === REGIONS[0] ? REGIONS[1] : REGIONS[0]));
   });
 });
+
+describe('iot-provision --listen', () => {
+  it('acts on a rotation and then a move as they arrive on the delta, and ends when its time is up', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, config, region } = await provisioned('listener');
+    const to = region === REGIONS[0] ? REGIONS[1] : REGIONS[0];
+    let asked = 0;
+    const ask = async (): Promise<void> => {
+      asked += 1;
+      if (asked === 1) await operator(cloud).rotate(device.thingName);
+      if (asked === 2) await operator(cloud).move(device.thingName, to);
+    };
+
+    // Act: each request is written only once the device waits on its delta.
+    const run = await runCli(['--config', config, '--listen', '12'], {}, (line) => {
+      if (line['step'] === 'listen' && line['status'] === 'start') {
+        void ask();
+      }
+    });
+
+    // Assess
+    expect(run.code).toBe(0);
+    const woke = run.lines.filter((l) => l['step'] === 'listen' && l['status'] === 'ok').map((l) => (l['detail'] as { woke: string }).woke);
+    expect(woke).toEqual(['asked', 'asked', 'done']);
+    // The result is the last run's: the move.
+    expect(run.lines.at(-1)).toMatchObject({ event: 'result', outcome: 'moved', region: to });
+    const record = await cloud.registry.get(device.thingName);
+    expect(record?.history?.map((h) => h.kind)).toEqual(['rotation', 'move']);
+    expect(record).toMatchObject({ prov_status: 'provisioned', aws_region: to });
+  });
+});

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';
-import { enrollDevice, eventually, runDevice } from './support/device.js';
+import { listenForRequests } from '@global-iot/device/lifecycle/listen.js';
+import { provisionDevice } from '@global-iot/device/provision.js';
+import { deviceSetup, enrollDevice, eventually, runDevice } from './support/device.js';
 import { connects, hasNextFiles, operator, stored } from './support/lifecycle.js';
 
 /**
@@ -85,6 +87,20 @@ describe('rotation', () => {
     expect((await cloud.registry.get(aged.device.thingName))?.history?.at(-1)).toMatchObject({ kind: 'rotation', why: 'rotation started by the device' });
   });
 
+  it('rotates when the certificate expires within --rotate-before-expiry-days', { timeout: 60_000 }, async () => {
+    // Prepare: the local cloud's certificates end 2049-12-31; the device's clock says mid-November 2049.
+    const { device, certificateId } = await provisioned('rotate-expiry');
+    const november2049 = () => Date.parse('2049-11-15T00:00:00Z');
+
+    // Act
+    const { result, events } = await runDevice(cloud, device, { measure: NO_MEASURE, lifecycle: { rotateBeforeExpiryDays: 60 }, now: november2049 });
+
+    // Assess
+    expect(result.outcome).toBe('rotated');
+    expect(result.certificateId).not.toBe(certificateId);
+    expect(events.find((e) => e.step === 'rotate' && e.status === 'start')?.detail?.['why']).toMatch(/expires in 4\d days/);
+  });
+
   it('a rotation the hook refuses leaves the device as it was; iot-provision rotate fails naming the step', { timeout: 60_000 }, async () => {
     // Prepare: the registry has the device moving (no shadow request), so the rotation hook refuses.
     const { device, region, certificateId } = await provisioned('rotate-refused');
@@ -154,9 +170,109 @@ describe('move', () => {
     // Assess
     expect(blocked.result).toMatchObject({ outcome: 'verified', region, certificateId, deferred: { action: 'move' } });
     expect(blocked.result.deferred?.reason).toMatch(/does not answer/);
-    expect(blocked.events.find((e) => e.step === 'move')).toMatchObject({ status: 'retry', detail: { staying: region } });
+    expect(blocked.events.find((e) => e.step === 'move' && e.status === 'retry')).toMatchObject({ status: 'retry', detail: { staying: region } });
     expect(statusBetween).toBe('moving');
     expect(later.result).toMatchObject({ outcome: 'moved', region: to });
+  });
+});
+
+describe('move, more', () => {
+  it('moves to the nearest other region when the operator says nearest', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region } = await provisioned('move-nearest');
+    await operator(cloud).move(device.thingName, 'nearest');
+
+    // Act
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'moved', region: otherRegion(region) });
+    expect((await cloud.registry.get(device.thingName))?.aws_region).toBe(otherRegion(region));
+  });
+
+  it('listening, a move whose new region does not answer is tried again after the back-off, and goes through once it answers', { timeout: 60_000 }, async () => {
+    // Prepare: the new region cut off for the first tries only.
+    const { device, region } = await provisioned('move-listen-retry');
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+    let reachable = false;
+    const cutOff = (r: string, address: string) => (r === to && !reachable ? { region: r, host: '127.0.0.1', port: 1 } : cloud.resolveEndpoint(r, address));
+    const setup = deviceSetup(cloud, device, { measure: NO_MEASURE, resolveEndpoint: cutOff, lifecycle: { retryBackoffMs: 400, retryMaxBackoffMs: 400 } });
+    let runs = 0;
+    const run = async () => {
+      runs += 1;
+      if (runs === 3) reachable = true;
+      return provisionDevice(setup.identity, setup.options, setup.deps);
+    };
+
+    // Act
+    const result = await listenForRequests(setup.identity, setup.options, setup.deps, 4_000, run);
+
+    // Assess
+    const moves = setup.events.filter((e) => e.step === 'move' && e.status === 'retry');
+    expect(moves.length).toBe(2);
+    expect(moves.every((e) => e.detail?.['staying'] === region)).toBe(true);
+    expect(setup.events.filter((e) => e.step === 'listen' && e.status === 'ok').map((e) => e.detail?.['woke']).slice(0, 2)).toEqual(['retry', 'retry']);
+    // The last run's result: the move, on the third try.
+    expect(runs).toBe(3);
+    expect(result).toMatchObject({ outcome: 'moved', region: to });
+    expect((await cloud.registry.get(device.thingName))?.aws_region).toBe(to);
+  });
+});
+
+/** The thing's classic shadow in a region, as the data plane's GetThingShadow returns it (undefined: none). */
+async function shadowOf(thingName: string, region: string): Promise<{ state: Record<string, unknown> } | undefined> {
+  const { GetThingShadowCommand } = await import('@aws-sdk/client-iot-data-plane');
+  const { getIotDataClient } = await import('@global-iot/core/lifecycle/clients.js');
+  try {
+    const out = await getIotDataClient(region, { endpoint: cloud.cloud.iotControlEndpoint }).send(new GetThingShadowCommand({ thingName }));
+    return JSON.parse(Buffer.from(out.payload ?? new Uint8Array()).toString('utf8')) as { state: Record<string, unknown> };
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+describe('reprovisioning policies, as the device lives them', () => {
+  it.each([
+    ['migrate', { desired: { interval: 60 }, reported: { interval: 30, firmware: '1.2' } }],
+    ['reset', undefined],
+  ] as const)('policy %s: after the move, the new shadow carries the old state (migrate) or none (reset), besides the switch', { timeout: 60_000 }, async (policy, carried) => {
+    // Prepare: the device's own state in its shadow, written as the device and its app would.
+    const { device, region } = await provisioned(`policy-${policy}`);
+    await cloud.registry.setPolicy(device.thingName, policy);
+    const publish = (doc: unknown) => cloud.cloud.region(region).dataPlane.publish(`$aws/things/${device.thingName}/shadow/update`, Buffer.from(JSON.stringify(doc)), 1, false);
+    publish({ state: { desired: { interval: 60 }, reported: { interval: 30, firmware: '1.2' } } });
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+
+    // Act
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'moved', region: to });
+    const shadow = await shadowOf(device.thingName, to);
+    const { iotProvisioning: desiredSwitch, ...desired } = (shadow?.state['desired'] ?? {}) as Record<string, unknown>;
+    const { iotProvisioning: acknowledged, ...reported } = (shadow?.state['reported'] ?? {}) as Record<string, unknown>;
+    expect(desiredSwitch).toMatchObject({ current: { certificateId: result.certificateId, region: to } });
+    expect(acknowledged).toEqual({ current: { certificateId: result.certificateId, region: to } });
+    expect({ desired, reported }).toEqual(carried ?? { desired: {}, reported: {} });
+    await eventually(async () => ((await shadowOf(device.thingName, region)) === undefined ? true : undefined), 'the old shadow to be deleted');
+  });
+
+  it('policy never: the operator cannot ask for a move, and the device carries on where it is', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region, certificateId } = await provisioned('policy-never');
+    await cloud.registry.setPolicy(device.thingName, 'never');
+
+    // Act
+    const asking = operator(cloud).move(device.thingName, otherRegion(region));
+    await expect(asking).rejects.toThrow(/never/);
+    const { result } = await runDevice(cloud, device, { measure: NO_MEASURE });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'verified', region, certificateId });
+    expect(result.deferred).toBeUndefined();
   });
 });
 

@@ -67,6 +67,40 @@ describe('hook settings', () => {
     });
     expect(() => readConfirmSettings(baseEnv)).toThrow(/AWS_REGION/);
   });
+
+  it("the confirmation reads the lifecycle settings, with the configuration's defaults, and local endpoints only when set", () => {
+    // Act
+    const defaults = readConfirmSettings({ ...baseEnv, AWS_REGION: 'eu-west-1' });
+    const set = readConfirmSettings({
+      ...baseEnv,
+      AWS_REGION: 'eu-west-1',
+      REPROVISION_POLICY: 'reset',
+      HISTORY_LIMIT: '5',
+      IOT_ENDPOINT: 'http://127.0.0.1:4000',
+      IOT_DATA_ENDPOINT: 'http://127.0.0.1:4001',
+    });
+
+    // Assess
+    expect(defaults).toMatchObject({ lifecycle: { defaultPolicy: 'migrate', historyLimit: 20 }, endpoints: {} });
+    expect(set).toMatchObject({
+      lifecycle: { defaultPolicy: 'reset', historyLimit: 5 },
+      endpoints: { iotEndpoint: 'http://127.0.0.1:4000', iotDataEndpoint: 'http://127.0.0.1:4001' },
+    });
+  });
+
+  it.each([
+    ['REPROVISION_POLICY unknown', { REPROVISION_POLICY: 'sometimes' }, /REPROVISION_POLICY must be one of never, reset, migrate/],
+    ['HISTORY_LIMIT out of range', { HISTORY_LIMIT: '0' }, /HISTORY_LIMIT/],
+  ])('the confirmation refuses a bad environment: %s', (_name, change, message) => {
+    expect(() => readConfirmSettings({ ...baseEnv, AWS_REGION: 'eu-west-1', ...change })).toThrow(ConfigError);
+    expect(() => readConfirmSettings({ ...baseEnv, AWS_REGION: 'eu-west-1', ...change })).toThrow(message);
+  });
+
+  it('the hook reads the rotation template name, refusing an invalid one', () => {
+    expect(readHookSettings({ ...baseEnv, ROTATION_TEMPLATE_NAME: 'MyRotation' }).hook.rotationTemplateName).toBe('MyRotation');
+    expect(readHookSettings(baseEnv).hook.rotationTemplateName).toBe('GlobalFleetRotation');
+    expect(() => readHookSettings({ ...baseEnv, ROTATION_TEMPLATE_NAME: 'not a name' })).toThrow(/ROTATION_TEMPLATE_NAME/);
+  });
 });
 
 describe('AWS entry points', () => {

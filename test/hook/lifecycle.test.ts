@@ -82,6 +82,27 @@ describe('the rotation template', () => {
     expect(await w.record(device.thingName)).toEqual(before);
   });
 
+  it('denies a rotation over the replaced certificate once the rotation completed (a stolen old certificate)', async () => {
+    // Prepare: the device rotated to a new certificate and confirmed it; the old one's clean-up has not run yet.
+    const device = await provisioned();
+    const hook = createHookHandler(w.deps());
+    const newCert = certificateId();
+    expect((await hook(rotationEvent({ thingName: device.thingName, over: device.cert, newCert }))).allowProvisioning).toBe(true);
+    const confirmation = await t.registry.confirmation(device.thingName, newCert, REGION);
+    if (confirmation.kind !== 'rotation') throw new Error(`expected a rotation, got ${confirmation.kind}`);
+    await t.registry.completeRotation(confirmation.record, { certificateId: newCert, region: REGION });
+    const before = await w.record(device.thingName);
+
+    // Act
+    const stolen = await hook(rotationEvent({ thingName: device.thingName, over: device.cert, newCert: certificateId() }));
+
+    // Assess
+    expect(stolen.allowProvisioning).toBe(false);
+    expect(w.lastLog()?.reason).toBe("rotation: registry: the request did not come over the thing's current certificate");
+    expect(before).toMatchObject({ certificate_id: newCert, cleanup_pending: [`keep/${REGION}/${newCert}`] });
+    expect(await w.record(device.thingName)).toEqual(before);
+  });
+
   it('denies a rotation of a device that is moving or blocked, and after the retry limit', async () => {
     // Prepare
     const moving = await provisioned();

@@ -223,7 +223,7 @@ describe('certificate rotation through the rotation template', () => {
     expect(desiredLifecycleOf(shadow?.desired)).toEqual({ current: { certificateId: next.certificateId, region: device.region } });
     // A stolen old certificate is worth nothing now; the new one works.
     expect(await refusedToConnect(device, device.thingName, device.region)).toBe(true);
-    expect(await refusedToConnect(next, device.thingName, device.region)).toBe(false);
+    (await connectMqtt(test, next, device.thingName, { region: device.region })).end(true);
   });
 
   it('refuses the claim certificate on the rotation template: its policy does not list it', async () => {
@@ -371,6 +371,38 @@ describe('moves', () => {
     expect(afterRepeat?.cleanup_pending).toBeUndefined();
     expect(test.cloud.region(device.region).state.getThing(device.thingName)).toBeUndefined();
     expect(certificateOf(device.region, device.certificateId)?.status).toBe('REVOKED');
+  });
+
+  it('a failure before the switch (the old region unreachable for the copy) changes nothing; the retry completes the move', async () => {
+    // Prepare
+    const device = await provisionedDevice('migrate');
+    await deviceData(device);
+    const to = otherRegion(device.region);
+    const moved = await moveDevice(device, to);
+    const before = await registry.get(device.thingName);
+    const working = lifecycleClients({ iotEndpoint: test.cloud.iotControlEndpoint, iotDataEndpoint: test.cloud.iotControlEndpoint });
+    const unreachable = new IoTClient({ region: device.region, endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, maxAttempts: 1 });
+    const broken = { ...working, iot: (region: string) => (region === device.region ? unreachable : working.iot(region)) };
+    const event = { clientId: device.thingName, principal: moved.certificateId, receivedAt: Date.now() };
+    const confirm = (clients: typeof working) => createConfirmHandler({ registry, region: to, record: () => undefined, clients });
+
+    // Act
+    const first = await confirm(broken)(event).then(
+      () => 'resolved',
+      () => 'thrown',
+    );
+    const afterFailure = await registry.get(device.thingName);
+    const oldCertificateAfterFailure = certificateOf(device.region, device.certificateId)?.status;
+    const retried = await confirm(working)(event);
+    unreachable.destroy();
+
+    // Assess
+    expect(first).toBe('thrown');
+    expect(afterFailure).toEqual(before);
+    expect(oldCertificateAfterFailure).toBe('ACTIVE');
+    expect(retried).toEqual({ confirmed: true });
+    expect(await registry.get(device.thingName)).toMatchObject({ prov_status: 'provisioned', aws_region: to, certificate_id: moved.certificateId });
+    expect(test.cloud.region(to).state.getThing(device.thingName)?.attributes).toEqual({ region: to, colour: 'blue' });
   });
 
   it('does not complete a move confirmed in a region the device was not assigned', async () => {

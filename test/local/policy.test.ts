@@ -153,3 +153,27 @@ describe('the claim policy infra deploys', () => {
     expect(results).toEqual([true, false, false, true]);
   });
 });
+
+describe('the rotation template in the policies infra deploys', () => {
+  it("lets a device use the rotation template's fleet-provisioning topics, and the claim certificate not", () => {
+    // Prepare
+    const device = compilePolicy(JSON.stringify(devicePolicyDocument(WHERE, { confirmationRuleName: 'Confirm', rotationTemplateName: 'Rotate' })));
+    const claim = compilePolicy(JSON.stringify(claimPolicyDocument(WHERE, { templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: false })));
+    const dev = ctx('dev-1', { thingName: 'dev-1', attributes: {} });
+    const factory = ctx('prov-dev-1');
+    const can = (p: typeof device, c: PolicyContext, action: Parameters<typeof isAllowed>[1], kind: 'topic' | 'topicfilter', name: string) => isAllowed([p], action, resourceArn(c, kind, name), c);
+
+    // Act
+    const results = {
+      deviceRotates: can(device, dev, 'iot:Publish', 'topic', '$aws/provisioning-templates/Rotate/provision/json'),
+      deviceHearsAnswer: can(device, dev, 'iot:Subscribe', 'topicfilter', '$aws/provisioning-templates/Rotate/provision/json/accepted'),
+      deviceCsr: can(device, dev, 'iot:Publish', 'topic', '$aws/certificates/create-from-csr/json'),
+      deviceProductTemplate: can(device, dev, 'iot:Publish', 'topic', '$aws/provisioning-templates/T/provision/json'),
+      claimRotates: can(claim, factory, 'iot:Publish', 'topic', '$aws/provisioning-templates/Rotate/provision/json'),
+      claimSubscribes: can(claim, factory, 'iot:Subscribe', 'topicfilter', '$aws/provisioning-templates/Rotate/provision/json/accepted'),
+    };
+
+    // Assess
+    expect(results).toEqual({ deviceRotates: true, deviceHearsAnswer: true, deviceCsr: true, deviceProductTemplate: false, claimRotates: false, claimSubscribes: false });
+  });
+});

@@ -7,7 +7,16 @@ import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 import type { LifecycleOptions } from '@global-iot/device/lifecycle/options.js';
 import type { MeasureSettings } from '@global-iot/device/measure.js';
 import { createCrtTransport, type MqttProtocol, type MqttTarget } from '@global-iot/device/mqtt.js';
-import { type CertificateMode, type ProvisionEvent, type ProvisionResult, provisionDevice, type StepName } from '@global-iot/device/provision.js';
+import {
+  type CertificateMode,
+  type DeviceIdentity,
+  type ProvisionDeps,
+  type ProvisionEvent,
+  type ProvisionOptions,
+  type ProvisionResult,
+  provisionDevice,
+  type StepName,
+} from '@global-iot/device/provision.js';
 import { FileStore } from '@global-iot/device/store.js';
 import { DEMO_SOURCE_IP_HEADER } from '@global-iot/local/bootstrap-server.js';
 import type { ProductCloud } from './cloud.js';
@@ -30,24 +39,22 @@ export async function enrollDevice(cloud: ProductCloud, thingName: string, sourc
   return { thingName, signingKey: pair.privateKey, signingKeyPath, sourceIp, dir };
 }
 
-/** Runs the device flow in this process, with the real store, HTTPS client and CRT transport. */
-export async function runDevice(
-  cloud: ProductCloud,
-  device: TestDevice,
-  options: {
-    certificateMode?: CertificateMode;
-    protocol?: MqttProtocol;
-    afterStep?: (step: StepName) => Promise<void>;
-    registerAttempts?: number;
-    events?: ProvisionEvent[];
-    measure?: Partial<MeasureSettings>;
-    lifecycle?: LifecycleOptions;
-    /** Where the device finds each region (default: the cloud's own ports); a test may cut a region off here. */
-    resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
-    /** The device's clock (default Date.now): a test moves it on to age a certificate. */
-    now?: () => number;
-  } = {},
-): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
+export interface RunOptions {
+  certificateMode?: CertificateMode;
+  protocol?: MqttProtocol;
+  afterStep?: (step: StepName) => Promise<void>;
+  registerAttempts?: number;
+  events?: ProvisionEvent[];
+  measure?: Partial<MeasureSettings>;
+  lifecycle?: LifecycleOptions;
+  /** Where the device finds each region (default: the cloud's own ports); a test may cut a region off here. */
+  resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
+  /** The device's clock (default Date.now): a test moves it on to age a certificate. */
+  now?: () => number;
+}
+
+/** What `provisionDevice` is given for this device: the real store, HTTPS client and CRT transport. */
+export function deviceSetup(cloud: ProductCloud, device: TestDevice, options: RunOptions = {}): { identity: DeviceIdentity; options: ProvisionOptions; deps: ProvisionDeps; events: ProvisionEvent[] } {
   const events: ProvisionEvent[] = options.events ?? [];
   const transport = createCrtTransport({
     protocol: options.protocol ?? 'mqtt311',
@@ -63,9 +70,9 @@ export async function runDevice(
     headers: { [DEMO_SOURCE_IP_HEADER]: device.sourceIp },
   };
   const claim = { certificatePem: cloud.claimCert, privateKeyPem: cloud.claimKey };
-  const result = await provisionDevice(
-    { thingName: device.thingName, signingKey: device.signingKey, claim },
-    {
+  return {
+    identity: { thingName: device.thingName, signingKey: device.signingKey, claim },
+    options: {
       certificateMode: options.certificateMode ?? 'csr',
       ...(options.measure ? { measure: options.measure } : {}),
       ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
@@ -73,7 +80,7 @@ export async function runDevice(
       registerBackoffMs: 20,
       ...(options.registerAttempts !== undefined ? { registerAttempts: options.registerAttempts } : {}),
     },
-    {
+    deps: {
       store: new FileStore(join(device.dir, 'out')),
       bootstrap: (makeBody) => requestBootstrap(makeBody, bootstrapOptions, realBootstrapClientDeps),
       transport,
@@ -84,8 +91,15 @@ export async function runDevice(
       resolveEndpoint: options.resolveEndpoint ?? cloud.resolveEndpoint,
       ...(options.afterStep ? { afterStep: options.afterStep } : {}),
     },
-  );
-  return { result, events };
+    events,
+  };
+}
+
+/** Runs the device flow in this process, with the real store, HTTPS client and CRT transport. */
+export async function runDevice(cloud: ProductCloud, device: TestDevice, options: RunOptions = {}): Promise<{ result: ProvisionResult; events: ProvisionEvent[] }> {
+  const setup = deviceSetup(cloud, device, options);
+  const result = await provisionDevice(setup.identity, setup.options, setup.deps);
+  return { result, events: setup.events };
 }
 
 /** Every file of a directory with its bytes, mode and modification time. */
