@@ -1,18 +1,17 @@
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError } from 'commander';
 import { describeError } from '@global-iot/core/errors.js';
 import { DEFAULT_BOOTSTRAP_TIMING, realBootstrapClientDeps, requestBootstrap } from './bootstrap-client.js';
-import { loadDevice, parseDeviceSettings, readConfigFile, SETTING_FLAGS } from './config.js';
+import { loadDevice, parseDeviceSettings, readConfigFile, SETTING_FLAGS, SETTINGS } from './config.js';
 import { DeviceConfigError, StepFailed } from './errors.js';
 import { tlsHandshakeProbe } from './handshake-probe.js';
 import { generateKeyAndCsr } from './keys.js';
-import { DEFAULT_MEASURE_SETTINGS } from './measure.js';
 import { createCrtTransport } from './mqtt.js';
-import { DEFAULT_REGISTER_ATTEMPTS, type ProvisionEvent, provisionDevice, STEPS, type StepName, toEventError } from './provision.js';
+import { type ProvisionEvent, provisionDevice, STEPS, type StepName, toEventError } from './provision.js';
 import { listenForRequests } from './lifecycle/listen.js';
-import { lifecycleFlagValues, lifecycleOptions, lifecycleOptionsOf } from './lifecycle/settings.js';
+import { lifecycleOptionsOf } from './lifecycle/settings.js';
+import { optionOf } from './setting.js';
 import type { ProvisionResult } from './flow/types.js';
 import { FileStore } from './store.js';
-import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
 
 /**
  * `iot-provision`: the program a device runs on first boot (and on every boot: once provisioned
@@ -43,41 +42,8 @@ const processIo: CliIo = {
 
 interface CliOptions {
   config?: string;
-  thingName?: string;
-  signingKey?: string;
-  claimCert?: string;
-  claimKey?: string;
-  bootstrapUrl?: string;
-  ca?: string;
-  out?: string;
-  certificateMode?: string;
-  claimClientIdPrefix?: string;
-  confirmationRule?: string;
-  mqtt?: string;
-  param?: Record<string, string>;
-  port?: number;
-  connectTimeout?: number;
-  requestTimeout?: number;
-  operationTimeout?: number;
-  maxAttempts?: number;
-  registerAttempts?: number;
-  throttleAttempts?: number;
-  throttleBackoff?: number;
-  throttleMaxBackoff?: number;
-  measure?: boolean;
-  measureProbes?: number;
-  measureTimeout?: number;
   json?: boolean;
 }
-
-function collectParam(value: string, previous: Record<string, string> | undefined): Record<string, string> {
-  const at = value.indexOf('=');
-  if (at <= 0) throw new DeviceConfigError(`--param: expected NAME=VALUE, got ${JSON.stringify(value)}`);
-  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
-}
-
-/** Anything but plain digits becomes NaN, which the settings schema then reports, naming the flag. */
-const toNumber = (value: string): number => (/^\d+$/.test(value) ? Number(value) : Number.NaN);
 
 export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
   const program = new Command()
@@ -88,54 +54,16 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
         'an interrupted run resumes, a finished one only verifies the stored credentials.',
     )
     .option('--config <file>', 'JSON file with any of the settings below, by their camelCase names (e.g. "thingName"); flags win')
-    .option('--thing-name <name>', 'the thing name this device was enrolled under (1-128 of [a-zA-Z0-9:_-])')
-    .option('--signing-key <file>', 'PEM private key that signs the bootstrap request (RSA 2048-4096, EC P-256 or Ed25519)')
-    .option('--claim-cert <file>', 'PEM claim certificate, shared by the fleet, for the first MQTT connection')
-    .option('--claim-key <file>', 'PEM private key of the claim certificate')
-    .option('--bootstrap-url <url>', 'https:// URL of the bootstrap service')
-    .option('--ca <file>', 'PEM bundle of CA certificates to trust for the bootstrap and the IoT endpoints (default: system roots)')
-    .option('--out <dir>', 'directory for the device key (mode 0600), certificate and state.json; created if missing')
-    .addOption(
-      new Option('--certificate-mode <mode>', 'csr: key made on the device, AWS signs a CSR (default); keys: CreateKeysAndCertificate').choices([
-        'csr',
-        'keys',
-      ]),
-    )
-    .option('--claim-client-id-prefix <prefix>', "the claim session's client id is this prefix and the thing name: the deployment's claimClientIdPrefix (default prov-)")
-    .option('--confirmation-rule <name>', "the IoT rule the device confirms its provisioning through (Basic Ingest): the deployment's confirmationRuleName (default GlobalIotConfirmation)")
-    .addOption(new Option('--mqtt <version>', 'MQTT protocol version (default 3.1.1)').choices(['3.1.1', '5']))
-    .option('--param <name=value>', 'extra RegisterThing template parameter; repeat for more (ThingName and Ticket are set by the device)', collectParam)
-    .option('--port <port>', 'MQTT port when the endpoint names none (default 8883)', toNumber)
-    .option('--connect-timeout <ms>', 'time to open a connection, HTTPS or MQTT (default 10000)', toNumber)
-    .option('--request-timeout <ms>', `time for one bootstrap attempt (default ${DEFAULT_BOOTSTRAP_TIMING.requestTimeoutMs})`, toNumber)
-    .option('--operation-timeout <ms>', 'time for one MQTT request such as RegisterThing (default 10000)', toNumber)
-    .option('--max-attempts <n>', `bootstrap attempts in all, with exponential back-off and jitter (default ${DEFAULT_BOOTSTRAP_TIMING.maxAttempts})`, toNumber)
-    .option(
-      '--register-attempts <n>',
-      `tries of the whole registration (new ticket, certificate, RegisterThing) when AWS IoT throttles, fails or denies (default ${DEFAULT_REGISTER_ATTEMPTS})`,
-      toNumber,
-    )
-    .option(
-      '--throttle-attempts <n>',
-      `tries of one request AWS IoT throttles (429) or one refused MQTT CONNECT, in place, with exponential back-off and full jitter (default ${DEFAULT_THROTTLE_POLICY.attempts})`,
-      toNumber,
-    )
-    .option('--throttle-backoff <ms>', `first back-off ceiling after a throttled request; doubles each retry (default ${DEFAULT_THROTTLE_POLICY.baseBackoffMs})`, toNumber)
-    .option('--throttle-max-backoff <ms>', `largest back-off ceiling after a throttled request (default ${DEFAULT_THROTTLE_POLICY.maxBackoffMs})`, toNumber)
-    .option(
-      '--no-measure',
-      'take the first answer: do not time the TLS handshake to the regions it offers and ask again with the figures (measuring is on by default)',
-    )
-    .option('--measure-probes <n>', `handshakes to each offered region; the fastest counts (default ${DEFAULT_MEASURE_SETTINGS.probes})`, toNumber)
-    .option('--measure-timeout <ms>', `time for measuring every offered region, all at once (default ${DEFAULT_MEASURE_SETTINGS.timeoutMs})`, toNumber)
-    .addArgument(new Argument('[command]', 'rotate: get a new certificate now, in the same region (a provisioned device)').choices(['rotate']))
+    .addArgument(new Argument('[command]', 'rotate: get a new certificate now, in the same region (a provisioned device)').choices(['rotate']));
+  for (const setting of Object.values(SETTINGS)) program.addOption(optionOf(setting));
+  return program
     .option('--json', 'progress and result as JSON lines on stdout instead of text on stderr')
     .addHelpText(
       'after',
       [
         '',
         'Steps (named in progress and errors): ' + STEPS.join(', ') + '.',
-        'Exit codes: 0 provisioned or verified, 1 provisioning failed (the message names the step), 2 invalid flags or files.',
+        'Exit codes: 0 provisioned, verified, rotated or moved (a move or rotation that must wait included), 1 provisioning or rotate failed (the message names the step), 2 invalid flags or files.',
         'Private keys and tickets are never printed.',
         '',
         'Environment:',
@@ -146,8 +74,6 @@ export function buildProgram(io: Pick<CliIo, 'stdout'>): Command {
     .exitOverride()
     // Errors are reported by main() in one format; help goes to stdout.
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: () => undefined });
-  for (const option of lifecycleOptions()) program.addOption(option);
-  return program;
 }
 
 function formatText(event: ProvisionEvent): string | undefined {
@@ -182,9 +108,11 @@ function describeResult(thingName: string, result: ProvisionResult, out: string)
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
   let options: CliOptions;
+  let rawOptions: Record<string, unknown>;
   try {
     program.parse([...argv], { from: 'user' });
-    options = program.opts<CliOptions>();
+    rawOptions = program.opts();
+    options = rawOptions as CliOptions;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') return EXIT_OK;
@@ -211,38 +139,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   let loaded;
   try {
     const fromFile = options.config === undefined ? {} : await readConfigFile(options.config);
-    const fromFlags: Record<string, unknown> = {
-      thingName: options.thingName,
-      signingKey: options.signingKey,
-      claimCert: options.claimCert,
-      claimKey: options.claimKey,
-      bootstrapUrl: options.bootstrapUrl,
-      ca: options.ca,
-      out: options.out,
-      certificateMode: options.certificateMode,
-      claimClientIdPrefix: options.claimClientIdPrefix,
-      confirmationRule: options.confirmationRule,
-      mqtt: options.mqtt,
-      port: options.port,
-      connectTimeoutMs: options.connectTimeout,
-      requestTimeoutMs: options.requestTimeout,
-      operationTimeoutMs: options.operationTimeout,
-      maxAttempts: options.maxAttempts,
-      registerAttempts: options.registerAttempts,
-      throttleAttempts: options.throttleAttempts,
-      throttleBackoffMs: options.throttleBackoff,
-      throttleMaxBackoffMs: options.throttleMaxBackoff,
-      // --no-measure only when given: otherwise commander's implied `true` would override the file.
-      measure: program.getOptionValueSource('measure') === 'cli' ? options.measure : undefined,
-      measureProbes: options.measureProbes,
-      measureTimeoutMs: options.measureTimeout,
-      ...lifecycleFlagValues(options as Record<string, unknown>),
-    };
+    // Only what was given on the command line: a setting left out keeps the file's value (or its default).
+    const fromFlags: Record<string, unknown> = {};
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      const attribute = optionOf(setting).attributeName();
+      if (program.getOptionValueSource(attribute) === 'cli') fromFlags[name] = rawOptions[attribute];
+    }
     const merged: Record<string, unknown> = { ...fromFile };
     for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value;
-    if (options.param !== undefined) {
+    // --param adds to the file's parameters rather than replacing them.
+    if (fromFlags['parameters'] !== undefined) {
       const fileParams = typeof fromFile.parameters === 'object' && fromFile.parameters !== null ? fromFile.parameters : {};
-      merged.parameters = { ...fileParams, ...options.param };
+      merged.parameters = { ...fileParams, ...(fromFlags['parameters'] as Record<string, string>) };
     }
     loaded = await loadDevice(parseDeviceSettings(merged));
   } catch (error) {

@@ -14,7 +14,8 @@ import type { MqttProtocol } from './mqtt.js';
 import { type CertificateMode, DEFAULT_REGISTER_ATTEMPTS, type DeviceIdentity } from './provision.js';
 import { DEFAULT_MEASURE_SETTINGS, MEASURE_LIMITS } from './measure.js';
 import { DEFAULT_THROTTLE_POLICY } from './throttle.js';
-import { LIFECYCLE_FLAGS, lifecycleSettingsShape } from './lifecycle/settings.js';
+import { LIFECYCLE_SETTINGS } from './lifecycle/settings.js';
+import { collectParam, flagName, type Setting, toNumber } from './setting.js';
 
 /**
  * The device's settings: from a JSON config file, from flags, or both (flags win). Every value
@@ -22,74 +23,125 @@ import { LIFECYCLE_FLAGS, lifecycleSettingsShape } from './lifecycle/settings.js
  * naming the flag, rather than as a TLS failure three steps later.
  */
 
-/** Setting name -> the flag that sets it, for messages. */
-export const SETTING_FLAGS = {
-  thingName: '--thing-name',
-  signingKey: '--signing-key',
-  claimCert: '--claim-cert',
-  claimKey: '--claim-key',
-  bootstrapUrl: '--bootstrap-url',
-  ca: '--ca',
-  out: '--out',
-  certificateMode: '--certificate-mode',
-  claimClientIdPrefix: '--claim-client-id-prefix',
-  confirmationRule: '--confirmation-rule',
-  mqtt: '--mqtt',
-  parameters: '--param',
-  port: '--port',
-  connectTimeoutMs: '--connect-timeout',
-  requestTimeoutMs: '--request-timeout',
-  operationTimeoutMs: '--operation-timeout',
-  maxAttempts: '--max-attempts',
-  registerAttempts: '--register-attempts',
-  throttleAttempts: '--throttle-attempts',
-  throttleBackoffMs: '--throttle-backoff',
-  throttleMaxBackoffMs: '--throttle-max-backoff',
-  measure: '--no-measure',
-  measureProbes: '--measure-probes',
-  measureTimeoutMs: '--measure-timeout',
-  ...LIFECYCLE_FLAGS,
-} as const;
-
-export type SettingName = keyof typeof SETTING_FLAGS;
-
 const pathSchema = z.string().min(1, 'must not be empty');
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
-export const deviceSettingsSchema = z
-  .object({
-    thingName: thingNameSchema,
-    signingKey: pathSchema,
-    claimCert: pathSchema,
-    claimKey: pathSchema,
-    bootstrapUrl: z.string().min(1),
-    ca: pathSchema.optional(),
-    out: pathSchema,
-    certificateMode: z.enum(['csr', 'keys']).default('csr'),
-    claimClientIdPrefix: claimClientIdPrefixSchema.default(DEFAULT_CLAIM_CLIENT_ID_PREFIX),
-    confirmationRule: confirmationRuleNameSchema.default(DEFAULT_CONFIRMATION_RULE_NAME),
-    mqtt: z.enum(['3.1.1', '5']).default('3.1.1'),
+/** Every setting, in the order of `--help` (setting.ts): the flag, its help and its schema, once. */
+export const SETTINGS = {
+  thingName: { flag: '--thing-name <name>', help: 'the thing name this device was enrolled under (1-128 of [a-zA-Z0-9:_-])', schema: thingNameSchema },
+  signingKey: { flag: '--signing-key <file>', help: 'PEM private key that signs the bootstrap request (RSA 2048-4096, EC P-256 or Ed25519)', schema: pathSchema },
+  claimCert: { flag: '--claim-cert <file>', help: 'PEM claim certificate, shared by the fleet, for the first MQTT connection', schema: pathSchema },
+  claimKey: { flag: '--claim-key <file>', help: 'PEM private key of the claim certificate', schema: pathSchema },
+  bootstrapUrl: { flag: '--bootstrap-url <url>', help: 'https:// URL of the bootstrap service', schema: z.string().min(1) },
+  ca: {
+    flag: '--ca <file>',
+    help: 'PEM bundle of CA certificates to trust for the bootstrap and the IoT endpoints (default: system roots)',
+    schema: pathSchema.optional(),
+  },
+  out: { flag: '--out <dir>', help: 'directory for the device key (mode 0600), certificate and state.json; created if missing', schema: pathSchema },
+  certificateMode: {
+    flag: '--certificate-mode <mode>',
+    help: 'csr: key made on the device, AWS signs a CSR (default); keys: CreateKeysAndCertificate',
+    schema: z.enum(['csr', 'keys']).default('csr'),
+    choices: ['csr', 'keys'],
+  },
+  claimClientIdPrefix: {
+    flag: '--claim-client-id-prefix <prefix>',
+    help: "the claim session's client id is this prefix and the thing name: the deployment's claimClientIdPrefix (default prov-)",
+    schema: claimClientIdPrefixSchema.default(DEFAULT_CLAIM_CLIENT_ID_PREFIX),
+  },
+  confirmationRule: {
+    flag: '--confirmation-rule <name>',
+    help: "the IoT rule the device confirms its provisioning through (Basic Ingest): the deployment's confirmationRuleName (default GlobalIotConfirmation)",
+    schema: confirmationRuleNameSchema.default(DEFAULT_CONFIRMATION_RULE_NAME),
+  },
+  mqtt: { flag: '--mqtt <version>', help: 'MQTT protocol version (default 3.1.1)', schema: z.enum(['3.1.1', '5']).default('3.1.1'), choices: ['3.1.1', '5'] },
+  parameters: {
+    flag: '--param <name=value>',
+    help: 'extra RegisterThing template parameter; repeat for more (ThingName and Ticket are set by the device)',
     // AWS IoT template parameter values are strings; names as in a template's Parameters.
-    parameters: z
+    schema: z
       .record(z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'parameter names are 1-128 of [A-Za-z0-9_.:-]'), z.string().max(2048))
       .refine((p) => !Object.hasOwn(p, THING_NAME_PARAM) && !Object.hasOwn(p, TICKET_PARAM), {
         message: `${THING_NAME_PARAM} and ${TICKET_PARAM} are set by the device itself`,
       })
       .default({}),
-    port: z.number().int().min(1).max(65_535).default(8883),
-    connectTimeoutMs: ms(100, 120_000).default(10_000),
-    requestTimeoutMs: ms(100, 300_000).default(DEFAULT_BOOTSTRAP_TIMING.requestTimeoutMs),
-    operationTimeoutMs: ms(100, 300_000).default(10_000),
-    maxAttempts: z.number().int().min(1).max(20).default(DEFAULT_BOOTSTRAP_TIMING.maxAttempts),
-    registerAttempts: z.number().int().min(1).max(10).default(DEFAULT_REGISTER_ATTEMPTS),
-    throttleAttempts: z.number().int().min(1).max(20).default(DEFAULT_THROTTLE_POLICY.attempts),
-    throttleBackoffMs: ms(10, 60_000).default(DEFAULT_THROTTLE_POLICY.baseBackoffMs),
-    throttleMaxBackoffMs: ms(10, 300_000).default(DEFAULT_THROTTLE_POLICY.maxBackoffMs),
-    measure: z.boolean().default(DEFAULT_MEASURE_SETTINGS.enabled),
-    measureProbes: z.number().int().min(MEASURE_LIMITS.probes.min).max(MEASURE_LIMITS.probes.max).default(DEFAULT_MEASURE_SETTINGS.probes),
-    measureTimeoutMs: ms(MEASURE_LIMITS.timeoutMs.min, MEASURE_LIMITS.timeoutMs.max).default(DEFAULT_MEASURE_SETTINGS.timeoutMs),
-    ...lifecycleSettingsShape,
-  })
+    parse: collectParam,
+  },
+  port: { flag: '--port <port>', help: 'MQTT port when the endpoint names none (default 8883)', schema: z.number().int().min(1).max(65_535).default(8883), parse: toNumber },
+  connectTimeoutMs: { flag: '--connect-timeout <ms>', help: 'time to open a connection, HTTPS or MQTT (default 10000)', schema: ms(100, 120_000).default(10_000), parse: toNumber },
+  requestTimeoutMs: {
+    flag: '--request-timeout <ms>',
+    help: `time for one bootstrap attempt (default ${DEFAULT_BOOTSTRAP_TIMING.requestTimeoutMs})`,
+    schema: ms(100, 300_000).default(DEFAULT_BOOTSTRAP_TIMING.requestTimeoutMs),
+    parse: toNumber,
+  },
+  operationTimeoutMs: {
+    flag: '--operation-timeout <ms>',
+    help: 'time for one MQTT request such as RegisterThing (default 10000)',
+    schema: ms(100, 300_000).default(10_000),
+    parse: toNumber,
+  },
+  maxAttempts: {
+    flag: '--max-attempts <n>',
+    help: `bootstrap attempts in all, with exponential back-off and jitter (default ${DEFAULT_BOOTSTRAP_TIMING.maxAttempts})`,
+    schema: z.number().int().min(1).max(20).default(DEFAULT_BOOTSTRAP_TIMING.maxAttempts),
+    parse: toNumber,
+  },
+  registerAttempts: {
+    flag: '--register-attempts <n>',
+    help: `tries of the whole registration (new ticket, certificate, RegisterThing) when AWS IoT throttles, fails or denies (default ${DEFAULT_REGISTER_ATTEMPTS})`,
+    schema: z.number().int().min(1).max(10).default(DEFAULT_REGISTER_ATTEMPTS),
+    parse: toNumber,
+  },
+  throttleAttempts: {
+    flag: '--throttle-attempts <n>',
+    help: `tries of one request AWS IoT throttles (429) or one refused MQTT CONNECT, in place, with exponential back-off and full jitter (default ${DEFAULT_THROTTLE_POLICY.attempts})`,
+    schema: z.number().int().min(1).max(20).default(DEFAULT_THROTTLE_POLICY.attempts),
+    parse: toNumber,
+  },
+  throttleBackoffMs: {
+    flag: '--throttle-backoff <ms>',
+    help: `first back-off ceiling after a throttled request; doubles each retry (default ${DEFAULT_THROTTLE_POLICY.baseBackoffMs})`,
+    schema: ms(10, 60_000).default(DEFAULT_THROTTLE_POLICY.baseBackoffMs),
+    parse: toNumber,
+  },
+  throttleMaxBackoffMs: {
+    flag: '--throttle-max-backoff <ms>',
+    help: `largest back-off ceiling after a throttled request (default ${DEFAULT_THROTTLE_POLICY.maxBackoffMs})`,
+    schema: ms(10, 300_000).default(DEFAULT_THROTTLE_POLICY.maxBackoffMs),
+    parse: toNumber,
+  },
+  measure: {
+    flag: '--no-measure',
+    help: 'take the first answer: do not time the TLS handshake to the regions it offers and ask again with the figures (measuring is on by default)',
+    schema: z.boolean().default(DEFAULT_MEASURE_SETTINGS.enabled),
+  },
+  measureProbes: {
+    flag: '--measure-probes <n>',
+    help: `handshakes to each offered region; the fastest counts (default ${DEFAULT_MEASURE_SETTINGS.probes})`,
+    schema: z.number().int().min(MEASURE_LIMITS.probes.min).max(MEASURE_LIMITS.probes.max).default(DEFAULT_MEASURE_SETTINGS.probes),
+    parse: toNumber,
+  },
+  measureTimeoutMs: {
+    flag: '--measure-timeout <ms>',
+    help: `time for measuring every offered region, all at once (default ${DEFAULT_MEASURE_SETTINGS.timeoutMs})`,
+    schema: ms(MEASURE_LIMITS.timeoutMs.min, MEASURE_LIMITS.timeoutMs.max).default(DEFAULT_MEASURE_SETTINGS.timeoutMs),
+    parse: toNumber,
+  },
+  ...LIFECYCLE_SETTINGS,
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Setting name -> the flag that sets it, for messages. */
+export const SETTING_FLAGS = Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, flagName(setting)])) as Record<SettingName, string>;
+
+type SettingsShape = { [K in SettingName]: (typeof SETTINGS)[K]['schema'] };
+const settingsShape = Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, setting.schema])) as SettingsShape;
+
+export const deviceSettingsSchema = z
+  .object(settingsShape)
   .strict()
   .refine((s) => s.throttleMaxBackoffMs >= s.throttleBackoffMs, {
     message: `must not be below ${SETTING_FLAGS.throttleBackoffMs} (throttleBackoffMs)`,

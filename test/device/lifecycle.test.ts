@@ -87,6 +87,22 @@ describe('rotation', () => {
     expect((await cloud.registry.get(aged.device.thingName))?.history?.at(-1)).toMatchObject({ kind: 'rotation', why: 'rotation started by the device' });
   });
 
+  it('rotates and moves over MQTT 5 as over 3.1.1 (the shadow and provisioning clients on the MQTT 5 client)', { timeout: 60_000 }, async () => {
+    // Prepare
+    const { device, region } = await provisioned('mqtt5-lifecycle');
+    const to = otherRegion(region);
+
+    // Act
+    const rotated = await runDevice(cloud, device, { measure: NO_MEASURE, protocol: 'mqtt5', lifecycle: { rotateNow: true } });
+    await operator(cloud).move(device.thingName, to);
+    const moved = await runDevice(cloud, device, { measure: NO_MEASURE, protocol: 'mqtt5' });
+
+    // Assess
+    expect(rotated.result).toMatchObject({ outcome: 'rotated', region });
+    expect(moved.result).toMatchObject({ outcome: 'moved', region: to });
+    expect((await cloud.registry.get(device.thingName))?.history?.map((h) => h.kind)).toEqual(['rotation', 'move']);
+  });
+
   it('rotates when the certificate expires within --rotate-before-expiry-days', { timeout: 60_000 }, async () => {
     // Prepare: the local cloud's certificates end 2049-12-31; the device's clock says mid-November 2049.
     const { device, certificateId } = await provisioned('rotate-expiry');
