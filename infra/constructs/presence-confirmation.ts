@@ -61,6 +61,14 @@ export class PresenceConfirmation extends Construct {
       timeout: props.timeout ?? Duration.seconds(10),
       logRetention: retention,
       environment: props.environment,
+      ...(props.lifecycleAccess === undefined
+        ? {}
+        : {
+            unscopedActions: {
+              actions: ['iot:DescribeEndpoint'],
+              reason: "completing a move or a rotation reaches each region's shadows at the account's iot:Data-ATS endpoint; DescribeEndpoint supports no resource-level permissions",
+            },
+          }),
     });
     this.confirmFunction.addToRolePolicy(props.registryAccess);
     for (const statement of props.lifecycleAccess ?? []) this.confirmFunction.addToRolePolicy(statement);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import { loadGeoTable } from '@global-iot/core/geo/table.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { verifyTicket } from '@global-iot/core/ticket.js';
@@ -147,5 +149,32 @@ describe('bootstrap of a moving device', () => {
     expect(answer['code']).toBe('MOVE_REFUSED');
     expect(String(answer['message'])).toMatch(message);
     expect(await t.registry.get(thingName)).toEqual(before);
+  });
+
+  it("counts a move against its region's admission ceiling: over it, 429 REGION_BUSY and nothing changed", async () => {
+    // Prepare: one new device a second may go to eu-west-1; two devices move there in the same second.
+    const tableName = `admission-${randomUUID().slice(0, 8)}`;
+    await ensureAdmissionTable(t.client, tableName);
+    const h = makeHarness({
+      registry: t.registry,
+      now: () => t.clock.now,
+      config: { admission: { tableName, safetyFactor: 1, registerThingQuotaTps: 1 } },
+      geo,
+      admissionClient: t.client,
+    });
+    const first = await movingDevice('us-east-1', 'eu-west-1');
+    const second = await movingDevice('us-east-1', 'eu-west-1');
+    const before = await t.registry.get(second);
+    t.clock.now = (Math.floor(t.clock.now / 1000) + 1) * 1000 + 100;
+
+    // Act
+    const admitted = await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, first, t.clock.now), { sourceIp: TOKYO_IP }));
+    const refused = await h.handler(httpApiEvent(signedBootstrapRequest(h.fleetKey, second, t.clock.now + 1), { sourceIp: TOKYO_IP }));
+
+    // Assess
+    expect(admitted.statusCode).toBe(200);
+    expect(refused.statusCode).toBe(429);
+    expect(parseAnswer(refused)['code']).toBe('REGION_BUSY');
+    expect(await t.registry.get(second)).toEqual(before);
   });
 });
