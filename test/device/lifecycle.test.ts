@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProductCloud, startProductCloud } from './support/cloud.js';
+import { MqttConnectFailed } from '@global-iot/device/errors.js';
 import { listenForRequests } from '@global-iot/device/lifecycle/listen.js';
+import type { MqttTarget, MqttTransport } from '@global-iot/device/mqtt.js';
 import { provisionDevice } from '@global-iot/device/provision.js';
 import { deviceSetup, enrollDevice, eventually, runDevice } from './support/device.js';
 import { connects, hasNextFiles, operator, stored } from './support/lifecycle.js';
@@ -193,6 +195,42 @@ describe('move', () => {
 });
 
 describe('move, more', () => {
+  it('the new region gone after the new credentials were stored: the device runs on the old ones, and confirms and switches later', { timeout: 60_000 }, async () => {
+    // Prepare: the new region answers until the device has stored its new credentials, then not.
+    const { device, region, certificateId } = await provisioned('move-gone-mid');
+    const to = otherRegion(region);
+    await operator(cloud).move(device.thingName, to);
+    let reachable = true;
+    const flaky = (transport: MqttTransport): MqttTransport => {
+      const gate = <T>(target: MqttTarget, call: () => Promise<T>): Promise<T> =>
+        target.region === to && !reachable ? Promise.reject(new MqttConnectFailed(`${target.host}:${target.port}`, 'connection refused (cut off by the test)')) : call();
+      return {
+        openIdentitySession: (target, clientId, credentials) => gate(target, () => transport.openIdentitySession(target, clientId, credentials)),
+        openDeviceSession: (target, clientId, credentials) => gate(target, () => transport.openDeviceSession(target, clientId, credentials)),
+        checkConnection: (target, clientId, credentials) => gate(target, () => transport.checkConnection(target, clientId, credentials)),
+        publishAcknowledged: (target, clientId, credentials, topic, payload) => gate(target, () => transport.publishAcknowledged(target, clientId, credentials, topic, payload)),
+      };
+    };
+    const afterStep = async (step: string): Promise<void> => {
+      if (step === 'store-pending') reachable = false;
+    };
+
+    // Act
+    const cut = await runDevice(cloud, device, { measure: NO_MEASURE, wrapTransport: flaky, afterStep });
+    const between = await stored(device);
+    const statusBetween = (await cloud.registry.get(device.thingName))?.prov_status;
+    reachable = true;
+    const later = await runDevice(cloud, device, { measure: NO_MEASURE, wrapTransport: flaky });
+
+    // Assess
+    expect(cut.result).toMatchObject({ outcome: 'verified', region, certificateId, pending: { kind: 'move', region: to }, deferred: { action: 'move' } });
+    expect(cut.events.find((e) => e.step === 'confirm' && e.status === 'failed')?.region).toBe(to);
+    expect(between?.state.step === 'confirmed' ? between.state.pending?.confirmedAt : 'not confirmed').toBeUndefined();
+    expect(statusBetween).toBe('moving');
+    expect(later.result).toMatchObject({ outcome: 'moved', region: to, certificateId: cut.result.pending?.certificateId });
+    expect(later.events.filter((e) => e.status === 'ok').map((e) => e.step)).toEqual(['load', 'confirm', 'switch', 'acknowledge']);
+  });
+
   it('moves to the nearest other region when the operator says nearest', { timeout: 60_000 }, async () => {
     // Prepare
     const { device, region } = await provisioned('move-nearest');

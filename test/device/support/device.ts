@@ -6,7 +6,7 @@ import { tlsHandshakeProbe } from '@global-iot/device/handshake-probe.js';
 import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 import type { LifecycleOptions } from '@global-iot/device/lifecycle/options.js';
 import type { MeasureSettings } from '@global-iot/device/measure.js';
-import { createCrtTransport, type MqttProtocol, type MqttTarget } from '@global-iot/device/mqtt.js';
+import { createCrtTransport, type MqttProtocol, type MqttTarget, type MqttTransport } from '@global-iot/device/mqtt.js';
 import {
   type CertificateMode,
   type DeviceIdentity,
@@ -51,17 +51,20 @@ export interface RunOptions {
   resolveEndpoint?: (region: string, endpointAddress: string) => MqttTarget;
   /** The device's clock (default Date.now): a test moves it on to age a certificate. */
   now?: () => number;
+  /** Wraps the device's MQTT transport: a test cuts a region off in the middle of a run here. */
+  wrapTransport?: (transport: MqttTransport) => MqttTransport;
 }
 
 /** What `provisionDevice` is given for this device: the real store, HTTPS client and CRT transport. */
 export function deviceSetup(cloud: ProductCloud, device: TestDevice, options: RunOptions = {}): { identity: DeviceIdentity; options: ProvisionOptions; deps: ProvisionDeps; events: ProvisionEvent[] } {
   const events: ProvisionEvent[] = options.events ?? [];
-  const transport = createCrtTransport({
+  const crt = createCrtTransport({
     protocol: options.protocol ?? 'mqtt311',
     caPem: cloud.rootCa,
     connectTimeoutMs: 3_000,
     operationTimeoutMs: 8_000,
   });
+  const transport = options.wrapTransport ? options.wrapTransport(crt) : crt;
   const bootstrapOptions = {
     url: cloud.bootstrapUrl,
     ca: cloud.rootCa,
