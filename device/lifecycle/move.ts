@@ -1,7 +1,7 @@
 import type { MoveRequestDoc } from '@global-iot/core/lifecycle/shadow-protocol.js';
 import type { Flow } from '../flow/context.js';
 import { MoveNotPossible } from '../errors.js';
-import { type Assignment } from '../steps/bootstrap.js';
+import { type Assignment, assignmentOf } from '../steps/bootstrap.js';
 import { connect } from '../steps/connect.js';
 import { createCertificate } from '../steps/create-certificate.js';
 import { disconnect } from '../steps/disconnect.js';
@@ -36,20 +36,10 @@ function askWhereTo(flow: Moving, state: ConfirmedState): Promise<Assignment> {
   return flow.step(
     'bootstrap',
     async () => {
-      const answer = await flow.requestBootstrap();
-      const target = flow.locate(answer.region, answer.endpointAddress);
-      if (target.region === state.region) throw new MoveNotPossible(`the bootstrap keeps the device in ${state.region}: the move is not (or no longer) registered`);
-      const bootstrapped = {
-        version: 1 as const,
-        step: 'bootstrapped' as const,
-        thingName: flow.thingName,
-        region: target.region,
-        endpoint: target.host,
-        port: target.port,
-        templateName: answer.templateName,
-        updatedAt: new Date(flow.now()).toISOString(),
-      };
-      return { answer, target, bootstrapped };
+      const assignment = assignmentOf(flow, await flow.requestBootstrap());
+      const { region } = assignment.target;
+      if (region === state.region) throw new MoveNotPossible(`the bootstrap keeps the device in ${state.region}: the move is not (or no longer) registered`);
+      return assignment;
     },
     { describe: ({ answer }) => ({ region: answer.region, detail: { kind: 'move', from: state.region } }) },
   );

@@ -42,6 +42,22 @@ export function signedBootstrapRequester(
     });
 }
 
+/** Where an answer sends the device, and the state that records it (saved on first boot, not on a move). */
+export function assignmentOf(flow: Pick<Flow, 'locate' | 'thingName' | 'now'>, answer: BootstrapAnswer): Assignment {
+  const target = flow.locate(answer.region, answer.endpointAddress);
+  const bootstrapped: BootstrappedState = {
+    version: 1,
+    step: 'bootstrapped',
+    thingName: flow.thingName,
+    region: target.region,
+    endpoint: target.host,
+    port: target.port,
+    templateName: answer.templateName,
+    updatedAt: new Date(flow.now()).toISOString(),
+  };
+  return { answer, target, bootstrapped };
+}
+
 function describeAnswer({ answer }: Assignment): StepFacts {
   return {
     region: answer.region,
@@ -65,20 +81,9 @@ export function bootstrap(
   return flow.step(
     'bootstrap',
     async () => {
-      const answer = await flow.requestBootstrap(ask);
-      const target = flow.locate(answer.region, answer.endpointAddress);
-      const bootstrapped: BootstrappedState = {
-        version: 1,
-        step: 'bootstrapped',
-        thingName: flow.thingName,
-        region: target.region,
-        endpoint: target.host,
-        port: target.port,
-        templateName: answer.templateName,
-        updatedAt: new Date(flow.now()).toISOString(),
-      };
-      await flow.store.saveBootstrapped(bootstrapped);
-      return { answer, target, bootstrapped };
+      const assignment = assignmentOf(flow, await flow.requestBootstrap(ask));
+      await flow.store.saveBootstrapped(assignment.bootstrapped);
+      return assignment;
     },
     { describe: describeAnswer },
   );

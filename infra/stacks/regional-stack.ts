@@ -10,7 +10,7 @@ import { ClaimCertificate } from '../constructs/claim-certificate.js';
 import { ConfirmationFailures, failureQueueName } from '../constructs/confirmation-failures.js';
 import { DevicePolicy } from '../constructs/device-policy.js';
 import { IotDataDomain } from '../constructs/iot-data-domain.js';
-import { lifecycleAccess, PresenceConfirmation } from '../constructs/presence-confirmation.js';
+import { lifecycleAccess, ProvisioningConfirmation } from '../constructs/provisioning-confirmation.js';
 import type { ProvisioningFunction } from '../constructs/provisioning-function.js';
 import { ProvisioningTemplate } from '../constructs/provisioning-template.js';
 import { RegionalAlarms } from '../constructs/regional-alarms.js';
@@ -110,7 +110,7 @@ export class RegionalStack extends Stack {
       }),
     );
     const confirmation = this.group(
-      new PresenceConfirmation(this, 'Confirmation', {
+      new ProvisioningConfirmation(this, 'Confirmation', {
         where,
         ruleName: deployment.confirmationRuleName,
         confirmEntry: props.entries.confirm,

@@ -571,7 +571,7 @@ describe('regional stack composition', () => {
       ['Device', 'DevicePolicy'],
       ['Template', 'ProvisioningTemplate'],
       ['Claim', 'ClaimCertificate'],
-      ['Confirmation', 'PresenceConfirmation'],
+      ['Confirmation', 'ProvisioningConfirmation'],
       ['AlarmTopic', 'AlarmTopic'],
       ['ConfirmationFailures', 'ConfirmationFailures'],
       ['Alarms', 'RegionalAlarms'],

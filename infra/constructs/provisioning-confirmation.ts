@@ -7,7 +7,7 @@ import { CONFIRMATION_RULE_SQL, CONFIRMATION_RULE_SQL_VERSION } from '@global-io
 import { iotArn, type RegionAccount } from '../iot-policies.js';
 import { ProvisioningFunction } from './provisioning-function.js';
 
-export interface PresenceConfirmationProps {
+export interface ProvisioningConfirmationProps {
   /** The account and region of the rule and of the function's permission. */
   readonly where: RegionAccount;
   /**
@@ -48,11 +48,11 @@ export interface PresenceConfirmationProps {
  * keep their name from the presence rule this replaced, so that the stacks' logical ids of the
  * function and the error log stay.)
  */
-export class PresenceConfirmation extends Construct {
+export class ProvisioningConfirmation extends Construct {
   readonly confirmFunction: ProvisioningFunction;
   readonly rule: iot.CfnTopicRule;
 
-  constructor(scope: Construct, id: string, props: PresenceConfirmationProps) {
+  constructor(scope: Construct, id: string, props: ProvisioningConfirmationProps) {
     super(scope, id);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.confirmFunction = new ProvisioningFunction(this, 'ProvisioningConfirmation', {
