@@ -6,11 +6,10 @@ import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '@global-iot/core/config.js';
 import { getIotClient } from '@global-iot/core/endpoints.js';
-import { runCli } from '@global-iot/ops/cli.js';
 import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { type ProductCloud, startProductCloud } from '../device/support/cloud.js';
 import { enrollDevice, runDevice } from '../device/support/device.js';
-import { captureIo } from './helpers.js';
+import { opsAgainst } from './helpers.js';
 
 /**
  * `iot-ops cleanup` against the local cloud running the product: a device provisioned for real
@@ -23,6 +22,7 @@ const NEW_CERT = 'f'.repeat(64);
 
 let cloud: ProductCloud;
 let configPath: string;
+const ops = opsAgainst(() => ({ product: cloud, configPath }));
 
 beforeAll(async () => {
   cloud = await startProductCloud(REGIONS);
@@ -33,13 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.close();
 });
-
-async function ops(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo();
-  const flags = ['--config', configPath, '--endpoint-dynamodb', cloud.cloud.dynamo?.endpoint ?? '', '--endpoint-iot', cloud.cloud.iotControlEndpoint, '--quiet', '--timeout', '3000'];
-  const code = await runCli([...flags, ...argv], { io, env: {}, cwd: cloud.workDir });
-  return { code, out: io.out, err: io.err };
-}
 
 const iot = (region: string) => getIotClient(region, { endpoint: cloud.cloud.iotControlEndpoint });
 const data = (region: string) => new IoTDataPlaneClient({ region, endpoint: cloud.cloud.iotControlEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

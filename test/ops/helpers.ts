@@ -43,6 +43,27 @@ export interface CliRun {
   err: string;
 }
 
+/** What `opsAgainst` points the CLI at: a product cloud (test/device/support/cloud.ts) and a configuration file. */
+export interface ProductTarget {
+  readonly product: { readonly workDir: string; readonly cloud: Pick<LocalCloud, 'dynamo' | 'iotControlEndpoint'> };
+  readonly configPath: string;
+}
+
+/**
+ * The CLI in process against a product cloud (the bootstrap, hook and confirmation running), with
+ * the target's configuration unless a call names another file. `target` is read at each call, so
+ * a suite can make the runner before its `beforeAll` starts the cloud.
+ */
+export function opsAgainst(target: () => ProductTarget): (argv: readonly string[], config?: string) => Promise<CliRun> {
+  return async (argv, config) => {
+    const { product, configPath } = target();
+    const io = captureIo();
+    const flags = ['--config', config ?? configPath, '--endpoint-dynamodb', product.cloud.dynamo?.endpoint ?? '', '--endpoint-iot', product.cloud.iotControlEndpoint, '--quiet', '--timeout', '3000'];
+    const code = await runCli([...flags, ...argv], { io, env: {}, cwd: product.workDir });
+    return { code, out: io.out, err: io.err };
+  };
+}
+
 /** The local cloud (dynalite, the IoT control plane) with a fresh registry table and a config file. */
 export interface OpsCloud {
   cloud: LocalCloud;

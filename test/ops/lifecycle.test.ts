@@ -4,11 +4,10 @@ import { DescribeCertificateCommand, ListAttachedPoliciesCommand, ListThingPrinc
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getIotClient } from '@global-iot/core/endpoints.js';
-import { runCli } from '@global-iot/ops/cli.js';
 import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { type ProductCloud, startProductCloud } from '../device/support/cloud.js';
 import { enrollDevice, eventually, runDevice, type TestDevice } from '../device/support/device.js';
-import { captureIo } from './helpers.js';
+import { opsAgainst } from './helpers.js';
 
 /**
  * block, unblock and `reset --revoke` against the local cloud running the product: a device
@@ -20,6 +19,7 @@ const REGIONS = ['us-east-1', 'eu-central-1'];
 
 let cloud: ProductCloud;
 let configPath: string;
+const ops = opsAgainst(() => ({ product: cloud, configPath }));
 /** The same deployment with a region the local cloud does not run: its calls fail. */
 let brokenConfigPath: string;
 
@@ -34,13 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.close();
 });
-
-async function ops(argv: readonly string[], config = configPath): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo();
-  const flags = ['--config', config, '--endpoint-dynamodb', cloud.cloud.dynamo?.endpoint ?? '', '--endpoint-iot', cloud.cloud.iotControlEndpoint, '--quiet', '--timeout', '3000'];
-  const code = await runCli([...flags, ...argv], { io, env: {}, cwd: cloud.workDir });
-  return { code, out: io.out, err: io.err };
-}
 
 const iot = (region: string) => getIotClient(region, { endpoint: cloud.cloud.iotControlEndpoint });
 

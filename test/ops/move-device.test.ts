@@ -4,11 +4,10 @@ import { DescribeCertificateCommand } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getIotClient } from '@global-iot/core/endpoints.js';
-import { runCli } from '@global-iot/ops/cli.js';
 import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { type ProductCloud, startProductCloud } from '../device/support/cloud.js';
 import { enrollDevice, runDevice, type TestDevice } from '../device/support/device.js';
-import { captureIo } from './helpers.js';
+import { opsAgainst } from './helpers.js';
 
 /**
  * What an operator asks with `iot-ops move`, `policy` and `rotate`, carried out end to end: the
@@ -21,6 +20,7 @@ const REGIONS = ['us-east-1', 'eu-central-1'];
 
 let cloud: ProductCloud;
 let configPath: string;
+const ops = opsAgainst(() => ({ product: cloud, configPath }));
 
 beforeAll(async () => {
   cloud = await startProductCloud(REGIONS);
@@ -31,13 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.close();
 });
-
-async function ops(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo();
-  const flags = ['--config', configPath, '--endpoint-dynamodb', cloud.cloud.dynamo?.endpoint ?? '', '--endpoint-iot', cloud.cloud.iotControlEndpoint, '--quiet', '--timeout', '3000'];
-  const code = await runCli([...flags, ...argv], { io, env: {}, cwd: cloud.workDir });
-  return { code, out: io.out, err: io.err };
-}
 
 const data = (region: string) => new IoTDataPlaneClient({ region, endpoint: cloud.cloud.iotControlEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 const other = (region: string): string => REGIONS.find((r) => r !== region) ?? '';
