@@ -8,6 +8,9 @@ import { ticketClaimsSchema } from './ticket.js';
  * "Pre-provisioning hooks"). The confirmation's event is core/confirmation.ts's.
  */
 
+/** The one payload version of the pre-provisioning hook's event that AWS IoT defines. */
+export const HOOK_PAYLOAD_VERSION = '2020-04-01';
+
 /** Parameter the device sends in RegisterThing: the thing name it was enrolled under. */
 export const THING_NAME_PARAM = 'ThingName';
 /** Parameter the device sends in RegisterThing: the ticket the bootstrap issued it. */

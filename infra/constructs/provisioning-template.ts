@@ -5,9 +5,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IDependable } from 'constructs';
 import { iotArn, type RegionAccount } from '../iot-policies.js';
 import { ProvisioningFunction } from './provisioning-function.js';
+import { HOOK_PAYLOAD_VERSION } from '@global-iot/core/provisioning-params.js';
 
 /** The hook's event and answer format; the only version AWS IoT defines. */
-export const HOOK_PAYLOAD_VERSION = '2020-04-01';
 
 /** AWS IoT waits this long for the hook; the function may not run longer. */
 export const HOOK_TIMEOUT = Duration.seconds(5);

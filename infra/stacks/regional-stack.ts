@@ -18,7 +18,7 @@ import type { HandlerEntries } from '../handlers.js';
 import type { RegionAccount } from '../iot-policies.js';
 import { logicalIdFromPath } from '../logical-ids.js';
 
-export { HOOK_PAYLOAD_VERSION, HOOK_TIMEOUT } from '../constructs/provisioning-template.js';
+export { HOOK_TIMEOUT } from '../constructs/provisioning-template.js';
 
 export interface RegionalStackProps extends StackProps {
   readonly config: InfraConfig;

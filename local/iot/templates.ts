@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { HOOK_PAYLOAD_VERSION } from '@global-iot/core/provisioning-params.js';
 import { isValidTemplateName, MAX_TEMPLATE_BODY_CHARS, parseTemplate, TemplateValidationError } from '@global-iot/core/template/index.js';
 import type { PreProvisioningHook, RegionState, TemplateRecord } from './region-state.js';
 import { alreadyExists, deleteConflict, invalidRequest, notFound, versionsLimitExceeded } from './service-error.js';
@@ -11,7 +12,6 @@ import { alreadyExists, deleteConflict, invalidRequest, notFound, versionsLimitE
 
 /** AWS: a template keeps at most 5 versions. */
 export const MAX_TEMPLATE_VERSIONS = 5;
-export const HOOK_PAYLOAD_VERSION = '2020-04-01';
 
 const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'not an IAM role ARN');
 const lambdaArn = z.string().regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$/, 'not a Lambda function ARN');

@@ -7,6 +7,7 @@ import {
   ListProvisioningTemplateVersionsCommand,
   UpdateProvisioningTemplateCommand,
 } from '@aws-sdk/client-iot';
+import { HOOK_PAYLOAD_VERSION } from '@global-iot/core/provisioning-params.js';
 import { parseTemplate } from '@global-iot/core/template/index.js';
 import { normaliseJson, unifiedDiff } from './diff.js';
 import { OperationFailed, UsageError } from './errors.js';
@@ -14,7 +15,6 @@ import { errorName, inEachRegion, type RegionOutcome } from './regional.js';
 
 /** AWS keeps at most 5 versions of a provisioning template. */
 export const MAX_TEMPLATE_VERSIONS = 5;
-export const HOOK_PAYLOAD_VERSION = '2020-04-01';
 
 export interface TemplateTarget {
   readonly iot: (region: string) => IoTClient;

@@ -12,7 +12,7 @@ import {
 import { GetPolicyCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod';
 import type { DeploymentConfig } from '@global-iot/core/config.js';
-import { parseTemplateArn } from '@global-iot/core/provisioning-params.js';
+import { HOOK_PAYLOAD_VERSION, parseTemplateArn } from '@global-iot/core/provisioning-params.js';
 import { withAbortTimeout, withTimeout } from '@global-iot/core/timeout.js';
 import { errorName, RegionTimeout } from '../regional.js';
 import { type Check, CheckFailed, CheckSkipped, runCheck } from './check.js';
@@ -112,8 +112,8 @@ async function templateChecks(deps: RegionCheckDeps, facts: RegionFacts): Promis
       const hook = described.preProvisioningHook;
       if (!hook?.targetArn) throw new CheckFailed('no pre-provisioning hook', 'the template has no hook: any holder of the claim certificate could provision any thing');
       facts.hookArn = hook.targetArn;
-      if (hook.payloadVersion !== undefined && hook.payloadVersion !== '2020-04-01') {
-        throw new CheckFailed(`payload version ${hook.payloadVersion}`, 'the hook expects payload version 2020-04-01');
+      if (hook.payloadVersion !== undefined && hook.payloadVersion !== HOOK_PAYLOAD_VERSION) {
+        throw new CheckFailed(`payload version ${hook.payloadVersion}`, `the hook expects payload version ${HOOK_PAYLOAD_VERSION}`);
       }
       return hook.targetArn;
     },
