@@ -113,13 +113,7 @@ export function readHookSettings(env: Env): HookEnvSettings {
       env,
     }),
     hook: {
-      maxProvisionAttempts: getIntFromEnv({
-        key: 'MAX_PROVISION_ATTEMPTS',
-        defaultValue: attempts.parse(undefined),
-        min: attempts.unwrap().minValue ?? 1,
-        max: attempts.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER,
-        env,
-      }),
+      maxProvisionAttempts: intSetting(env, 'MAX_PROVISION_ATTEMPTS', attempts),
       claimClientIdPrefix: getClaimClientIdPrefix(env, prefix.parse(undefined)),
       legacyClaimClientIds: getBoolFromEnv({ key: 'LEGACY_CLAIM_CLIENT_IDS', defaultValue: legacy.parse(undefined), env }),
       rotationTemplateName: getRotationTemplateName(env, rotationTemplate.parse(undefined)),
@@ -127,21 +121,17 @@ export function readHookSettings(env: Env): HookEnvSettings {
   };
 }
 
+/** A whole-number setting whose default and bounds are the deployment schema's, the one place they live. */
+function intSetting(env: Env, key: string, schema: z.ZodDefault<z.ZodNumber>): number {
+  const bounds = schema.unwrap();
+  return getIntFromEnv({ key, defaultValue: schema.parse(undefined), min: bounds.minValue ?? 1, max: bounds.maxValue ?? Number.MAX_SAFE_INTEGER, env });
+}
+
 function readLifecycle(env: Env): LifecycleDefaults {
   const policy = getStringFromEnv({ key: 'REPROVISION_POLICY', defaultValue: lifecycleSchema.shape.reprovisionPolicy.parse(undefined), env });
   const parsed = reprovisionPolicySchema.safeParse(policy);
   if (!parsed.success) throw new ConfigError(`REPROVISION_POLICY must be one of ${reprovisionPolicySchema.options.join(', ')}, got '${policy}'`);
-  const history = lifecycleSchema.shape.historyLimit;
-  return {
-    defaultPolicy: parsed.data,
-    historyLimit: getIntFromEnv({
-      key: 'HISTORY_LIMIT',
-      defaultValue: history.parse(undefined),
-      min: history.unwrap().minValue ?? 1,
-      max: history.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER,
-      env,
-    }),
-  };
+  return { defaultPolicy: parsed.data, historyLimit: intSetting(env, 'HISTORY_LIMIT', lifecycleSchema.shape.historyLimit) };
 }
 
 export function readConfirmSettings(env: Env): ConfirmEnvSettings {

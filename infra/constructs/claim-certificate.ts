@@ -12,7 +12,7 @@ export interface ClaimCertificateProps {
   readonly templateName: string;
   /** Claim sessions connect only as `<prefix><thing>` (the deployment's claimClientIdPrefix). */
   readonly clientIdPrefix: string;
-  /** The deployment's legacyClaimClientIds: any client id, for firmware from before the prefix. */
+  /** The deployment's legacyClaimClientIds (every client id allowed), for firmware from before the prefix. */
   readonly legacyClientIds: boolean;
   /**
    * PEM of the fleet's shared claim certificate, registered in this region without a CA.

@@ -8,7 +8,7 @@ import { lifecycleClients } from '@global-iot/pre-provisioning-hook/lifecycle-cl
  * before it leaves, once the SDK has resolved where it would go.
  */
 
-// The SDK signs before it sends: any credentials will do, none from this machine.
+// The SDK signs before it sends; made-up credentials do, none from this machine.
 beforeAll(() => {
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');

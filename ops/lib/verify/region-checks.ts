@@ -110,7 +110,7 @@ async function templateChecks(deps: RegionCheckDeps, facts: RegionFacts): Promis
     'template wired to the hook',
     async () => {
       const hook = described.preProvisioningHook;
-      if (!hook?.targetArn) throw new CheckFailed('no pre-provisioning hook', 'the template has no hook: any holder of the claim certificate could provision any thing');
+      if (!hook?.targetArn) throw new CheckFailed('no pre-provisioning hook', 'the template has no hook, so whoever holds the claim certificate could provision whatever thing');
       facts.hookArn = hook.targetArn;
       if (hook.payloadVersion !== undefined && hook.payloadVersion !== HOOK_PAYLOAD_VERSION) {
         throw new CheckFailed(`payload version ${hook.payloadVersion}`, `the hook expects payload version ${HOOK_PAYLOAD_VERSION}`);
