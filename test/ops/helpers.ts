@@ -43,6 +43,13 @@ export interface CliRun {
   err: string;
 }
 
+/** A deployment configuration file for `regions` (the first is home and default) in `dir`; its path. */
+export function writeOpsConfig(dir: string, regions: readonly string[], name = 'config.json'): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify({ homeRegion: regions[0], regions, defaultRegion: regions[0] }));
+  return path;
+}
+
 /** What `opsAgainst` points the CLI at: a product cloud (test/device/support/cloud.ts) and a configuration file. */
 export interface ProductTarget {
   readonly product: { readonly workDir: string; readonly cloud: Pick<LocalCloud, 'dynamo' | 'iotControlEndpoint'> };

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeCertificateCommand, ListAttachedPoliciesCommand, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -7,7 +7,7 @@ import { getIotClient } from '@global-iot/core/endpoints.js';
 import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { type ProductCloud, startProductCloud } from '../device/support/cloud.js';
 import { enrollDevice, eventually, runDevice, type TestDevice } from '../device/support/device.js';
-import { opsAgainst } from './helpers.js';
+import { opsAgainst, writeOpsConfig } from './helpers.js';
 
 /**
  * block, unblock and `reset --revoke` against the local cloud running the product: a device
@@ -25,10 +25,8 @@ let brokenConfigPath: string;
 
 beforeAll(async () => {
   cloud = await startProductCloud(REGIONS);
-  configPath = join(cloud.workDir, 'config.json');
-  brokenConfigPath = join(cloud.workDir, 'broken.json');
-  writeFileSync(configPath, JSON.stringify({ homeRegion: REGIONS[0], regions: REGIONS, defaultRegion: REGIONS[0] }));
-  writeFileSync(brokenConfigPath, JSON.stringify({ homeRegion: REGIONS[0], regions: [...REGIONS, 'ap-south-1'], defaultRegion: REGIONS[0] }));
+  configPath = writeOpsConfig(cloud.workDir, REGIONS);
+  brokenConfigPath = writeOpsConfig(cloud.workDir, [...REGIONS, 'ap-south-1'], 'broken.json');
 }, 120_000);
 
 afterAll(async () => {

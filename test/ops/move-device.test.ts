@@ -1,5 +1,3 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DescribeCertificateCommand } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +5,7 @@ import { getIotClient } from '@global-iot/core/endpoints.js';
 import { EXIT } from '@global-iot/ops/lib/errors.js';
 import { type ProductCloud, startProductCloud } from '../device/support/cloud.js';
 import { enrollDevice, runDevice, type TestDevice } from '../device/support/device.js';
-import { opsAgainst } from './helpers.js';
+import { opsAgainst, writeOpsConfig } from './helpers.js';
 
 /**
  * What an operator asks with `iot-ops move`, `policy` and `rotate`, carried out end to end: the
@@ -24,8 +22,7 @@ const ops = opsAgainst(() => ({ product: cloud, configPath }));
 
 beforeAll(async () => {
   cloud = await startProductCloud(REGIONS);
-  configPath = join(cloud.workDir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ homeRegion: REGIONS[0], regions: REGIONS, defaultRegion: REGIONS[0] }));
+  configPath = writeOpsConfig(cloud.workDir, REGIONS);
 }, 120_000);
 
 afterAll(async () => {
