@@ -13,18 +13,13 @@ import { movedTo, type Placed } from '@global-iot/core/placement.js';
  * Retry-After that spreads the burst, or (`overflow: next-region`) the next region it may use.
  */
 
-/** The limiter's dependencies, and the wait that paces admitted devices within their second. */
-export interface BootstrapAdmissionDeps extends AdmissionDeps {
-  readonly sleep: (ms: number) => Promise<void>;
-}
-
 /** What the log line says about admission. */
 export type AdmissionOutcome = 'off' | 'admitted' | 'held' | 'overflow' | 'kept';
 
 export interface Admitted {
   readonly placed: Placed;
   readonly outcome: AdmissionOutcome;
-  /** Admitted just now, with pacing on: its answer takes a place in the region's release line. */
+  /** Admitted just now, with pacing on: its answer names a time in the region's release line. */
   readonly paced?: boolean;
 }
 
@@ -46,7 +41,7 @@ export function heldRegion(record: DeviceRecord, nowMs: number): string | undefi
  * (still offered, so residency and draining still allow it) rather than waiting.
  */
 export async function admitPlacement(
-  deps: BootstrapAdmissionDeps,
+  deps: AdmissionDeps,
   settings: AdmissionSettings,
   placed: Placed,
   record: DeviceRecord,
@@ -73,14 +68,15 @@ export async function admitPlacement(
 }
 
 /**
- * Holds an admitted device's answer until its place in the region's release line
- * (core/admission/retry-queue.ts). It comes last, after the assignment is written, so that
- * whatever a busy service does after admitting a device cannot bunch the answers again.
+ * An admitted device's time to call RegisterThing (epoch ms): its place in the region's release
+ * line (core/admission/retry-queue.ts), at the soonest `registerLeadMs` from now. Places follow
+ * `1 / ceiling` s apart, so the calls of a burst reach AWS IoT at the ceiling's rate however the
+ * answers and the steps before RegisterThing bunch. Taken last, after the assignment is written;
+ * the device waits, not the function. Undefined when the device is not paced (admission or
+ * pacing off, or a slot it already holds).
  */
-export async function releaseInLine(deps: BootstrapAdmissionDeps, settings: AdmissionSettings, admitted: Admitted): Promise<void> {
-  if (admitted.paced !== true) return;
+export async function registerSlot(deps: AdmissionDeps, settings: AdmissionSettings, admitted: Admitted): Promise<number | undefined> {
+  if (admitted.paced !== true) return undefined;
   const region = admitted.placed.region;
-  const place = await takePlace(deps, settings, region, 'release', admissionCeiling(settings, region), deps.now());
-  const wait = place - deps.now();
-  if (wait > 0) await deps.sleep(wait);
+  return takePlace(deps, settings, region, 'release', admissionCeiling(settings, region), deps.now() + settings.registerLeadMs);
 }

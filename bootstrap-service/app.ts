@@ -94,6 +94,7 @@ export function createBootstrapHandler(deps: BootstrapHandlerDeps) {
         admission: trace.admission,
         ticketId: trace.ticketId,
         ticketKid: trace.ticketKid,
+        registerAt: trace.registerAt,
       },
       dimensions: dimensions(outcome, trace),
     });
@@ -113,8 +114,6 @@ export interface BootstrapParts {
   /** The admission limiter's table (`config.admission.tableName`) is reached with this client. */
   admissionClient: AdmissionDeps['client'];
   now?: () => number;
-  /** The pacing wait of admitted devices (default a timer). */
-  sleep?: (ms: number) => Promise<void>;
   /** How long the drained-regions list is cached. */
   drainingCacheMs?: number;
 }
@@ -131,11 +130,7 @@ export function createBootstrapDeps(parts: BootstrapParts): BootstrapHandlerDeps
     geo: parts.geo,
     drainingRegions: cachedValue(() => parts.registry.getDrainingRegions(), [], parts.drainingCacheMs ?? 10_000, now),
     chooser: regionChooserFor(parts.config),
-    admission: {
-      client: parts.admissionClient,
-      now,
-      sleep: parts.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
-    },
+    admission: { client: parts.admissionClient, now },
     now,
     record: parts.record,
   };

@@ -11,7 +11,8 @@ import {
   verifySignature,
 } from '@global-iot/core/signing.js';
 import { issueTicket, type TicketSigner } from '@global-iot/core/ticket.js';
-import { type AdmissionOutcome, admitPlacement, type Admitted, type BootstrapAdmissionDeps, releaseInLine } from './admission.js';
+import type { AdmissionDeps } from '@global-iot/core/admission/limiter.js';
+import { type AdmissionOutcome, admitPlacement, type Admitted, registerSlot } from './admission.js';
 import {
   AlreadyProvisioned,
   BadRequest,
@@ -51,8 +52,8 @@ export interface BootstrapDeps {
   drainingRegions: () => Promise<readonly string[]>;
   /** Region choice for a set of draining regions; see `regionChooserFor` (core/region-policy.ts). */
   chooser: (draining: readonly string[]) => RegionChooser;
-  /** The admission limiter's table client, clock and pacing wait (used when `config.admission.enabled`). */
-  admission: BootstrapAdmissionDeps;
+  /** The admission limiter's table client and clock (used when `config.admission.enabled`). */
+  admission: AdmissionDeps;
   now: () => number;
 }
 
@@ -74,6 +75,13 @@ export interface BootstrapAnswer {
   candidates: { region: string; endpointAddress: string }[];
   /** How the region was chosen (the registry's `placement`). */
   placement: Placement;
+  /**
+   * When to call RegisterThing (epoch ms, this service's clock) so that the region's new devices
+   * reach AWS IoT evenly spaced under its quota; present when admission paces devices.
+   */
+  registerAt?: number;
+  /** This service's clock (epoch ms) as it answered, for a device to tell how far its own clock is off. */
+  serverTime?: number;
 }
 
 /** What the request log line records about a decision (nothing secret). */
@@ -89,6 +97,8 @@ export interface BootstrapTrace {
   /** The issued ticket's id and the id of the key that signed it (never the ticket). */
   ticketId?: string;
   ticketKid?: string;
+  /** The RegisterThing time the answer gave (epoch ms), with pacing. */
+  registerAt?: number;
 }
 
 /** Caches a slow-changing async value for `ttlMs`; a failed refresh keeps the last value. */
@@ -260,8 +270,9 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         placement: choice.placement,
         ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
-      await releaseInLine(deps.admission, deps.config.admission, admitted);
-      return await answer(choice, issued, deps);
+      const registerAt = await registerSlot(deps.admission, deps.config.admission, admitted);
+      if (registerAt !== undefined) trace.registerAt = Math.ceil(registerAt);
+      return await answer(choice, issued, trace.registerAt, deps);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
       const fresh = await deps.registry.get(record.thing_name);
@@ -315,7 +326,12 @@ async function endpointsOf(regions: readonly string[], deps: BootstrapDeps): Pro
   });
 }
 
-async function answer(choice: Placed, issued: { ticket: string; claims: { exp: number } }, deps: BootstrapDeps): Promise<BootstrapAnswer> {
+async function answer(
+  choice: Placed,
+  issued: { ticket: string; claims: { exp: number } },
+  registerAt: number | undefined,
+  deps: BootstrapDeps,
+): Promise<BootstrapAnswer> {
   // The chosen region's endpoint is required; a fallback or candidate whose endpoint cannot be
   // resolved now is left out rather than failing the whole answer.
   const others = [...new Set([...fallbacksOf(choice), ...choice.candidates])].filter((region) => region !== choice.region);
@@ -337,5 +353,6 @@ async function answer(choice: Placed, issued: { ticket: string; claims: { exp: n
     fallbacks: listed(fallbacksOf(choice)),
     candidates: listed(choice.candidates),
     placement: choice.placement,
+    ...(registerAt === undefined ? {} : { registerAt, serverTime: deps.now() }),
   };
 }

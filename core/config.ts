@@ -68,10 +68,17 @@ export const admissionSchema = z.object({
   /** How long a counter is kept before DynamoDB's TTL may delete it. */
   counterTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
   /**
-   * Answer each region's admitted devices at most `ceiling` a second, evenly spaced, however the
-   * answers bunch (core/admission/retry-queue.ts), so their RegisterThing calls do not arrive together.
+   * Give each region's admitted devices a time to call RegisterThing at, `ceiling` a second and
+   * evenly spaced (the answer's `registerAt`, core/admission/retry-queue.ts), so their calls do
+   * not arrive together however the answers, connections and certificates bunch on the way.
    */
   pacing: z.boolean().default(true),
+  /**
+   * With pacing: how far after its answer a device's RegisterThing time is set at the soonest,
+   * to cover its connection and certificate request. A device that is quicker waits the rest; one
+   * that is slower calls as soon as it can, out of step, so this is the usual time, not the best.
+   */
+  registerLeadMs: z.number().int().min(0).max(30_000).default(1000),
 });
 export type AdmissionSettings = z.output<typeof admissionSchema>;
 

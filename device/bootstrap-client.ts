@@ -35,6 +35,10 @@ export const bootstrapAnswerSchema = z.object({
   candidates: z.array(z.object({ region: regionSchema, endpointAddress: endpointSchema })).max(20).optional(),
   /** How the service chose the region (`model`, `measured`, `pinned`, ...), for the device's log. */
   placement: z.string().regex(/^[a-z-]{1,32}$/, 'not a placement').optional(),
+  /** When to call RegisterThing (epoch ms, the service's clock): the region's devices are spaced under its quota. */
+  registerAt: z.number().int().nonnegative().optional(),
+  /** The service's clock as it answered (epoch ms), to tell how far the device's clock is off. */
+  serverTime: z.number().int().nonnegative().optional(),
 });
 export type BootstrapAnswer = z.infer<typeof bootstrapAnswerSchema>;
 

@@ -37,7 +37,8 @@ export interface EventError {
 export interface ProvisionEvent {
   readonly thingName: string;
   readonly step: StepName;
-  readonly status: 'start' | 'ok' | 'retry' | 'failed' | 'skipped';
+  /** `wait`: the step waits for its time (RegisterThing's, from the bootstrap answer) before it starts. */
+  readonly status: 'start' | 'ok' | 'retry' | 'failed' | 'skipped' | 'wait';
   readonly durationMs?: number;
   readonly region?: string;
   /** Non-secret facts about the step (never a key or a ticket). */

@@ -17,10 +17,12 @@ import { ADMISSION_KEY, ADMISSION_QUEUE_TAIL_ATTRIBUTE, ADMISSION_TTL_ATTRIBUTE,
  * - `retry`: a refused device's place, which sets its Retry-After. The refused devices of a
  *   burst come back `ceiling` a second, as many as that second admits, and a device refused later
  *   goes behind the seconds already given out. The line starts at the next second.
- * - `release`: when an admitted device's answer goes out. The limiter bounds each calendar
- *   second, and a busy service finishes the answers of several seconds' admissions at once;
- *   releasing them a place apart keeps their RegisterThing calls at the ceiling's rate, whenever
- *   their answers are ready. The line starts now: with no queue, no wait.
+ * - `release`: when an admitted device calls RegisterThing (its answer's `registerAt`). The
+ *   limiter bounds each calendar second, but a busy service finishes the answers of several
+ *   seconds' admissions at once, and devices take unequal times to connect and ask for a
+ *   certificate; times a place apart keep their RegisterThing calls at the ceiling's rate
+ *   whenever their answers are ready. The line starts at the caller's lead (the usual time a
+ *   device needs before RegisterThing).
  */
 
 /** Joins or starts races between bootstrap instances this many times before giving up. */

@@ -23,6 +23,7 @@ type Moving = Pick<
   | 'parameters'
   | 'store'
   | 'now'
+  | 'sleep'
   | 'requestBootstrap'
   | 'locate'
 >;

@@ -10,6 +10,8 @@ import type { BootstrappedState } from '../store.js';
 /** Where the bootstrap sent the device: its answer, the endpoint to reach, and the state recorded. */
 export interface Assignment {
   readonly answer: BootstrapAnswer;
+  /** When the answer arrived (the device's clock, epoch ms). */
+  readonly receivedAt: number;
   readonly target: MqttTarget;
   readonly bootstrapped: BootstrappedState;
 }
@@ -55,7 +57,7 @@ export function assignmentOf(flow: Pick<Flow, 'locate' | 'thingName' | 'now'>, a
     templateName: answer.templateName,
     updatedAt: new Date(flow.now()).toISOString(),
   };
-  return { answer, target, bootstrapped };
+  return { answer, receivedAt: flow.now(), target, bootstrapped };
 }
 
 function describeAnswer({ answer }: Assignment): StepFacts {

@@ -2,10 +2,11 @@ import { THING_NAME_PARAM, TICKET_PARAM } from '@global-iot/core/provisioning-pa
 import { MqttRequestFailed, StepFailed } from '../errors.js';
 import type { Flow } from '../flow/context.js';
 import type { IdentitySession, MqttCredentials } from '../mqtt.js';
+import { awaitRegisterSlot } from './await-register-slot.js';
 import type { Assignment } from './bootstrap.js';
 import type { IssuedCredentials } from './create-certificate.js';
 
-type Registering = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'thingName' | 'parameters' | 'report'>;
+type Registering = Pick<Flow, 'step' | 'whileThrottled' | 'transport' | 'thingName' | 'parameters' | 'report' | 'now' | 'sleep'>;
 
 /**
  * The answer was lost, but the registration may have landed: starting over with another
@@ -27,8 +28,8 @@ async function landedAnyway(flow: Registering, assignment: Assignment, credentia
 }
 
 /**
- * Step `register-thing`: RegisterThing with the template and ticket of the answer, and the
- * template's DeviceConfiguration as the result.
+ * Step `register-thing`: RegisterThing with the template and ticket of the answer, at the time
+ * the answer gives (await-register-slot.ts), and the template's DeviceConfiguration as the result.
  */
 export async function registerThing(
   flow: Registering,
@@ -38,6 +39,7 @@ export async function registerThing(
   credentials: MqttCredentials,
 ): Promise<Record<string, string>> {
   const { answer, target } = assignment;
+  await awaitRegisterSlot(flow, assignment);
   try {
     const thing = await flow.step(
       'register-thing',

@@ -40,7 +40,6 @@ async function enrolled(pinnedRegion?: string): Promise<string> {
 async function harness(
   admission: Record<string, unknown>,
   config: Partial<DeploymentConfigInput> = {},
-  sleep?: (ms: number) => Promise<void>,
 ): Promise<Harness> {
   const tableName = `admission-${randomUUID().slice(0, 8)}`;
   await ensureAdmissionTable(t.client, tableName);
@@ -50,7 +49,6 @@ async function harness(
     config: { admission: { tableName, safetyFactor: 1, ...admission }, ...config },
     geo: { lookup: (ip) => PLACES[ip] },
     admissionClient: t.client,
-    ...(sleep ? { sleep } : {}),
   });
 }
 
@@ -138,32 +136,57 @@ describe('over the ceiling, retry-after', () => {
 });
 
 describe('pacing', () => {
-  it('answers a region\'s admitted devices 1 / ceiling s apart, however close their requests', async () => {
-    // Prepare: a ceiling of 4; the requests arrive 1 ms apart.
-    const waits: number[] = [];
-    const h = await harness({ registerThingQuotaTps: 4 }, {}, async (ms) => void waits.push(ms));
+  it('gives a region\'s admitted devices RegisterThing times 1 / ceiling s apart, a lead after the first answer', async () => {
+    // Prepare: a ceiling of 4 and the default lead (1 s); the requests arrive 1 ms apart.
+    const h = await harness({ registerThingQuotaTps: 4 });
     const names = [await enrolled(), await enrolled(), await enrolled(), await enrolled()];
     nextSecond();
 
     // Act
-    for (const name of names) await ask(h, name);
+    const answers = [];
+    for (const name of names) answers.push((await ask(h, name)).body);
 
-    // Assess: the first at once, then 250, 500 and 750 ms after it.
-    expect(waits).toEqual([250 - 1, 500 - 2, 750 - 3]);
+    // Assess: the first 1 s after its answer, then 250, 500 and 750 ms after it, whatever the answers' times.
+    const first = answers[0];
+    expect(first?.registerAt).toBe(Number(first?.serverTime) + 1000);
+    expect(answers.map((a) => Number(a.registerAt) - Number(first?.registerAt))).toEqual([0, 250, 500, 750]);
+    expect(answers.map((a) => a.serverTime)).toEqual([1, 2, 3, 4].map((i) => Number(first?.serverTime) + i - 1));
   });
 
-  it('waits for nothing with pacing off', async () => {
-    // Prepare
-    const waits: number[] = [];
-    const h = await harness({ registerThingQuotaTps: 4, pacing: false }, {}, async (ms) => void waits.push(ms));
+  it('starts the line again at the lead once it has run out', async () => {
+    // Prepare: no lead; the second request comes 2 s after the first, when its place has passed.
+    const h = await harness({ registerThingQuotaTps: 4, registerLeadMs: 0 });
     const names = [await enrolled(), await enrolled()];
     nextSecond();
 
     // Act
-    for (const name of names) await ask(h, name);
+    const first = (await ask(h, names[0] ?? '')).body;
+    t.clock.now += 2000;
+    const second = (await ask(h, names[1] ?? '')).body;
+
+    // Assess: each at its own answer's time, not 250 ms after the first.
+    expect(first.registerAt).toBe(first.serverTime);
+    expect(second.registerAt).toBe(second.serverTime);
+  });
+
+  it('names no RegisterThing time with pacing off, nor to a device asking again for the slot it holds', async () => {
+    // Prepare
+    const off = await harness({ registerThingQuotaTps: 4, pacing: false });
+    const on = await harness({ registerThingQuotaTps: 4 });
+    const [a, b] = [await enrolled(), await enrolled()];
+    nextSecond();
+
+    // Act
+    const unpaced = await ask(off, a);
+    const paced = await ask(on, b);
+    const again = await ask(on, b);
 
     // Assess
-    expect(waits).toEqual([]);
+    expect(unpaced.status).toBe(200);
+    expect(unpaced.body).not.toHaveProperty('registerAt');
+    expect(paced.body).toHaveProperty('registerAt');
+    expect(again.status).toBe(200);
+    expect(again.body).not.toHaveProperty('registerAt');
   });
 });
 

@@ -248,6 +248,8 @@ describe('requestBootstrap', () => {
     ['bad region', JSON.stringify({ ...ANSWER, region: 'Europe' })],
     ['bad endpoint', JSON.stringify({ ...ANSWER, endpointAddress: 'https://x/' })],
     ['an error status', JSON.stringify({ status: 'error', code: 'X', message: 'y' })],
+    ['a RegisterThing time that is not a whole number', JSON.stringify({ ...ANSWER, registerAt: '1700000000000' })],
+    ['a negative service time', JSON.stringify({ ...ANSWER, registerAt: 1, serverTime: -5 })],
   ])('refuses a 200 with %s', async (_label, body) => {
     // Prepare
     reset([{ status: 200, body }]);

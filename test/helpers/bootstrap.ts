@@ -52,8 +52,6 @@ export function makeHarness(options: {
    * turns it on: most tests send many requests within one second of their fixed clock.
    */
   admissionClient?: DynamoDBClient;
-  /** The pacing wait; by default none, so that a test's fixed clock does not cost real time. */
-  sleep?: (ms: number) => Promise<void>;
 }): Harness {
   const config = parseDeploymentConfig({
     homeRegion: 'us-east-1',
@@ -82,7 +80,6 @@ export function makeHarness(options: {
       // While admission is off this client is never used; were it used, nothing answers there.
       admissionClient: options.admissionClient ?? UNREACHABLE_DYNAMO,
       now: options.now,
-      sleep: options.sleep ?? (async () => undefined),
       drainingCacheMs: 0,
     }),
   );

@@ -63,6 +63,8 @@ interface LogEntry {
   errorCode?: string;
   outcome?: string;
   status?: number;
+  region?: string;
+  registerAt?: number;
 }
 
 function entries(): LogEntry[] {
@@ -105,5 +107,21 @@ describe('a burst with the quotas and admission on', () => {
     expect(busy.length).toBeGreaterThan(0);
     expect(registers.filter((e) => e.outcome === 'accepted')).toHaveLength(DEVICES);
     expect(registers.filter((e) => e.errorCode === 'Throttled')).toEqual([]);
+  });
+
+  it('gave each region\'s admitted devices RegisterThing times at least 1 / ceiling s apart', () => {
+    // Prepare: the ceiling is 10 x 0.8 = 8 a second, so 125 ms apart (times are rounded up to the ms).
+    const byRegion = new Map<string, number[]>();
+    for (const e of entries()) {
+      if (e.message !== 'bootstrap' || e.outcome !== 'SUCCESS' || e.region === undefined || e.registerAt === undefined) continue;
+      byRegion.set(e.region, [...(byRegion.get(e.region) ?? []), e.registerAt]);
+    }
+
+    // Act
+    const gaps = [...byRegion.values()].flatMap((times) => times.sort((a, b) => a - b).slice(1).map((t, i) => t - (times[i] ?? 0)));
+
+    // Assess
+    expect([...byRegion.values()].reduce((n, times) => n + times.length, 0)).toBe(DEVICES);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(124);
   });
 });
