@@ -11,6 +11,7 @@ import { ConfigError } from '@global-iot/core/errors.js';
 /** The repository root: the bundler resolves imports and the lock file from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_HTTP_SHIM = fileURLToPath(new URL('../bundling/node-http.ts', import.meta.url));
+const CREDENTIALS_SHIM = fileURLToPath(new URL('../bundling/lambda-credentials.ts', import.meta.url));
 
 /**
  * The newest Node.js runtime aws-cdk-lib offers. A test fails when aws-cdk-lib learns a newer
@@ -146,8 +147,13 @@ export class ProvisioningFunction extends NodejsFunction {
         // still call require() for Node built-ins, which ESM lacks without this shim.
         banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         mainFields: ['module', 'main'],
-        // node:http through require, not an ES module facade that loads undici (bundling/node-http.ts).
-        esbuildArgs: { '--alias:http': NODE_HTTP_SHIM, '--alias:node:http': NODE_HTTP_SHIM },
+        // node:http through require, not an ES module facade that loads undici (bundling/node-http.ts);
+        // credentials from the environment alone, not the whole default chain (bundling/lambda-credentials.ts).
+        esbuildArgs: {
+          '--alias:http': NODE_HTTP_SHIM,
+          '--alias:node:http': NODE_HTTP_SHIM,
+          '--alias:@aws-sdk/credential-provider-node': CREDENTIALS_SHIM,
+        },
         minify: true,
         sourceMap: true,
         sourcesContent: false,

@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,6 +106,11 @@ async function loadBundle(dir: string, env: Record<string, string>): Promise<str
     timeout: 20_000,
   });
   return stdout;
+}
+
+/** The source files a bundle was built from, as its source map lists them. */
+function bundledSources(dir: string): string[] {
+  return (JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] }).sources;
 }
 
 const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
@@ -1122,6 +1127,53 @@ describe('bundles', () => {
     // Assess
     expect(hook).toBe('function');
     expect(confirm).toBe('function');
+  });
+
+  it('carry credentials from the environment alone, without the default chain (SSO, STS, profiles, instance metadata)', () => {
+    // Prepare
+    const regional = defaults.regional.get('eu-central-1') as RegionalStack;
+    const bundles = [
+      bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction),
+      bundleOf(defaults, regional, regional.hookFunction),
+      bundleOf(defaults, regional, regional.confirmFunction),
+      bundleOf(six, six.home, (six.home.originCheck as OriginCheck).fn),
+    ];
+
+    for (const dir of bundles) {
+      // Act
+      const sources = bundledSources(dir);
+
+      // Assess
+      expect(sources.filter((s) => s.endsWith('infra/bundling/lambda-credentials.ts'))).toHaveLength(1);
+      expect(sources.filter((s) => s.includes('@aws-sdk/credential-provider-env/'))).not.toEqual([]);
+      expect(sources.filter((s) => /@aws-sdk\/(credential-provider-(?!env\/)|nested-clients\/|token-providers\/)|@smithy\/credential-provider-imds\//.test(s))).toEqual([]);
+    }
+  });
+
+  it('fail the bootstrap cold start, naming the variables, when the environment holds no credentials', async () => {
+    // Prepare
+    const sm = await startSecretsManagerStandIn();
+    const bundle = bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction);
+
+    // Act
+    let loading: Promise<string>;
+    try {
+      loading = loadBundle(bundle, {
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+        REGISTRY_TABLE: 'iot-device-registry',
+        BOOTSTRAP_CONFIG: JSON.stringify(defaults.config.deployment),
+        TICKET_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:k',
+        GEO_DB_PATH: join(bundle, 'geo', GEO_TABLE_FILE_NAME),
+      });
+      await loading.catch(() => undefined);
+    } finally {
+      await sm.close();
+    }
+
+    // Assess
+    await expect(loading).rejects.toThrow(/LambdaCredentialsMissingError.*no AWS credentials in the environment: .*AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY/);
+    expect(sm.calls).toEqual([]);
   });
 
   it('load the origin check as ESM, reading nothing before its first request', async () => {
