@@ -52,6 +52,13 @@ export interface ProvisioningFunctionProps {
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
+   * At most how many bytes a variable whose value holds tokens takes once deployed, for values
+   * the stack can bound better than the 256 bytes a token is otherwise assumed to take (a value
+   * joining several tokens, or tokens known to be short).
+   * @default - 256 bytes for each value that holds tokens
+   */
+  readonly environmentMaxBytes?: Readonly<Record<string, number>>;
+  /**
    * Retention of the function's log group, which this construct creates.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -86,10 +93,10 @@ export class EnvironmentTooLargeError extends ConfigError {
   override name = 'EnvironmentTooLargeError';
 }
 
-function checkEnvironmentSize(id: string, environment: Readonly<Record<string, string>>): void {
+function checkEnvironmentSize(id: string, environment: Readonly<Record<string, string>>, maxBytes: Readonly<Record<string, number>>): void {
   const sizes = Object.entries(environment).map(([key, value]) => ({
     key,
-    bytes: Buffer.byteLength(key) + (Token.isUnresolved(value) ? TOKEN_ALLOWANCE_BYTES : Buffer.byteLength(value)),
+    bytes: Buffer.byteLength(key) + (Token.isUnresolved(value) ? (maxBytes[key] ?? TOKEN_ALLOWANCE_BYTES) : Buffer.byteLength(value)),
   }));
   const total = sizes.reduce((sum, s) => sum + s.bytes, 0);
   if (total > MAX_ENVIRONMENT_BYTES) {
@@ -114,7 +121,7 @@ function quote(path: string): string {
 export class ProvisioningFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ProvisioningFunctionProps) {
     const environment = { ...props.environment, NODE_OPTIONS: '--enable-source-maps' };
-    checkEnvironmentSize(id, environment);
+    checkEnvironmentSize(id, environment, props.environmentMaxBytes ?? {});
     // Role and log group must exist before super(); they live beside the function in its scope.
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
