@@ -120,6 +120,8 @@ function initEnvironment(name: FunctionName, bundle: Bundle, secretsEndpoint: st
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
         BOOTSTRAP_CONFIG: JSON.stringify(DEPLOYMENT),
+        // What the home stack's deploy-time lookups hand the function (infra/constructs/iot-data-endpoints.ts).
+        IOT_DATA_ENDPOINTS: JSON.stringify(Object.fromEntries(DEPLOYMENT.regions.map((region) => [region, `a1b2c3d4e5f6g7-ats.iot.${region}.amazonaws.com`]))),
         REGISTRY_TABLE: 'iot-device-registry',
         TICKET_SIGNING_SECRET_ARN: SECRET_ARN,
         GEO_DB_PATH: join(bundle.dir, 'geo', GEO_TABLE_FILE_NAME),

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { getDynamoClient } from '@global-iot/core/aws-clients.js';
-import { describeEndpointViaIot } from '@global-iot/core/endpoints.js';
+import { describeEndpointFromTable } from '@global-iot/core/endpoints.js';
 import { describeError } from '@global-iot/core/errors.js';
 import { openGeoTable } from '@global-iot/core/geo/file-table.js';
 import { createLambdaTelemetry } from '@global-iot/core/lambda-telemetry.js';
@@ -52,7 +52,8 @@ const handle = createBootstrapHandler(
     admissionClient: dynamo,
     fleetPublicKeys: settings.fleetPublicKeys,
     signer,
-    describeEndpoint: describeEndpointViaIot(),
+    // Looked up at deploy by the home stack (settings.ts); custom domains come from endpointOverrides.
+    describeEndpoint: describeEndpointFromTable(settings.dataEndpoints),
     geo: geolocation(settings),
     record: telemetry.record,
   }),

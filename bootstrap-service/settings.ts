@@ -23,6 +23,13 @@ export const BOOTSTRAP_SERVICE_NAME = 'bootstrap';
  */
 export const SECRET_CACHE_SECONDS = { default: 300, min: 10, max: 3600 } as const;
 
+/**
+ * The iot:Data-ATS endpoint of each enabled region, as JSON `{"<region>": "<host>"}`. The home
+ * stack looks them up at deploy (they never change for an account and region), so the function
+ * never calls DescribeEndpoint; a region with an `endpointOverrides` entry needs none.
+ */
+export const DATA_ENDPOINTS_VARIABLE = 'IOT_DATA_ENDPOINTS';
+
 /** Where the optional geolocation provider's API key comes from. */
 export type GeoApiKeySource = { readonly secretArn: string } | { readonly value: string };
 
@@ -35,6 +42,8 @@ export interface BootstrapSettings {
   readonly dynamoEndpoint?: string;
   /** PEM public keys devices without a key of their own sign with. */
   readonly fleetPublicKeys: readonly string[];
+  /** Each enabled region's iot:Data-ATS endpoint, unless `config.endpointOverrides` names one (DATA_ENDPOINTS_VARIABLE). */
+  readonly dataEndpoints: Readonly<Record<string, string>>;
   /** Secrets Manager secret holding the ticket key as JSON {"kid", "privateKeyPem"}. */
   readonly ticketSecretArn: string;
   readonly secretCacheSeconds: number;
@@ -59,6 +68,27 @@ function readGeoApiKey(env: Env): GeoApiKeySource | undefined {
   return value === undefined ? undefined : { value };
 }
 
+/** Every enabled region needs an endpoint: from the deploy-time lookup or from endpointOverrides. */
+function readDataEndpoints(env: Env, config: DeploymentConfig): Readonly<Record<string, string>> {
+  const endpoints = getJsonFromEnv({
+    key: DATA_ENDPOINTS_VARIABLE,
+    parse: (value) => {
+      const parsed = deploymentConfigSchema.shape.endpointOverrides.safeParse(value);
+      if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; '));
+      return parsed.data;
+    },
+    defaultValue: {},
+    env,
+  });
+  const missing = config.regions.filter((region) => config.endpointOverrides[region] === undefined && endpoints[region] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${DATA_ENDPOINTS_VARIABLE} names no iot:Data-ATS endpoint for ${missing.join(', ')}, and endpointOverrides none either: the home stack looks one up for every enabled region at deploy; deploy it again`,
+    );
+  }
+  return endpoints;
+}
+
 export function readBootstrapSettings(env: Env): BootstrapSettings {
   const config = getJsonFromEnv({ key: 'BOOTSTRAP_CONFIG', parse: (value) => parseDeploymentConfig(value), env });
   const dynamoEndpoint = getOptionalStringFromEnv('DYNAMODB_ENDPOINT', env);
@@ -69,6 +99,7 @@ export function readBootstrapSettings(env: Env): BootstrapSettings {
     tableName: getStringFromEnv({ key: 'REGISTRY_TABLE', defaultValue: config.tableName, env }),
     ...(dynamoEndpoint === undefined ? {} : { dynamoEndpoint }),
     fleetPublicKeys: getJsonFromEnv({ key: 'FLEET_PUBLIC_KEYS', parse: (value) => z.array(z.string().min(1)).parse(value), defaultValue: [], env }),
+    dataEndpoints: readDataEndpoints(env, config),
     ticketSecretArn: getStringFromEnv({ key: 'TICKET_SIGNING_SECRET_ARN', env }),
     secretCacheSeconds: getIntFromEnv({
       key: 'SECRET_CACHE_SECONDS',

@@ -39,6 +39,18 @@ export function describeEndpointViaIot(options: IotClientOptions = {}): Describe
 }
 
 /**
+ * DescribeEndpoint answered ahead of time: the endpoints the home stack looked up at deploy, so
+ * that the bootstrap neither calls the control plane nor carries its client.
+ */
+export function describeEndpointFromTable(endpoints: Readonly<Record<string, string>>): DescribeEndpoint {
+  return async (region) => {
+    const endpoint = endpoints[region];
+    if (endpoint === undefined) throw new DependencyUnavailable(`no iot:Data-ATS endpoint was looked up for ${region}`);
+    return endpoint;
+  };
+}
+
+/**
  * Resolves and caches each region's endpoint. The ATS endpoint never changes for an account and
  * region, so one successful answer is kept for the life of the process; overrides (custom
  * domains) win. Concurrent first requests share one DescribeEndpoint call; a failed call is not

@@ -11,6 +11,7 @@ import { ConfigError } from '@global-iot/core/errors.js';
 /** The repository root: the bundler resolves imports and the lock file from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_HTTP_SHIM = fileURLToPath(new URL('../bundling/node-http.ts', import.meta.url));
+const CREDENTIALS_SHIM = fileURLToPath(new URL('../bundling/lambda-credentials.ts', import.meta.url));
 
 /**
  * The newest Node.js runtime aws-cdk-lib offers. A test fails when aws-cdk-lib learns a newer
@@ -51,6 +52,13 @@ export interface ProvisioningFunctionProps {
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
+   * At most how many bytes a variable whose value holds tokens takes once deployed, for values
+   * the stack can bound better than the 256 bytes a token is otherwise assumed to take (a value
+   * joining several tokens, or tokens known to be short).
+   * @default - 256 bytes for each value that holds tokens
+   */
+  readonly environmentMaxBytes?: Readonly<Record<string, number>>;
+  /**
    * Retention of the function's log group, which this construct creates.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -85,10 +93,10 @@ export class EnvironmentTooLargeError extends ConfigError {
   override name = 'EnvironmentTooLargeError';
 }
 
-function checkEnvironmentSize(id: string, environment: Readonly<Record<string, string>>): void {
+function checkEnvironmentSize(id: string, environment: Readonly<Record<string, string>>, maxBytes: Readonly<Record<string, number>>): void {
   const sizes = Object.entries(environment).map(([key, value]) => ({
     key,
-    bytes: Buffer.byteLength(key) + (Token.isUnresolved(value) ? TOKEN_ALLOWANCE_BYTES : Buffer.byteLength(value)),
+    bytes: Buffer.byteLength(key) + (Token.isUnresolved(value) ? (maxBytes[key] ?? TOKEN_ALLOWANCE_BYTES) : Buffer.byteLength(value)),
   }));
   const total = sizes.reduce((sum, s) => sum + s.bytes, 0);
   if (total > MAX_ENVIRONMENT_BYTES) {
@@ -113,7 +121,7 @@ function quote(path: string): string {
 export class ProvisioningFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ProvisioningFunctionProps) {
     const environment = { ...props.environment, NODE_OPTIONS: '--enable-source-maps' };
-    checkEnvironmentSize(id, environment);
+    checkEnvironmentSize(id, environment, props.environmentMaxBytes ?? {});
     // Role and log group must exist before super(); they live beside the function in its scope.
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -146,8 +154,13 @@ export class ProvisioningFunction extends NodejsFunction {
         // still call require() for Node built-ins, which ESM lacks without this shim.
         banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         mainFields: ['module', 'main'],
-        // node:http through require, not an ES module facade that loads undici (bundling/node-http.ts).
-        esbuildArgs: { '--alias:http': NODE_HTTP_SHIM, '--alias:node:http': NODE_HTTP_SHIM },
+        // node:http through require, not an ES module facade that loads undici (bundling/node-http.ts);
+        // credentials from the environment alone, not the whole default chain (bundling/lambda-credentials.ts).
+        esbuildArgs: {
+          '--alias:http': NODE_HTTP_SHIM,
+          '--alias:node:http': NODE_HTTP_SHIM,
+          '--alias:@aws-sdk/credential-provider-node': CREDENTIALS_SHIM,
+        },
         minify: true,
         sourceMap: true,
         sourcesContent: false,

@@ -6,7 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { BOOTSTRAP_SERVICE_NAME } from '@global-iot/bootstrap-service/settings.js';
+import { BOOTSTRAP_SERVICE_NAME, DATA_ENDPOINTS_VARIABLE } from '@global-iot/bootstrap-service/settings.js';
 import { ADMISSION_KEY, ADMISSION_TTL_ATTRIBUTE } from '@global-iot/core/admission/table.js';
 import { REGISTRY_KEY } from '@global-iot/core/registry/schema.js';
 import type { InfraConfig } from '../config.js';
@@ -16,6 +16,7 @@ import { ApiDomain } from '../constructs/api-domain.js';
 import { BootstrapAlarms } from '../constructs/bootstrap-alarms.js';
 import { webAclName } from '../constructs/edge-firewall.js';
 import { failureQueueName } from '../constructs/confirmation-failures.js';
+import { IotDataEndpoints } from '../constructs/iot-data-endpoints.js';
 import { OperationsDashboard } from '../constructs/operations-dashboard.js';
 import { OriginCheck } from '../constructs/origin-check.js';
 import { ProvisioningFunction } from '../constructs/provisioning-function.js';
@@ -67,6 +68,8 @@ export class HomeStack extends Stack {
   readonly stage: HttpStage;
   readonly signingSecret: secretsmanager.Secret;
   readonly bootstrapFunction: ProvisioningFunction;
+  /** The deploy-time lookups of the regions' iot:Data-ATS endpoints; absent when endpointOverrides names every region's. */
+  readonly dataEndpoints: IotDataEndpoints | undefined;
   readonly accessLogs: logs.LogGroup;
   readonly alarmTopic: AlarmTopic;
   readonly alarms: BootstrapAlarms;
@@ -105,7 +108,9 @@ export class HomeStack extends Stack {
       reason:
         'The ticket key is rotated by the operator procedure in infra/README.md: the new public key must reach every regional stack (ticketPublicKeys) before the secret changes, which a Secrets Manager rotation function cannot do.',
     });
-    this.bootstrapFunction = this.bootstrap(props, retention);
+    const unnamed = deployment.regions.filter((region) => deployment.endpointOverrides[region] === undefined);
+    this.dataEndpoints = unnamed.length === 0 ? undefined : new IotDataEndpoints(this, 'IotDataEndpoints', { regions: unnamed, logRetention: retention });
+    this.bootstrapFunction = this.bootstrap(props, retention, this.dataEndpoints);
     this.admissionTable = this.admission(props, this.bootstrapFunction);
 
     this.api = new HttpApi(this, 'BootstrapApi', {
@@ -156,7 +161,7 @@ export class HomeStack extends Stack {
   }
 
   /** The bootstrap function with its settings, its secrets and the registry it may use. */
-  private bootstrap(props: HomeStackProps, retention: logs.RetentionDays): ProvisioningFunction {
+  private bootstrap(props: HomeStackProps, retention: logs.RetentionDays, dataEndpoints: IotDataEndpoints | undefined): ProvisioningFunction {
     const { deployment, settings } = props.config;
     const environment: Record<string, string> = {
       REGISTRY_TABLE: deployment.tableName,
@@ -168,6 +173,7 @@ export class HomeStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
     };
     if (props.config.fleetPublicKeys.length > 0) environment.FLEET_PUBLIC_KEYS = JSON.stringify(props.config.fleetPublicKeys);
+    if (dataEndpoints !== undefined) environment[DATA_ENDPOINTS_VARIABLE] = dataEndpoints.environmentValue();
     // The geolocation provider's key never enters the template or the function's settings: the
     // operator writes it into this secret, and the bootstrap reads it with the secret cache lifetime.
     const geoKeySecret =
@@ -193,11 +199,8 @@ export class HomeStack extends Stack {
       timeout: Duration.seconds(10),
       logRetention: retention,
       environment,
+      ...(dataEndpoints === undefined ? {} : { environmentMaxBytes: { [DATA_ENDPOINTS_VARIABLE]: dataEndpoints.environmentMaxBytes() } }),
       bundledFiles: props.geoTable === undefined ? [] : [props.geoTable.file],
-      unscopedActions: {
-        actions: ['iot:DescribeEndpoint'],
-        reason: 'the bootstrap looks up the iot:Data-ATS endpoint of every enabled region; DescribeEndpoint supports no resource-level permissions',
-      },
     });
     this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.signingSecret.grantRead(fn);

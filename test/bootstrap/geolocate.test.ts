@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { geolocate, ipstackProvider } from '@global-iot/bootstrap-service/geolocate.js';
-import { createEndpointResolver, describeEndpointViaIot } from '@global-iot/core/endpoints.js';
+import { createEndpointResolver, describeEndpointFromTable, describeEndpointViaIot } from '@global-iot/core/endpoints.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
 
 /** A stand-in for an ipstack-compatible service, over real HTTPS. */
@@ -125,6 +125,22 @@ describe('endpoint resolution through @aws-sdk/client-iot', () => {
     await resolve('eu-central-1');
     expect(calls).toBe(before);
     expect(await resolve('ap-south-1')).toBe('iot.example.com');
+    expect(calls).toBe(before);
+  });
+
+  it('answers from the endpoints looked up at deploy, overrides first, and names a region never looked up', async () => {
+    // Prepare
+    const resolve = createEndpointResolver({
+      describe: describeEndpointFromTable({ 'eu-central-1': 'deployed-ats.iot.eu-central-1.amazonaws.com' }),
+      overrides: { 'ap-south-1': 'iot.example.com' },
+    });
+    const before = calls;
+
+    // Act + Assess
+    expect(await resolve('eu-central-1')).toBe('deployed-ats.iot.eu-central-1.amazonaws.com');
+    expect(await resolve('ap-south-1')).toBe('iot.example.com');
+    await expect(resolve('eu-west-1')).rejects.toThrow(/could not resolve the IoT endpoint of eu-west-1/);
+    await expect(describeEndpointFromTable({})('eu-west-1')).rejects.toThrow(/no iot:Data-ATS endpoint was looked up for eu-west-1/);
     expect(calls).toBe(before);
   });
 

@@ -4,10 +4,12 @@ import { ConfigError } from '@global-iot/core/errors.js';
 import { DEFAULT_METRICS_NAMESPACE } from '@global-iot/core/lambda-telemetry.js';
 
 const config = { homeRegion: 'us-east-1', regions: ['us-east-1', 'eu-central-1'], defaultRegion: 'us-east-1' };
+const endpoints = { 'us-east-1': 'a1b2c3-ats.iot.us-east-1.amazonaws.com', 'eu-central-1': 'a1b2c3-ats.iot.eu-central-1.amazonaws.com' };
 const baseEnv = {
   AWS_REGION: 'us-east-1',
   BOOTSTRAP_CONFIG: JSON.stringify(config),
   TICKET_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:ticket',
+  IOT_DATA_ENDPOINTS: JSON.stringify(endpoints),
 };
 
 describe('bootstrap settings', () => {
@@ -25,6 +27,7 @@ describe('bootstrap settings', () => {
       telemetry: { serviceName: 'bootstrap', metricsNamespace: DEFAULT_METRICS_NAMESPACE },
     });
     expect(settings.config.regions).toEqual(config.regions);
+    expect(settings.dataEndpoints).toEqual(endpoints);
     expect(settings.dynamoEndpoint).toBeUndefined();
     expect(settings.geoApiKey).toBeUndefined();
   });
@@ -70,6 +73,22 @@ describe('bootstrap settings', () => {
     expect(without.geoApiKey).toBeUndefined();
   });
 
+  it('take a region\'s endpoint from endpointOverrides instead of IOT_DATA_ENDPOINTS', () => {
+    // Prepare: eu-central-1 on a custom domain, so the home stack looks up only us-east-1.
+    const overridden = { ...config, endpointOverrides: { 'eu-central-1': 'mqtt-eu.devices.example.com' } };
+
+    // Act
+    const settings = readBootstrapSettings({
+      ...baseEnv,
+      BOOTSTRAP_CONFIG: JSON.stringify(overridden),
+      IOT_DATA_ENDPOINTS: JSON.stringify({ 'us-east-1': endpoints['us-east-1'] }),
+    });
+
+    // Assess
+    expect(settings.dataEndpoints).toEqual({ 'us-east-1': endpoints['us-east-1'] });
+    expect(settings.config.endpointOverrides).toEqual({ 'eu-central-1': 'mqtt-eu.devices.example.com' });
+  });
+
   it.each([
     ['BOOTSTRAP_CONFIG missing', { BOOTSTRAP_CONFIG: undefined }, /BOOTSTRAP_CONFIG/],
     ['BOOTSTRAP_CONFIG not JSON', { BOOTSTRAP_CONFIG: '{' }, /BOOTSTRAP_CONFIG is not valid JSON/],
@@ -81,6 +100,15 @@ describe('bootstrap settings', () => {
     ['SECRET_CACHE_SECONDS too short', { SECRET_CACHE_SECONDS: '1' }, /SECRET_CACHE_SECONDS must be between 10 and 3600/],
     ['SECRET_CACHE_SECONDS not a number', { SECRET_CACHE_SECONDS: 'five minutes' }, /SECRET_CACHE_SECONDS must be an integer/],
     ['POWERTOOLS_METRICS_NAMESPACE reserved', { POWERTOOLS_METRICS_NAMESPACE: 'AWS/Lambda' }, /POWERTOOLS_METRICS_NAMESPACE is invalid: .*reserved/],
+    [
+      'IOT_DATA_ENDPOINTS missing an enabled region',
+      { IOT_DATA_ENDPOINTS: JSON.stringify({ 'us-east-1': endpoints['us-east-1'] }) },
+      /IOT_DATA_ENDPOINTS names no iot:Data-ATS endpoint for eu-central-1, and endpointOverrides none either: the home stack looks one up/,
+    ],
+    ['IOT_DATA_ENDPOINTS missing', { IOT_DATA_ENDPOINTS: undefined }, /IOT_DATA_ENDPOINTS names no iot:Data-ATS endpoint for us-east-1, eu-central-1/],
+    ['IOT_DATA_ENDPOINTS not an object', { IOT_DATA_ENDPOINTS: '["a.example.com"]' }, /IOT_DATA_ENDPOINTS is invalid: \(root\): /],
+    ['IOT_DATA_ENDPOINTS not JSON', { IOT_DATA_ENDPOINTS: 'us-east-1=a.example.com' }, /IOT_DATA_ENDPOINTS is not valid JSON/],
+    ['IOT_DATA_ENDPOINTS with a bad host', { IOT_DATA_ENDPOINTS: JSON.stringify({ ...endpoints, 'us-east-1': 'not a host' }) }, /IOT_DATA_ENDPOINTS is invalid: us-east-1: not a host name/],
     ['POWERTOOLS_SERVICE_NAME with spaces', { POWERTOOLS_SERVICE_NAME: 'my service' }, /POWERTOOLS_SERVICE_NAME is invalid/],
   ])('refuse a bad environment: %s', (_name, change, message) => {
     // Act

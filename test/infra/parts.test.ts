@@ -1,9 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { App, type CfnElement, CfnResource, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, CfnResource, Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ClaimCertificate } from '@global-iot/infra/constructs/claim-certificate.js';
+import { dataEndpointMaxBytes, IotDataEndpoints } from '@global-iot/infra/constructs/iot-data-endpoints.js';
+import { defineDeployment } from '@global-iot/infra/deployment.js';
+import { REGION_CATALOGUE } from '@global-iot/core/regions.js';
 import { DevicePolicy } from '@global-iot/infra/constructs/device-policy.js';
 import { EnvironmentTooLargeError, ProvisioningFunction } from '@global-iot/infra/constructs/provisioning-function.js';
 import { GEO_TABLE_BUNDLE_PATH, GeoTableAssetError, locateGeoTable, MAX_GEO_TABLE_BYTES } from '@global-iot/infra/geo.js';
@@ -13,6 +16,7 @@ import { logicalIdFromPath } from '@global-iot/infra/logical-ids.js';
 import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
 import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
+import { cdkJsonContext } from './helpers.js';
 
 const file = (size: number) => ({ size, isFile: () => true });
 
@@ -88,6 +92,53 @@ describe('ProvisioningFunction', () => {
     // Assess
     expect(act).toThrow(EnvironmentTooLargeError);
     expect(act).toThrow(/Big: the environment takes about \d+ bytes, more than Lambda's 4096; largest: FLEET_PUBLIC_KEYS/);
+  });
+
+  it('counts a value holding tokens at the bound its stack gives, else at 256 bytes', () => {
+    // Prepare: no bundling, only the constructors' checks.
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const joined = `{"a":"${Lazy.string({ produce: () => 'x' })}"}`;
+    const make = (id: string, maxBytes?: number) => () =>
+      new ProvisioningFunction(stack, id, {
+        entry: DEFAULT_HANDLER_ENTRIES.confirm,
+        description: id,
+        environment: { JOINED: joined, OTHER: 'v'.repeat(3700) },
+        ...(maxBytes === undefined ? {} : { environmentMaxBytes: { JOINED: maxBytes } }),
+      });
+
+    // Act + Assess
+    expect(make('Assumed')).not.toThrow();
+    expect(make('Bounded', 500)).toThrow(/Bounded: the environment takes about \d+ bytes, more than Lambda's 4096; largest: OTHER \(3705 bytes\), JOINED \(506 bytes\)/);
+  });
+
+  it("fits the bootstrap's environment in 4 KB with every region of the catalogue enabled, each endpoint looked up at deploy", () => {
+    // Prepare
+    const regions = REGION_CATALOGUE.map((r) => r.code);
+    const app = new App({
+      context: { ...cdkJsonContext(), skipGeoDb: true, 'aws:cdk:bundling-stacks': [], config: { homeRegion: 'us-east-1', regions, defaultRegion: 'us-east-1' } },
+    });
+
+    // Act
+    const { home } = defineDeployment(app, { env: {} });
+
+    // Assess
+    expect(Object.keys(home.dataEndpoints?.endpoints ?? {})).toEqual(regions);
+  });
+});
+
+describe('IotDataEndpoints', () => {
+  it('bounds its variable by the longest names AWS can give', () => {
+    // Prepare
+    const regions = REGION_CATALOGUE.map((r) => r.code);
+    const lookups = new IotDataEndpoints(new Stack(new App(), 'S'), 'Endpoints', { regions, logRetention: 30 });
+    const longest = Object.fromEntries(regions.map((region) => [region, `${'a'.repeat(59)}-ats.iot.${region}.amazonaws.com`]));
+
+    // Act
+    const bound = lookups.environmentMaxBytes();
+
+    // Assess
+    expect(regions.every((region) => longest[region]?.length === dataEndpointMaxBytes(region))).toBe(true);
+    expect(bound).toBe(Buffer.byteLength(JSON.stringify(longest)));
   });
 });
 

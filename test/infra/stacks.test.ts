@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsCustomResource } from 'aws-cdk-lib/custom-resources';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct, type IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +107,26 @@ async function loadBundle(dir: string, env: Record<string, string>): Promise<str
     timeout: 20_000,
   });
   return stdout;
+}
+
+/** What the endpoint lookups would answer on deploy: `<prefix>-ats.iot.<region>.amazonaws.com`. */
+function deployedEndpoints(s: Synthesized): Record<string, string> {
+  return Object.fromEntries(Object.keys(s.home.dataEndpoints?.endpoints ?? {}).map((region) => [region, `a1b2c3d4e5f6g7-ats.iot.${region}.amazonaws.com`]));
+}
+
+/** The source files a bundle was built from, as its source map lists them. */
+function bundledSources(dir: string): string[] {
+  return (JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] }).sources;
+}
+
+/** The logical id prefix of the function CDK's AwsCustomResources share (the endpoint lookups). */
+const CUSTOM_RESOURCE_PROVIDER = `AWS${AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`;
+
+/** The stack's functions but CDK's provider of the deploy-time endpoint lookups (home stack tests). */
+function productFunctions(stack: Stack): ReturnType<Template['findResources']>[string][] {
+  return Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+    .filter(([id]) => !id.startsWith(CUSTOM_RESOURCE_PROVIDER))
+    .map(([, fn]) => fn);
 }
 
 const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
@@ -504,7 +525,7 @@ describe('regional stacks', () => {
 
   it('name the metrics namespace from the configuration in every function', () => {
     for (const stack of allStacks(six)) {
-      for (const fn of Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))) {
+      for (const fn of productFunctions(stack)) {
         expect(fn.Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Six/Provisioning');
       }
     }
@@ -998,6 +1019,55 @@ describe('home stack', () => {
     });
   });
 
+  it('looks up at deploy the iot:Data-ATS endpoint of every enabled region without a name of its own, and gives them to the bootstrap', () => {
+    for (const [s, looked] of [
+      [defaults, ['us-east-1', 'eu-central-1', 'ap-northeast-1', 'sa-east-1', 'ap-southeast-2']],
+      // eu-central-1 answers with its configurable endpoint (endpointOverrides).
+      [edged, ['us-east-1']],
+    ] as const) {
+      // Prepare
+      const stack = s.home;
+      const template = Template.fromStack(stack);
+      const lookups = template.findResources('Custom::IotDataEndpoint');
+      const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack, stack.bootstrapFunction)];
+
+      // Act
+      const calls = Object.values(lookups).map((r) => JSON.parse(r.Properties.Create as string) as Record<string, unknown>);
+      const variable = fn?.Properties.Environment.Variables.IOT_DATA_ENDPOINTS as { 'Fn::Join': [string, unknown[]] };
+      const joined = variable['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${(part as { 'Fn::GetAtt': string[] })['Fn::GetAtt'].join('.')}>`)).join('');
+
+      // Assess
+      expect(calls.map((c) => c.region)).toEqual([...looked]);
+      expect(calls.every((c) => c.service === 'IoT' && c.action === 'DescribeEndpoint' && JSON.stringify(c.parameters) === '{"endpointType":"iot:Data-ATS"}')).toBe(true);
+      expect(Object.values(lookups).every((r) => r.Properties.Update === r.Properties.Create && r.Properties.InstallLatestAwsSdk === false)).toBe(true);
+      const expected = Object.fromEntries(Object.entries(lookups).map(([id, r]) => [(JSON.parse(r.Properties.Create as string) as { region: string }).region, `<${id}.endpointAddress>`]));
+      expect(JSON.parse(joined)).toEqual(expected);
+    }
+  });
+
+  it('lets the bootstrap call no IoT API, and gives the endpoint lookups a role and a retained log group of their own', () => {
+    // Prepare
+    const stack = six.home;
+    const template = Template.fromStack(stack);
+    const bootstrapRole = logicalId(stack, stack.bootstrapFunction.role as iam.Role);
+    const lookupFunctions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith(CUSTOM_RESOURCE_PROVIDER));
+
+    // Act
+    const bootstrapActions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(bootstrapRole))
+      .flatMap((p) => (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((st) => asList(st.Action)));
+
+    // Assess
+    expect(bootstrapActions.length).toBeGreaterThan(0);
+    expect(bootstrapActions.filter((a) => a.startsWith('iot:'))).toEqual([]);
+    expect(lookupFunctions).toHaveLength(1);
+    const [, provider] = lookupFunctions[0] ?? [];
+    const dataEndpoints = stack.dataEndpoints;
+    expect(dataEndpoints).toBeDefined();
+    expect(provider?.Properties.Role).toEqual({ 'Fn::GetAtt': [logicalId(stack, dataEndpoints?.node.findChild('Role') as iam.Role), 'Arn'] });
+    expect(provider?.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/^IotDataEndpointsLogs/) } });
+  });
+
   it('gives the bootstrap the signing secret, the configuration and the geolocation table in its bundle', () => {
     // Prepare
     const stack = defaults.home;
@@ -1035,7 +1105,7 @@ describe('every function', () => {
     expect(NODE_RUNTIME.name).toBe(newest?.name);
     for (const stack of allStacks(six)) {
       const template = Template.fromStack(stack);
-      const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+      const functions = productFunctions(stack);
       // The edge stack is CloudFront and AWS WAF only.
       expect(functions.length > 0, stack.stackName).toBe(stack !== six.edge);
       for (const fn of functions) {
@@ -1124,6 +1194,67 @@ describe('bundles', () => {
     expect(confirm).toBe('function');
   });
 
+  it('carry credentials from the environment alone, without the default chain (SSO, STS, profiles, instance metadata)', () => {
+    // Prepare
+    const regional = defaults.regional.get('eu-central-1') as RegionalStack;
+    const bundles = [
+      bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction),
+      bundleOf(defaults, regional, regional.hookFunction),
+      bundleOf(defaults, regional, regional.confirmFunction),
+      bundleOf(six, six.home, (six.home.originCheck as OriginCheck).fn),
+    ];
+
+    for (const dir of bundles) {
+      // Act
+      const sources = bundledSources(dir);
+
+      // Assess
+      expect(sources.filter((s) => s.endsWith('infra/bundling/lambda-credentials.ts'))).toHaveLength(1);
+      expect(sources.filter((s) => s.includes('@aws-sdk/credential-provider-env/'))).not.toEqual([]);
+      expect(sources.filter((s) => /@aws-sdk\/(credential-provider-(?!env\/)|nested-clients\/|token-providers\/)|@smithy\/credential-provider-imds\//.test(s))).toEqual([]);
+    }
+  });
+
+  it('leave the IoT control plane client out of the bootstrap, which has its endpoints from the deploy', () => {
+    // Act
+    const bootstrap = bundledSources(bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction));
+    const regional = defaults.regional.get('eu-central-1') as RegionalStack;
+    const confirm = bundledSources(bundleOf(defaults, regional, regional.confirmFunction));
+
+    // Assess
+    expect(bootstrap.filter((s) => s.includes('@aws-sdk/client-iot/'))).toEqual([]);
+    expect(bootstrap.filter((s) => s.includes('@aws-sdk/client-secrets-manager/'))).not.toEqual([]);
+    // The confirmation does call the control plane (moves, rotations).
+    expect(confirm.filter((s) => s.includes('@aws-sdk/client-iot/'))).not.toEqual([]);
+  });
+
+  it('fail the bootstrap cold start, naming the variables, when the environment holds no credentials', async () => {
+    // Prepare
+    const sm = await startSecretsManagerStandIn();
+    const bundle = bundleOf(defaults, defaults.home, defaults.home.bootstrapFunction);
+
+    // Act
+    let loading: Promise<string>;
+    try {
+      loading = loadBundle(bundle, {
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+        REGISTRY_TABLE: 'iot-device-registry',
+        BOOTSTRAP_CONFIG: JSON.stringify(defaults.config.deployment),
+        IOT_DATA_ENDPOINTS: JSON.stringify(deployedEndpoints(defaults)),
+        TICKET_SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:k',
+        GEO_DB_PATH: join(bundle, 'geo', GEO_TABLE_FILE_NAME),
+      });
+      await loading.catch(() => undefined);
+    } finally {
+      await sm.close();
+    }
+
+    // Assess
+    await expect(loading).rejects.toThrow(/LambdaCredentialsMissingError.*no AWS credentials in the environment: .*AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY/);
+    expect(sm.calls).toEqual([]);
+  });
+
   it('load the origin check as ESM, reading nothing before its first request', async () => {
     // Prepare
     const check = six.home.originCheck as OriginCheck;
@@ -1157,6 +1288,7 @@ describe('bundles', () => {
         AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
         REGISTRY_TABLE: 'iot-device-registry',
         BOOTSTRAP_CONFIG: JSON.stringify(defaults.config.deployment),
+        IOT_DATA_ENDPOINTS: JSON.stringify(deployedEndpoints(defaults)),
         TICKET_SIGNING_SECRET_ARN: secretArn,
         GEO_DB_PATH: join(bundle, 'geo', GEO_TABLE_FILE_NAME),
       });
