@@ -45,10 +45,11 @@ export interface ProductOptions {
   /** Use the offline geolocation table (built by `npm run geo:build`) when present. */
   geolocation?: boolean;
   /**
-   * Run the product's functions (bootstrap, hook, confirmation) on a thread of their own
-   * (default false): as deployed, where they are services of their own, they then no longer
-   * share the event loop with the emulated IoT. Their clock is then the real one, whatever the
-   * cloud's `now` is.
+   * Run the product's functions on threads of their own (default false): the bootstrap API's on
+   * one, the ones AWS IoT invokes (hook, confirmation) on another. As deployed, where each is a
+   * service that scales on its own, they then share no event loop with the emulated IoT, and a
+   * burst of bootstrap requests (their DynamoDB calls queued on one client) cannot hold a hook
+   * past its deadline. Their clock is then the real one, whatever the cloud's `now` is.
    */
   functionsThread?: boolean;
   log: Logger;
@@ -152,9 +153,11 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     let product: ProductFunctions;
     let stopThread = async (): Promise<void> => undefined;
     if (options.functionsThread) {
-      const thread = await startFunctionsThread(settings, log);
-      product = thread;
-      stopThread = () => thread.close();
+      const [api, iot] = await Promise.all([startFunctionsThread(settings, log), startFunctionsThread(settings, log)]);
+      product = { bootstrap: api.bootstrap, hook: iot.hook, confirm: (region) => iot.confirm(region) };
+      stopThread = async () => {
+        await Promise.all([api.close(), iot.close()]);
+      };
     } else {
       product = productFunctions(settings, { client, log, now: context.now });
     }
