@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { claimPolicyDocument, devicePolicyDocument } from '@global-iot/core/iot-policies.js';
 import { compilePolicy, InvalidPolicy, isAllowed, type PolicyContext, resourceArn } from '@global-iot/local/iot/policy.js';
@@ -75,6 +76,37 @@ describe('isAllowed', () => {
     // Assess
     expect(granted).toBe(false);
     expect(denied).toBe(false);
+  });
+});
+
+describe('resource wildcards', () => {
+  /** IAM's wildcards as a regular expression: what resources were matched with before. */
+  const reference = (pattern: string, value: string, resource: string): boolean => {
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const glob = (text: string) => escape(text).replace(/\\\*/g, '.*').replace(/\\\?/g, '.');
+    const [head = '', tail = ''] = pattern.split('${iot:ClientId}');
+    const source = pattern.includes('${iot:ClientId}') ? `${glob(head)}${escape(value)}${glob(tail)}` : glob(pattern);
+    return new RegExp(`^${source}$`).test(resource);
+  };
+  const text = (chars: string[], maxLength: number) => fc.array(fc.constantFrom(...chars), { maxLength }).map((a) => a.join(''));
+
+  it('match as IAM matches them: * any run, ? any one character, a substituted value literally', () => {
+    fc.assert(
+      fc.property(
+        text(['a', 'b', '/', '*', '?', '\n'], 8),
+        fc.boolean(),
+        text(['a', 'b', '/', '*', '?'], 3),
+        text(['a', 'b', '/', '*', '?', '\n'], 10),
+        (patternText, withVariable, clientId, name) => {
+          const pattern = withVariable ? `topic/${patternText.slice(0, 4)}\${iot:ClientId}${patternText.slice(4)}` : `topic/${patternText}`;
+          const c = ctx(clientId);
+          const p = policy([{ Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:us-east-1:123456789012:${pattern}` }]);
+          const resource = topic(c, name);
+          expect(isAllowed([p], 'iot:Publish', resource, c)).toBe(reference(`arn:aws:iot:us-east-1:123456789012:${pattern}`, clientId, resource));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 
