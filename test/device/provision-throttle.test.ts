@@ -6,6 +6,7 @@ import { generateKeyAndCsr } from '@global-iot/device/keys.js';
 import type { IdentitySession, MqttTransport } from '@global-iot/device/mqtt.js';
 import { type ProvisionEvent, type ProvisionOptions, provisionDevice } from '@global-iot/device/provision.js';
 import type { DeviceStore } from '@global-iot/device/store.js';
+import { bootstrapAnswer } from './support/answer.js';
 import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '@global-iot/local/pki.js';
 
 /**
@@ -30,16 +31,7 @@ interface Script {
 }
 
 function answer(): BootstrapAnswer {
-  return {
-    status: 'success',
-    endpointAddress: 'iot.example.test',
-    region: 'eu-west-1',
-    distance: null,
-    templateName: 'Fleet',
-    ticket: 'ticket',
-    ticketExpiresAt: new Date(Date.now() + 600_000).toISOString(),
-    fallbacks: [{ region: 'eu-central-1', endpointAddress: 'iot.other.test' }],
-  };
+  return bootstrapAnswer({ fallbacks: [{ region: 'eu-central-1', endpointAddress: 'iot.other.test' }] });
 }
 
 async function provision(

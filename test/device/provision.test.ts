@@ -15,6 +15,7 @@ import type { CreatedCertificate, IdentitySession, MqttTransport } from '@global
 import { type CertificateMode, isRetryableRegistration, parseEndpoint, provisionDevice, toEventError } from '@global-iot/device/provision.js';
 import type { DeviceCredentials, DeviceStore, RegisteredState } from '@global-iot/device/store.js';
 import { createCertificateAuthority, generateDeviceKey, issueClientCertificate, verifyCsr } from '@global-iot/local/pki.js';
+import { bootstrapAnswer } from './support/answer.js';
 
 describe('parseEndpoint', () => {
   it.each([
@@ -158,20 +159,11 @@ describe('the certificate AWS IoT answers with', () => {
       checkConnection: async () => undefined,
       publishAcknowledged: async () => undefined,
     };
-    const bootstrapAnswer: BootstrapAnswer = {
-      status: 'success',
-      endpointAddress: 'iot.example.test',
-      region: 'eu-west-1',
-      distance: null,
-      templateName: 'Fleet',
-      ticket: 'ticket',
-      ticketExpiresAt: new Date(Date.now() + 60_000).toISOString(),
-      fallbacks: [],
-    };
+    const answered: BootstrapAnswer = bootstrapAnswer({ ticketExpiresAt: new Date(Date.now() + 60_000).toISOString() });
     const outcome = await provisionDevice(
       { thingName: 'sensor-1', signingKey: generateKeyPairSync('ed25519').privateKey, claim: { certificatePem: 'claim', privateKeyPem: 'claim' } },
       { certificateMode: mode },
-      { store, bootstrap: async () => bootstrapAnswer, transport, generateKeyAndCsr, now: Date.now, onEvent: () => undefined },
+      { store, bootstrap: async () => answered, transport, generateKeyAndCsr, now: Date.now, onEvent: () => undefined },
     ).catch((error: unknown) => error);
     return { outcome, saved };
   }

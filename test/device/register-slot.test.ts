@@ -3,6 +3,7 @@ import type { BootstrapAnswer } from '@global-iot/device/bootstrap-client.js';
 import type { ProvisionEvent } from '@global-iot/device/events.js';
 import { awaitRegisterSlot, CLOCK_AGREEMENT_MS, MAX_REGISTER_WAIT_MS, registerWaitMs } from '@global-iot/device/steps/await-register-slot.js';
 import type { Assignment } from '@global-iot/device/steps/bootstrap.js';
+import { bootstrapAnswer } from './support/answer.js';
 
 /**
  * The RegisterThing time of a paced bootstrap answer: a device whose clock agrees with the
@@ -12,17 +13,7 @@ import type { Assignment } from '@global-iot/device/steps/bootstrap.js';
 const T = 1_800_000_000_000;
 
 function answer(fields: Pick<BootstrapAnswer, 'registerAt' | 'serverTime'>): BootstrapAnswer {
-  return {
-    status: 'success',
-    endpointAddress: 'iot.example.test',
-    region: 'eu-west-1',
-    distance: null,
-    templateName: 'Fleet',
-    ticket: 'ticket',
-    ticketExpiresAt: new Date(T + 600_000).toISOString(),
-    fallbacks: [],
-    ...fields,
-  };
+  return bootstrapAnswer(fields, T);
 }
 
 describe('registerWaitMs', () => {
