@@ -270,9 +270,10 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         placement: choice.placement,
         ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
-      const registerAt = await registerSlot(deps.admission, deps.config.admission, admitted);
-      if (registerAt !== undefined) trace.registerAt = Math.ceil(registerAt);
-      return await answer(choice, issued, trace.registerAt, deps);
+      const slot = await registerSlot(deps.admission, deps.config.admission, admitted);
+      const registerAt = slot === undefined ? undefined : Math.ceil(slot);
+      if (registerAt !== undefined) trace.registerAt = registerAt;
+      return await answer(choice, issued, registerAt, deps);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
       const fresh = await deps.registry.get(record.thing_name);
