@@ -153,7 +153,8 @@ export function productWiring(options: ProductOptions): (context: CloudContext) 
     let product: ProductFunctions;
     let stopThread = async (): Promise<void> => undefined;
     if (options.functionsThread) {
-      const [api, iot] = await Promise.all([startFunctionsThread(settings, log), startFunctionsThread(settings, log)]);
+      // The IoT thread never answers a bootstrap request: it need not load the geolocation table too.
+      const [api, iot] = await Promise.all([startFunctionsThread(settings, log), startFunctionsThread({ ...settings, geolocation: false }, log)]);
       product = { bootstrap: api.bootstrap, hook: iot.hook, confirm: (region) => iot.confirm(region) };
       stopThread = async () => {
         await Promise.all([api.close(), iot.close()]);
