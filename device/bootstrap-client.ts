@@ -10,8 +10,10 @@ import { BootstrapRejected, BootstrapUnavailable, BootstrapUntrusted, DeviceConf
 /**
  * The device's side of the bootstrap call: an HTTPS POST with its own time-outs, retried with
  * exponential back-off and full jitter on network errors, 429 and 5xx (never sooner than the
- * server's Retry-After), stopped at once by any other 4xx. The answer is validated before the
- * device trusts a byte of it.
+ * server's Retry-After), stopped at once by any other 4xx. A 429 with a Retry-After is the
+ * service's place in its line for the device's region, not a failure: it uses no attempt while
+ * the device's time in line stays within `maxQueueMs`. The answer is validated before the device
+ * trusts a byte of it.
  */
 
 const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code');
@@ -69,6 +71,11 @@ export interface BootstrapClientOptions {
   maxBackoffMs: number;
   /** A Retry-After longer than this ends the retries instead of stalling the device. */
   maxRetryAfterMs: number;
+  /**
+   * Time the device may spend in the service's line: the waits of 429s with a Retry-After, which
+   * use no attempt up to this total (beyond it they count as failures).
+   */
+  maxQueueMs: number;
   /** Extra request headers (the simulator's demo header). */
   headers?: Readonly<Record<string, string>>;
   /** Connection reuse across calls (the simulator gives each device one of its own). */
@@ -82,6 +89,7 @@ export const DEFAULT_BOOTSTRAP_TIMING = {
   baseBackoffMs: 500,
   maxBackoffMs: 30_000,
   maxRetryAfterMs: 300_000,
+  maxQueueMs: 900_000,
 } as const;
 
 export interface BootstrapClientDeps {
@@ -281,7 +289,11 @@ export async function requestBootstrap(
   deps: BootstrapClientDeps,
 ): Promise<BootstrapAnswer> {
   let lastFailure: RetryableFailure | undefined;
-  for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
+  let failures = 0;
+  let queuedMs = 0;
+  let requests = 0;
+  for (;;) {
+    requests += 1;
     try {
       const result = await post(JSON.stringify(makeBody()), options).catch((error: unknown) => {
         if (error instanceof RetryableFailure) throw error;
@@ -299,24 +311,29 @@ export async function requestBootstrap(
       if (!(error instanceof RetryableFailure)) throw error;
       lastFailure = error;
     }
-    if (attempt === options.maxAttempts) break;
-    const jittered = fullJitterDelay(attempt, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs }, deps.random);
     const retryAfter = lastFailure.retryAfterMs;
     if (retryAfter !== undefined && retryAfter > options.maxRetryAfterMs) {
       throw new BootstrapUnavailable(
         `the bootstrap asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than the ${Math.ceil(options.maxRetryAfterMs / 1000)} s allowed: ${lastFailure.message}`,
-        attempt,
+        requests,
         lastFailure.status,
         { cause: lastFailure },
       );
     }
-    const delayMs = Math.max(jittered, retryAfter ?? 0);
-    deps.onRetry?.({ attempt, delayMs, reason: lastFailure.message, ...(lastFailure.status !== undefined ? { status: lastFailure.status } : {}) });
+    // A place in line is at least a second away (Retry-After is in whole seconds): a server
+    // answering 0 again and again must not keep the device asking without end.
+    const inLine = lastFailure.status === 429 && retryAfter !== undefined && retryAfter >= 1_000 && queuedMs + retryAfter <= options.maxQueueMs;
+    if (inLine) queuedMs += retryAfter;
+    else if (++failures === options.maxAttempts) break;
+    const delayMs = inLine
+      ? retryAfter
+      : Math.max(fullJitterDelay(failures, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs }, deps.random), retryAfter ?? 0);
+    deps.onRetry?.({ attempt: requests, delayMs, reason: lastFailure.message, ...(lastFailure.status !== undefined ? { status: lastFailure.status } : {}) });
     await deps.sleep(delayMs);
   }
   throw new BootstrapUnavailable(
-    `no answer from the bootstrap after ${options.maxAttempts} attempts: ${lastFailure?.message ?? 'unknown'}`,
-    options.maxAttempts,
+    `no answer from the bootstrap after ${options.maxAttempts} failed attempts${requests > options.maxAttempts ? ` (${requests} requests, ${Math.round(queuedMs / 1000)} s in line)` : ''}: ${lastFailure?.message ?? 'unknown'}`,
+    requests,
     lastFailure?.status,
     { cause: lastFailure },
   );

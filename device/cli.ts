@@ -181,6 +181,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     connectTimeoutMs: settings.connectTimeoutMs,
     requestTimeoutMs: settings.requestTimeoutMs,
     maxAttempts: settings.maxAttempts,
+    maxQueueMs: settings.maxQueueSeconds * 1000,
   };
   const bootstrapDeps = {
     ...realBootstrapClientDeps,

@@ -88,6 +88,12 @@ export const SETTINGS = {
     schema: z.number().int().min(1).max(20).default(DEFAULT_BOOTSTRAP_TIMING.maxAttempts),
     parse: toNumber,
   },
+  maxQueueSeconds: {
+    flag: '--max-queue <s>',
+    help: `time the device may spend in the bootstrap's line (answers 429 with a Retry-After), which uses no attempt (default ${DEFAULT_BOOTSTRAP_TIMING.maxQueueMs / 1000})`,
+    schema: z.number().int().min(0).max(3_600).default(DEFAULT_BOOTSTRAP_TIMING.maxQueueMs / 1000),
+    parse: toNumber,
+  },
   registerAttempts: {
     flag: '--register-attempts <n>',
     help: `tries of the whole registration (new ticket, certificate, RegisterThing) when AWS IoT throttles, fails or denies (default ${DEFAULT_REGISTER_ATTEMPTS})`,

@@ -79,6 +79,7 @@ function options(overrides: Partial<BootstrapClientOptions> = {}): BootstrapClie
     baseBackoffMs: 100,
     maxBackoffMs: 1_000,
     maxRetryAfterMs: 10_000,
+    maxQueueMs: 10_000,
     ...overrides,
   };
 }
@@ -226,6 +227,55 @@ describe('requestBootstrap', () => {
     expect(error).toBeInstanceOf(BootstrapUnavailable);
     expect(error).toMatchObject({ attempts: 4, lastStatus: 503 });
     expect(deps.delays).toHaveLength(3);
+  });
+
+  it('waits in line on a 429 with Retry-After without using an attempt', async () => {
+    // Prepare: five places in line, then the answer; two attempts would not reach it otherwise.
+    const busy = { status: 429, body: JSON.stringify({ status: 'error', code: 'REGION_BUSY', message: 'full' }), headers: { 'retry-after': '2' } };
+    reset([busy, busy, busy, busy, busy, { status: 200, body: JSON.stringify(ANSWER) }]);
+    const deps = fakeDeps();
+
+    // Act
+    const answer = await requestBootstrap(bodyMaker().make, options({ maxAttempts: 2 }), deps);
+
+    // Assess: each wait is the Retry-After itself, no jitter added.
+    expect(answer.region).toBe('eu-central-1');
+    expect(deps.delays).toEqual([2_000, 2_000, 2_000, 2_000, 2_000]);
+  });
+
+  it('counts places in line as attempts once their waits pass maxQueueMs', async () => {
+    // Prepare: 2 s in line fit a 3 s allowance; the next 2 s do not.
+    const busy = { status: 429, headers: { 'retry-after': '2' } };
+    reset([busy, busy, busy, busy]);
+    const deps = fakeDeps();
+
+    // Act
+    const error = await requestBootstrap(bodyMaker().make, options({ maxAttempts: 2, maxQueueMs: 3_000 }), deps).catch((e: unknown) => e);
+
+    // Assess: one wait in line, one counted failure, then the second failure ends it.
+    expect(error).toBeInstanceOf(BootstrapUnavailable);
+    expect(error).toMatchObject({ attempts: 3, lastStatus: 429 });
+    expect((error as Error).message).toContain('(3 requests, 2 s in line)');
+    expect(deps.delays).toEqual([2_000, 2_000]);
+    expect(received).toHaveLength(3);
+  });
+
+  it('counts a 429 whose Retry-After is 0 as an attempt: a server cannot keep the device asking', async () => {
+    // Prepare
+    reset([
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 429, headers: { 'retry-after': '0' } },
+    ]);
+    const deps = fakeDeps();
+
+    // Act
+    const error = await requestBootstrap(bodyMaker().make, options(), deps).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'BootstrapUnavailable', attempts: 4, lastStatus: 429 });
+    expect(received).toHaveLength(4);
   });
 
   it('gives up instead of waiting longer than maxRetryAfterMs', async () => {

@@ -110,6 +110,8 @@ describe('iot-provision input validation', () => {
     ['a CA file without a certificate', (f: string[]) => [...f, '--ca', files.notPem], '--ca:'],
     ['a reserved parameter', (f: string[]) => [...f, '--param', 'Ticket=x'], '--param (parameters): ThingName and Ticket are set by the device itself'],
     ['no throttled try at all', (f: string[]) => [...f, '--throttle-attempts', '0'], '--throttle-attempts (throttleAttempts)'],
+    ['a time in line over an hour', (f: string[]) => [...f, '--max-queue', '3601'], '--max-queue (maxQueueSeconds)'],
+    ['a time in line below zero', (f: string[]) => [...f, '--max-queue', '-1'], '--max-queue (maxQueueSeconds)'],
     ['no probe of a candidate', (f: string[]) => [...f, '--measure-probes', '0'], '--measure-probes (measureProbes)'],
     ['a measuring time over 30 s', (f: string[]) => [...f, '--measure-timeout', '30001'], '--measure-timeout (measureTimeoutMs)'],
     [
