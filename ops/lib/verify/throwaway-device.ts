@@ -116,8 +116,13 @@ export async function runThrowawayDevice(deps: ThrowawayDeps): Promise<Throwaway
       },
       {
         store: new FileStore(join(deps.workDir, thingName)),
+        // A region at its admission ceiling is waited for a minute at most, then reported.
         bootstrap: (makeBody) =>
-          requestBootstrap(makeBody, { url: deps.bootstrapUrl, ...(deps.ca !== undefined ? { ca: deps.ca } : {}), ...DEFAULT_BOOTSTRAP_TIMING, maxAttempts: 2 }, realBootstrapClientDeps),
+          requestBootstrap(
+            makeBody,
+            { url: deps.bootstrapUrl, ...(deps.ca !== undefined ? { ca: deps.ca } : {}), ...DEFAULT_BOOTSTRAP_TIMING, maxAttempts: 2, maxQueueMs: 60_000 },
+            realBootstrapClientDeps,
+          ),
         transport: createCrtTransport({
           protocol: 'mqtt311',
           ...(deps.ca !== undefined ? { caPem: deps.ca } : {}),
