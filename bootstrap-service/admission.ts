@@ -67,16 +67,23 @@ export async function admitPlacement(
   return { placed: movedTo(placed, admission.region, 'overflow', reason, location), outcome: 'overflow', ...paced };
 }
 
+/** The most a slow write may add to the lead: a wait longer than this is not pacing any more. */
+const MAX_EXPECTED_WRITE_MS = 10_000;
+
 /**
  * An admitted device's time to call RegisterThing (epoch ms): its place in the region's release
- * line (core/admission/retry-queue.ts), at the soonest `registerLeadMs` from now. Places follow
- * `1 / ceiling` s apart, so the calls of a burst reach AWS IoT at the ceiling's rate however the
- * answers and the steps before RegisterThing bunch. Taken last, after the assignment is written;
- * the device waits, not the function. Undefined when the device is not paced (admission or
- * pacing off, or a slot it already holds).
+ * line (core/admission/retry-queue.ts), at the soonest `registerLeadMs` from now, plus as long
+ * as the assignment's write took (`lastWriteMs`, at most 10 s): the place is fixed before the
+ * line's own write, and a DynamoDB slow enough to hold that write for seconds (throttled and
+ * retried, say) would otherwise send answers out after the times they name, to reach
+ * RegisterThing together. Places follow `1 / ceiling` s apart, so the calls of a burst reach AWS
+ * IoT at the ceiling's rate however the answers and the steps before RegisterThing bunch. Taken
+ * last, after the assignment is written; the device waits, not the function. Undefined when the
+ * device is not paced (admission or pacing off, or a slot it already holds).
  */
-export async function registerSlot(deps: AdmissionDeps, settings: AdmissionSettings, admitted: Admitted): Promise<number | undefined> {
+export async function registerSlot(deps: AdmissionDeps, settings: AdmissionSettings, admitted: Admitted, lastWriteMs = 0): Promise<number | undefined> {
   if (admitted.paced !== true) return undefined;
   const region = admitted.placed.region;
-  return takePlace(deps, settings, region, 'release', admissionCeiling(settings, region), deps.now() + settings.registerLeadMs);
+  const expectedWriteMs = Math.min(MAX_EXPECTED_WRITE_MS, Math.max(0, lastWriteMs));
+  return takePlace(deps, settings, region, 'release', admissionCeiling(settings, region), deps.now() + settings.registerLeadMs + expectedWriteMs);
 }

@@ -258,6 +258,7 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
     trace.ticketId = issued.claims.jti;
     trace.ticketKid = issued.claims.kid;
     try {
+      const writeStarted = deps.now();
       await deps.registry.assign({
         thingName: record.thing_name,
         expectedStatus: assignableStatus(record),
@@ -270,7 +271,7 @@ export async function bootstrap(inbound: InboundRequest, deps: BootstrapDeps, tr
         placement: choice.placement,
         ...(choice.rttMs ? { rttMs: choice.rttMs } : {}),
       });
-      const slot = await registerSlot(deps.admission, deps.config.admission, admitted);
+      const slot = await registerSlot(deps.admission, deps.config.admission, admitted, deps.now() - writeStarted);
       const registerAt = slot === undefined ? undefined : Math.ceil(slot);
       if (registerAt !== undefined) trace.registerAt = registerAt;
       return await answer(choice, issued, registerAt, deps);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAdmissionTable } from '@global-iot/core/admission/table.js';
 import type { DeploymentConfigInput } from '@global-iot/core/config.js';
+import type { DeviceRegistry } from '@global-iot/core/registry/index.js';
 import type { Measurement } from '@global-iot/core/measurements.js';
 import { signedBootstrapRequest } from '@global-iot/core/signing.js';
 import { type Harness, httpApiEvent, makeHarness, parseAnswer } from '../helpers/bootstrap.js';
@@ -36,15 +37,32 @@ async function enrolled(pinnedRegion?: string): Promise<string> {
   return name;
 }
 
+/** The test registry, but each assignment's write takes `ms` of the test clock. */
+function slowAssignments(ms: number): DeviceRegistry {
+  return new Proxy(t.registry, {
+    get(target, property, receiver) {
+      if (property === 'assign') {
+        return async (...args: Parameters<DeviceRegistry['assign']>) => {
+          t.clock.now += ms;
+          return target.assign(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** A harness whose admission table is fresh: counters of earlier tests do not carry over. */
 async function harness(
   admission: Record<string, unknown>,
   config: Partial<DeploymentConfigInput> = {},
+  registry: DeviceRegistry = t.registry,
 ): Promise<Harness> {
   const tableName = `admission-${randomUUID().slice(0, 8)}`;
   await ensureAdmissionTable(t.client, tableName);
   return makeHarness({
-    registry: t.registry,
+    registry,
     now: () => t.clock.now,
     config: { admission: { tableName, safetyFactor: 1, ...admission }, ...config },
     geo: { lookup: (ip) => PLACES[ip] },
@@ -167,6 +185,23 @@ describe('pacing', () => {
     // Assess: each at its own answer's time, not 250 ms after the first.
     expect(first.registerAt).toBe(first.serverTime);
     expect(second.registerAt).toBe(second.serverTime);
+  });
+
+  it.each([
+    [3_000, 3_000],
+    [20_000, 10_000],
+  ])('adds the time the assignment took to write (%i ms) to the lead, at most 10 s, so a slow write does not make the answer late', async (writeMs, added) => {
+    // Prepare: the default lead (1 s); the line's own write may take as long as the assignment's did.
+    const h = await harness({ registerThingQuotaTps: 4 }, {}, slowAssignments(writeMs));
+    const name = await enrolled();
+    nextSecond();
+
+    // Act
+    const { status, body } = await ask(h, name);
+
+    // Assess
+    expect(status).toBe(200);
+    expect(Number(body.registerAt) - Number(body.serverTime)).toBe(1000 + added);
   });
 
   it('names no RegisterThing time with pacing off, nor to a device asking again for the slot it holds', async () => {
