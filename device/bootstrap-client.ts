@@ -332,7 +332,7 @@ export async function requestBootstrap(
     await deps.sleep(delayMs);
   }
   throw new BootstrapUnavailable(
-    `no answer from the bootstrap after ${options.maxAttempts} failed attempts${requests > options.maxAttempts ? ` (${requests} requests, ${Math.round(queuedMs / 1000)} s in line)` : ''}: ${lastFailure?.message ?? 'unknown'}`,
+    `no answer from the bootstrap after ${options.maxAttempts} failed attempts${queuedMs > 0 ? ` (${requests} requests, ${Math.round(queuedMs / 1000)} s in line)` : ''}: ${lastFailure?.message ?? 'unknown'}`,
     requests,
     lastFailure?.status,
     { cause: lastFailure },
