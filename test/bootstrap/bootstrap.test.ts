@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,11 +87,15 @@ describe('signature algorithms', () => {
 describe('legacy (original sample) format', () => {
   function opensslSign(thingName: string): { key: KeyObject; sig: string } {
     const dir = mkdtempSync(join(tmpdir(), 'legacy-'));
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(join(dir, 'name'), thingName);
-    const sig = execFileSync('openssl', ['dgst', '-sha256', '-sign', join(dir, 'key.pem'), join(dir, 'name')]);
-    return { key: publicKey, sig: sig.toString('base64') };
+    try {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      writeFileSync(join(dir, 'name'), thingName);
+      const sig = execFileSync('openssl', ['dgst', '-sha256', '-sign', join(dir, 'key.pem'), join(dir, 'name')]);
+      return { key: publicKey, sig: sig.toString('base64') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   it('accepts an openssl-signed seed request only where legacy signatures are enabled', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ describe('when DynamoDB is unavailable', () => {
   it('answers 503 with Retry-After and changes nothing', async () => {
     // Prepare: a registry on disk, so the same data is there after a restart.
     const dataDir = mkdtempSync(join(tmpdir(), 'dynalite-'));
+    // Pushed first, so it runs last: after the restarted dynalite below has closed.
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const first = await startDynalite({ dataDir });
     const port = first.port;
     const tableName = `registry-${randomUUID().slice(0, 8)}`;

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { InvalidInput } from '@global-iot/core/errors.js';
 import {
   canonicalRequestBytes,
@@ -26,6 +26,7 @@ describe('canonical request bytes', () => {
 
   it('verify a signature made by the shell recipe in the README (EC key, openssl)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sig-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const sig = execFileSync('sh', ['-c', `printf 'iot-bootstrap-v1\\n%s\\n%s' "$THING" "$TS" | openssl dgst -sha256 -sign "$KEY" | base64 -w0`], {
@@ -128,6 +129,7 @@ describe('canonical request bytes, v2 (with measurements)', () => {
   it('verify a signature made by the shell recipe in the README (EC key, openssl)', () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'sig-v2-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const recipe = `printf 'iot-bootstrap-v2\\n%s\\n%s\\n%s' "$THING" "$TS" "$(printf '%s\\n' "$@" | LC_ALL=C sort)" | openssl dgst -sha256 -sign "$KEY" | base64 -w0`;

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { App, type CfnElement, CfnResource, Lazy, Stack } from 'aws-cdk-lib';
+import { type CfnElement, CfnResource, Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { logicalIdFromPath } from '@global-iot/infra/logical-ids.js';
 import { generateTicketKey, publicKeyFromSecret, stagedVersions, TicketKeyError } from '@global-iot/infra/scripts/ticket-key.js';
 import { parseTicketPublicKeys, ed25519Signer, issueTicket, verifyTicket } from '@global-iot/core/ticket.js';
 import { selfSignedServerCert } from '../helpers/tls.js';
-import { cdkJsonContext } from './helpers.js';
+import { cdkJsonContext, testApp } from './helpers.js';
 
 const file = (size: number) => ({ size, isFile: () => true });
 
@@ -79,7 +79,7 @@ describe('checkHandlerEntries', () => {
 describe('ProvisioningFunction', () => {
   it("refuses an environment larger than Lambda's 4 KB, before bundling", () => {
     // Prepare
-    const stack = new Stack(new App(), 'S');
+    const stack = new Stack(testApp(), 'S');
 
     // Act
     const act = () =>
@@ -96,7 +96,7 @@ describe('ProvisioningFunction', () => {
 
   it('counts a value holding tokens at the bound its stack gives, else at 256 bytes', () => {
     // Prepare: no bundling, only the constructors' checks.
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const stack = new Stack(testApp({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     const joined = `{"a":"${Lazy.string({ produce: () => 'x' })}"}`;
     const make = (id: string, maxBytes?: number) => () =>
       new ProvisioningFunction(stack, id, {
@@ -114,7 +114,7 @@ describe('ProvisioningFunction', () => {
   it("fits the bootstrap's environment in 4 KB with every region of the catalogue enabled, each endpoint looked up at deploy", () => {
     // Prepare
     const regions = REGION_CATALOGUE.map((r) => r.code);
-    const app = new App({
+    const app = testApp({
       context: { ...cdkJsonContext(), skipGeoDb: true, 'aws:cdk:bundling-stacks': [], config: { homeRegion: 'us-east-1', regions, defaultRegion: 'us-east-1' } },
     });
 
@@ -130,7 +130,7 @@ describe('IotDataEndpoints', () => {
   it('bounds its variable by the longest names AWS can give', () => {
     // Prepare
     const regions = REGION_CATALOGUE.map((r) => r.code);
-    const lookups = new IotDataEndpoints(new Stack(new App(), 'S'), 'Endpoints', { regions, logRetention: 30 });
+    const lookups = new IotDataEndpoints(new Stack(testApp(), 'S'), 'Endpoints', { regions, logRetention: 30 });
     const longest = Object.fromEntries(regions.map((region) => [region, `${'a'.repeat(59)}-ats.iot.${region}.amazonaws.com`]));
 
     // Act
@@ -216,7 +216,7 @@ describe('ticket-key script', () => {
 describe('logicalIdFromPath', () => {
   it('gives the ids CDK gives, for resources directly in a stack and nested in constructs', () => {
     // Prepare: the shapes the regional stack has (L1 alone, L2 with Resource, nested policies, Default).
-    const stack = new Stack(new App(), 'Ids');
+    const stack = new Stack(testApp(), 'Ids');
     const elements = [
       new CfnResource(stack, 'ProvisioningTemplate', { type: 'Test::Thing' }),
       new CfnResource(new Construct(stack, 'PreProvisioningHook'), 'Resource', { type: 'Test::Thing' }),
@@ -239,7 +239,7 @@ describe('logicalIdFromPath', () => {
 describe('ClaimCertificate', () => {
   it('creates the claim policy alone when the certificate is registered by hand', () => {
     // Prepare
-    const stack = new Stack(new App(), 'Claim');
+    const stack = new Stack(testApp(), 'Claim');
 
     // Act
     new ClaimCertificate(stack, 'Claim', { where: { region: 'eu-central-1', account: '111111111111' }, policyName: 'ClaimPolicy', templateName: 'T', clientIdPrefix: 'prov-', legacyClientIds: false });
@@ -253,7 +253,7 @@ describe('ClaimCertificate', () => {
 
   it('registers a configured certificate without a CA, active, with the policy attached and its id as an output', () => {
     // Prepare
-    const stack = new Stack(new App(), 'Claim');
+    const stack = new Stack(testApp(), 'Claim');
     const pem = selfSignedServerCert().cert.toString();
 
     // Act
@@ -270,7 +270,7 @@ describe('ClaimCertificate', () => {
 describe('DevicePolicy', () => {
   it('is the device policy document under the configured name', () => {
     // Prepare
-    const stack = new Stack(new App(), 'Device');
+    const stack = new Stack(testApp(), 'Device');
     const where = { region: 'eu-central-1', account: '111111111111' };
 
     // Act

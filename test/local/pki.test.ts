@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import * as der from '@global-iot/core/der.js';
 import {
   certificateIdOf,
@@ -155,8 +155,13 @@ describe('loadOrCreatePki', () => {
   it('refuses a CA whose key does not match its certificate', async () => {
     // Prepare
     const broken = mkdtempSync(join(tmpdir(), 'pki-broken-'));
+    const otherDir = mkdtempSync(join(tmpdir(), 'pki-other-'));
+    onTestFinished(() => {
+      rmSync(broken, { recursive: true, force: true });
+      rmSync(otherDir, { recursive: true, force: true });
+    });
     await loadOrCreatePki({ dir: broken, regions: [], serverNames: [], serverAddresses: [] });
-    const other = await loadOrCreatePki({ dir: mkdtempSync(join(tmpdir(), 'pki-other-')), regions: [], serverNames: [], serverAddresses: [] });
+    const other = await loadOrCreatePki({ dir: otherDir, regions: [], serverNames: [], serverAddresses: [] });
     writeFileSync(join(broken, 'root-ca.pem'), other.rootCa.certificatePem);
 
     // Act
@@ -164,8 +169,6 @@ describe('loadOrCreatePki', () => {
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(PkiError);
-    rmSync(broken, { recursive: true, force: true });
-    rmSync(other.paths.dir, { recursive: true, force: true });
   });
 });
 

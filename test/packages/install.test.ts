@@ -30,10 +30,19 @@ let device: Installed;
 let ops: Installed;
 
 beforeAll(async () => {
-  [cloud, device, ops] = await Promise.all([startProductCloud([REGION]), packAndInstall('device'), packAndInstall('ops')]);
+  // Settled, not Promise.all: if one part fails, the others are still assigned, so afterAll
+  // stops the cloud and removes the installs (about 100 MB each in the OS temp dir).
+  const results = await Promise.allSettled([
+    startProductCloud([REGION]).then((started) => (cloud = started)),
+    packAndInstall('device').then((installed) => (device = installed)),
+    packAndInstall('ops').then((installed) => (ops = installed)),
+  ]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }, 240_000);
 
 afterAll(async () => {
+  device?.remove();
+  ops?.remove();
   await cloud?.close();
 });
 

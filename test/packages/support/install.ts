@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,24 +21,33 @@ export interface Installed {
   bin(name: string): string;
   /** Every package under node_modules, scoped ones as `@scope/name`. */
   packages(): string[];
+  /** Removes the install, tarball and all (about 100 MB). */
+  remove(): void;
 }
 
 /**
  * `npm pack` of a workspace (built already by the test setup, so no build runs here), then
  * `npm install --omit=dev <tarball>` into an empty directory outside the repository, with npm's
- * cache preferred so the run needs no network for what `npm ci` already fetched.
+ * cache preferred so the run needs no network for what `npm ci` already fetched. The caller
+ * removes it with `remove()`; a failed install removes itself.
  */
 export async function packAndInstall(folder: string): Promise<Installed> {
   const dir = mkdtempSync(join(tmpdir(), `install-${folder}-`));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
   const packDir = join(dir, 'pack');
   const appDir = join(dir, 'app');
-  mkdirSync(packDir);
-  mkdirSync(appDir);
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: join(REPO_ROOT, folder) });
-  const [packed] = JSON.parse(stdout) as { filename: string }[];
-  if (!packed) throw new Error(`npm pack of ${folder} wrote no tarball`);
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'install-check', private: true }));
-  await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(packDir, packed.filename)], { cwd: appDir, timeout: 180_000 });
+  try {
+    mkdirSync(packDir);
+    mkdirSync(appDir);
+    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: join(REPO_ROOT, folder) });
+    const [packed] = JSON.parse(stdout) as { filename: string }[];
+    if (!packed) throw new Error(`npm pack of ${folder} wrote no tarball`);
+    writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'install-check', private: true }));
+    await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(packDir, packed.filename)], { cwd: appDir, timeout: 180_000 });
+  } catch (error) {
+    remove();
+    throw error;
+  }
   return {
     dir: appDir,
     bin: (name) => join(appDir, 'node_modules', '.bin', name),
@@ -48,5 +57,6 @@ export async function packAndInstall(folder: string): Promise<Installed> {
         .filter((name) => !name.startsWith('.'))
         .flatMap((name) => (name.startsWith('@') ? readdirSync(join(root, name)).map((inner) => `${name}/${inner}`) : [name]));
     },
+    remove,
   };
 }
