@@ -11,7 +11,8 @@ const full = process.env['RELIABILITY_SCALE'] === 'full';
 export default defineConfig({
   resolve: { alias: sourceAliases },
   test: {
-    globalSetup: ['test/global-setup.ts'],
+    // tmp-guard first: its teardown, last, fails the run if tests left files in the OS temp dir.
+    globalSetup: ['test/tmp-guard.ts', 'test/global-setup.ts'],
     include: ['test/reliability/**/*.test.ts'],
     testTimeout: 60 * 60_000,
     hookTimeout: 120_000,
